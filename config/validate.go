@@ -1,0 +1,281 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+const (
+	// trainImages is the number of images in the CIFAR-10 training set,
+	// from which Data.ValSize images are held out for validation.
+	trainImages = 50000
+	// maxCropPadding is the largest Augment.CropPadding accepted.
+	maxCropPadding = 16
+)
+
+// Optimizer and scheduler names accepted by Validate.
+var (
+	optimizerNames = []string{"sgd", "adam", "adamw"}
+	schedulerNames = []string{"none", "step", "multistep", "exponential", "cosine", "onecycle"}
+)
+
+// Validate checks every rule on c and returns nil, or a *ValidationError
+// that lists every broken rule at once, each with its YAML path, such as
+//
+//	model.stages[1].channels: must be > 0, got 0
+//	solver.optimizer.name: unknown optimizer "sgdd" (want sgd, adam or adamw)
+//
+// Rules that concern one optimizer or scheduler (step_size for "step",
+// pct_start for "onecycle", ...) are checked only when it is selected;
+// all other rules are always checked.
+func (c *Config) Validate() error {
+	var v validator
+	c.Data.validate(&v, "data")
+	c.Model.validate(&v, "model")
+	c.Solver.validate(&v, "solver")
+	c.Output.validate(&v, "output")
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+// validator collects problems.
+type validator struct {
+	problems []Problem
+}
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// finite reports whether x is finite, adding a problem if it is not.
+func (v *validator) finite(path string, x float64) bool {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		v.addf(path, "must be a finite number, got %g", x)
+		return false
+	}
+	return true
+}
+
+func (v *validator) positiveInt(path string, x int) {
+	if x <= 0 {
+		v.addf(path, "must be > 0, got %d", x)
+	}
+}
+
+func (v *validator) nonNegativeInt(path string, x int) {
+	if x < 0 {
+		v.addf(path, "must be >= 0, got %d", x)
+	}
+}
+
+func (v *validator) positive(path string, x float64) {
+	if v.finite(path, x) && x <= 0 {
+		v.addf(path, "must be > 0, got %g", x)
+	}
+}
+
+func (v *validator) nonNegative(path string, x float64) {
+	if v.finite(path, x) && x < 0 {
+		v.addf(path, "must be >= 0, got %g", x)
+	}
+}
+
+// unitInterval checks that x is in [0, 1).
+func (v *validator) unitInterval(path string, x float64) {
+	if v.finite(path, x) && (x < 0 || x >= 1) {
+		v.addf(path, "must be in [0, 1), got %g", x)
+	}
+}
+
+func (v *validator) nonEmpty(path, s string) {
+	if s == "" {
+		v.addf(path, "must not be empty")
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func index(path string, i int) string {
+	return fmt.Sprintf("%s[%d]", path, i)
+}
+
+// oneOf formats names as "a, b or c".
+func oneOf(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+func contains(names []string, s string) bool {
+	for _, n := range names {
+		if n == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Data) validate(v *validator, path string) {
+	v.nonEmpty(join(path, "dir"), d.Dir)
+	if d.ValSize < 0 || d.ValSize >= trainImages {
+		v.addf(join(path, "val_size"), "must be >= 0 and < %d, got %d", trainImages, d.ValSize)
+	}
+	n := join(path, "normalize")
+	for _, l := range []struct {
+		key    string
+		values []float64
+	}{{"mean", d.Normalize.Mean}, {"std", d.Normalize.Std}} {
+		p := join(n, l.key)
+		if len(l.values) != 3 {
+			v.addf(p, "must have exactly 3 values (R, G, B), got %d", len(l.values))
+			continue
+		}
+		for i, x := range l.values {
+			if l.key == "std" {
+				v.positive(index(p, i), x)
+			} else {
+				v.finite(index(p, i), x)
+			}
+		}
+	}
+	if cp := d.Augment.CropPadding; cp < 0 || cp > maxCropPadding {
+		v.addf(join(path, "augment.crop_padding"), "must be in [0, %d], got %d", maxCropPadding, cp)
+	}
+}
+
+func (m *Model) validate(v *validator, path string) {
+	v.positiveInt(join(path, "stem_channels"), m.StemChannels)
+	stages := join(path, "stages")
+	if len(m.Stages) == 0 {
+		v.addf(stages, "must have at least one stage")
+	}
+	for i, s := range m.Stages {
+		p := index(stages, i)
+		v.positiveInt(join(p, "channels"), s.Channels)
+		v.positiveInt(join(p, "blocks"), s.Blocks)
+		if s.Stride != 1 && s.Stride != 2 {
+			v.addf(join(p, "stride"), "must be 1 or 2, got %d", s.Stride)
+		}
+	}
+	v.positiveInt(join(path, "max_params"), m.MaxParams)
+	if p := join(path, "bn_momentum"); v.finite(p, m.BNMomentum) && (m.BNMomentum <= 0 || m.BNMomentum > 1) {
+		v.addf(p, "must be in (0, 1], got %g", m.BNMomentum)
+	}
+	v.positive(join(path, "bn_epsilon"), m.BNEpsilon)
+}
+
+func (s *Solver) validate(v *validator, path string) {
+	s.Optimizer.validate(v, join(path, "optimizer"))
+	s.Scheduler.validate(v, join(path, "scheduler"), s.Epochs)
+	v.unitInterval(join(path, "label_smoothing"), s.LabelSmoothing)
+	v.positiveInt(join(path, "batch_size"), s.BatchSize)
+	v.positiveInt(join(path, "epochs"), s.Epochs)
+	v.nonNegativeInt(join(path, "num_train_samples"), s.NumTrainSamples)
+	v.nonNegativeInt(join(path, "num_val_samples"), s.NumValSamples)
+}
+
+func (o *Optimizer) validate(v *validator, path string) {
+	name := join(path, "name")
+	switch {
+	case o.Name == "":
+		v.addf(name, "missing optimizer (want %s)", oneOf(optimizerNames))
+	case !contains(optimizerNames, o.Name):
+		v.addf(name, "unknown optimizer %q (want %s)", o.Name, oneOf(optimizerNames))
+	}
+	v.positive(join(path, "lr"), o.LR)
+	v.unitInterval(join(path, "momentum"), o.Momentum)
+	if o.Nesterov {
+		nesterov := join(path, "nesterov")
+		switch {
+		case !contains(optimizerNames, o.Name):
+			// Already reported under name.
+		case o.Name != "sgd":
+			v.addf(nesterov, "requires optimizer sgd, got %q", o.Name)
+		case !(o.Momentum > 0):
+			v.addf(nesterov, "requires %s > 0, got %g", join(path, "momentum"), o.Momentum)
+		}
+	}
+	v.unitInterval(join(path, "beta1"), o.Beta1)
+	v.unitInterval(join(path, "beta2"), o.Beta2)
+	v.positive(join(path, "epsilon"), o.Epsilon)
+	v.nonNegative(join(path, "weight_decay"), o.WeightDecay)
+}
+
+func (s *Scheduler) validate(v *validator, path string, epochs int) {
+	name := s.Name
+	if name == "" {
+		name = "none"
+	}
+	if !contains(schedulerNames, name) {
+		v.addf(join(path, "name"), "unknown scheduler %q (want %s)", s.Name, oneOf(schedulerNames))
+	}
+	switch name {
+	case "step":
+		if s.StepSize <= 0 {
+			v.addf(join(path, "step_size"), "must be > 0 for the step scheduler, got %d", s.StepSize)
+		}
+	case "multistep":
+		ms := join(path, "milestones")
+		if len(s.Milestones) == 0 {
+			v.addf(ms, "must not be empty for the multistep scheduler")
+		}
+		for i, m := range s.Milestones {
+			switch {
+			case i == 0 && m <= 0:
+				v.addf(index(ms, i), "must be > 0, got %d", m)
+			case i > 0 && m <= s.Milestones[i-1]:
+				v.addf(index(ms, i), "must be > milestones[%d] (%d): milestones must be strictly increasing, got %d", i-1, s.Milestones[i-1], m)
+			}
+		}
+	}
+	switch name {
+	case "step", "multistep", "exponential":
+		if p := join(path, "gamma"); v.finite(p, s.Gamma) && s.Gamma <= 0 {
+			v.addf(p, "must be > 0 for the %s scheduler, got %g", name, s.Gamma)
+		}
+	}
+	warmup := join(path, "warmup_epochs")
+	switch {
+	case s.WarmupEpochs < 0:
+		v.addf(warmup, "must be >= 0, got %d", s.WarmupEpochs)
+	case name == "cosine" && epochs > 0 && s.WarmupEpochs >= epochs:
+		v.addf(warmup, "must be < solver.epochs (%d) for the cosine scheduler, got %d", epochs, s.WarmupEpochs)
+	}
+	v.nonNegative(join(path, "min_lr"), s.MinLR)
+	if name == "onecycle" {
+		if p := join(path, "pct_start"); v.finite(p, s.PctStart) && (s.PctStart <= 0 || s.PctStart >= 1) {
+			v.addf(p, "must be in (0, 1) for the onecycle scheduler, got %g", s.PctStart)
+		}
+		for _, f := range []struct {
+			key string
+			x   float64
+		}{{"div_factor", s.DivFactor}, {"final_div_factor", s.FinalDivFactor}} {
+			if p := join(path, f.key); v.finite(p, f.x) && f.x <= 0 {
+				v.addf(p, "must be > 0 for the onecycle scheduler, got %g", f.x)
+			}
+		}
+	}
+}
+
+func (o *Output) validate(v *validator, path string) {
+	name := join(path, "name")
+	switch {
+	case o.Name == "":
+		v.addf(name, "must not be empty")
+	case strings.ContainsAny(o.Name, `/\`):
+		v.addf(name, "must not contain a path separator, got %q", o.Name)
+	case o.Name == "." || o.Name == "..":
+		v.addf(name, "must be a file name, got %q", o.Name)
+	}
+	v.nonEmpty(join(path, "checkpoint_dir"), o.CheckpointDir)
+	v.nonEmpty(join(path, "models_dir"), o.ModelsDir)
+}

@@ -1,0 +1,344 @@
+package graph
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// ConvGeom is the geometry of a 2-D convolution over a batch of NCHW
+// images with a KCHW filter, square kernels, equal stride and zero padding
+// on both axes.
+type ConvGeom struct {
+	N, C, H, W int // input
+	K, R       int // output channels, kernel size
+	Stride     int
+	Pad        int
+	OH, OW     int // output height and width
+}
+
+// newConvGeom checks the shapes of an input and a filter and derives the
+// output size.
+func newConvGeom(x, w tensor.Shape, stride, pad int) (ConvGeom, error) {
+	if len(x) != 4 {
+		return ConvGeom{}, fmt.Errorf("graph: conv: input must be NCHW, got shape %v", x)
+	}
+	if len(w) != 4 || w[2] != w[3] {
+		return ConvGeom{}, fmt.Errorf("graph: conv: filter must be K×C×R×R, got shape %v", w)
+	}
+	if w[1] != x[1] {
+		return ConvGeom{}, fmt.Errorf("graph: conv: filter has %d input channels, input has %d", w[1], x[1])
+	}
+	g := ConvGeom{N: x[0], C: x[1], H: x[2], W: x[3], K: w[0], R: w[2], Stride: stride, Pad: pad}
+	if stride < 1 || pad < 0 {
+		return g, fmt.Errorf("graph: conv: stride %d and padding %d must be ≥ 1 and ≥ 0", stride, pad)
+	}
+	g.OH = (g.H+2*pad-g.R)/stride + 1
+	g.OW = (g.W+2*pad-g.R)/stride + 1
+	if g.OH < 1 || g.OW < 1 {
+		return g, fmt.Errorf("graph: conv: a %d×%d kernel does not fit a %d×%d input with padding %d", g.R, g.R, g.H, g.W, pad)
+	}
+	return g, nil
+}
+
+// direct reports whether the convolution is a plain matrix product on the
+// image itself (1×1 kernel, stride 1, no padding), so im2col is skipped.
+func (g ConvGeom) direct() bool { return g.R == 1 && g.Stride == 1 && g.Pad == 0 }
+
+// colRows is the number of rows of the im2col matrix: C·R·R.
+func (g ConvGeom) colRows() int { return g.C * g.R * g.R }
+
+// im2col writes the C·R·R × OH·OW patch matrix of one image x (C×H×W).
+func im2col[T float](g ConvGeom, x, col []T) {
+	ohw := g.OH * g.OW
+	for c := range g.C {
+		img := x[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := range g.R {
+			for kj := range g.R {
+				row := col[((c*g.R+ki)*g.R+kj)*ohw:][:ohw]
+				for oy := range g.OH {
+					out := row[oy*g.OW : (oy+1)*g.OW]
+					iy := oy*g.Stride - g.Pad + ki
+					if iy < 0 || iy >= g.H {
+						clear(out)
+						continue
+					}
+					src := img[iy*g.W : (iy+1)*g.W]
+					if g.Stride == 1 {
+						// Output columns ox read input column ox-Pad+kj:
+						// a zero prefix, a contiguous copy, a zero suffix.
+						lo := max(0, g.Pad-kj)
+						hi := min(g.OW, g.W+g.Pad-kj)
+						clear(out[:lo])
+						if hi > lo {
+							copy(out[lo:hi], src[lo-g.Pad+kj:hi-g.Pad+kj])
+						} else {
+							hi = lo
+						}
+						clear(out[hi:])
+						continue
+					}
+					for ox := range g.OW {
+						ix := ox*g.Stride - g.Pad + kj
+						if ix < 0 || ix >= g.W {
+							out[ox] = 0
+						} else {
+							out[ox] = src[ix]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch matrix col back into one image dx (C×H×W), which
+// the caller has zeroed.
+func col2im[T float](g ConvGeom, col, dx []T) {
+	ohw := g.OH * g.OW
+	for c := range g.C {
+		img := dx[c*g.H*g.W : (c+1)*g.H*g.W]
+		for ki := range g.R {
+			for kj := range g.R {
+				row := col[((c*g.R+ki)*g.R+kj)*ohw:][:ohw]
+				for oy := range g.OH {
+					in := row[oy*g.OW : (oy+1)*g.OW]
+					iy := oy*g.Stride - g.Pad + ki
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					dst := img[iy*g.W : (iy+1)*g.W]
+					if g.Stride == 1 {
+						lo := max(0, g.Pad-kj)
+						hi := min(g.OW, g.W+g.Pad-kj)
+						if hi > lo {
+							d := dst[lo-g.Pad+kj : hi-g.Pad+kj]
+							for i, v := range in[lo:hi] {
+								d[i] += v
+							}
+						}
+						continue
+					}
+					for ox := range g.OW {
+						ix := ox*g.Stride - g.Pad + kj
+						if ix >= 0 && ix < g.W {
+							dst[ix] += in[ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// convForward computes y = conv(x, w) for a whole batch, images split
+// across workers.
+func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T]) {
+	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
+	bufs := cols.get(workers(g.N), rows*ohw)
+	parallel(g.N, func(wk, lo, hi int) {
+		col := bufs[wk]
+		for n := lo; n < hi; n++ {
+			xn := x[n*chw : (n+1)*chw]
+			if g.direct() {
+				col = xn
+			} else {
+				im2col(g, xn, col)
+			}
+			matmul(false, false, g.K, ohw, rows, w, rows, col, ohw, 0, y[n*g.K*ohw:(n+1)*g.K*ohw], ohw)
+		}
+	})
+}
+
+// convBackwardData computes dx = ∂L/∂x from dy and w.
+func convBackwardData[T float](g ConvGeom, w, dy, dx []T, cols *scratch[T]) {
+	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
+	bufs := cols.get(workers(g.N), rows*ohw)
+	parallel(g.N, func(wk, lo, hi int) {
+		col := bufs[wk]
+		for n := lo; n < hi; n++ {
+			dxn, dyn := dx[n*chw:(n+1)*chw], dy[n*g.K*ohw:(n+1)*g.K*ohw]
+			if g.direct() {
+				matmul(true, false, rows, ohw, g.K, w, rows, dyn, ohw, 0, dxn, ohw)
+				continue
+			}
+			matmul(true, false, rows, ohw, g.K, w, rows, dyn, ohw, 0, col, ohw)
+			clear(dxn)
+			col2im(g, col, dxn)
+		}
+	})
+}
+
+// convBackwardFilter computes dw = ∂L/∂w from x and dy. Each worker sums
+// its images into a private buffer; the buffers are added at the end.
+func convBackwardFilter[T float](g ConvGeom, x, dy, dw []T, cols, parts *scratch[T]) {
+	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
+	nw := workers(g.N)
+	bufs := cols.get(nw, rows*ohw)
+	sums := parts.get(nw, g.K*rows)
+	parallel(g.N, func(wk, lo, hi int) {
+		col, sum := bufs[wk], sums[wk]
+		var beta T
+		for n := lo; n < hi; n++ {
+			xn := x[n*chw : (n+1)*chw]
+			if g.direct() {
+				col = xn
+			} else {
+				im2col(g, xn, col)
+			}
+			matmul(false, true, g.K, rows, ohw, dy[n*g.K*ohw:(n+1)*g.K*ohw], ohw, col, ohw, beta, sum, rows)
+			beta = 1
+		}
+	})
+	copy(dw, sums[0])
+	for _, s := range sums[1:] {
+		for i, v := range s {
+			dw[i] += v
+		}
+	}
+}
+
+// convOp is y = conv(x, w) without bias.
+type convOp struct {
+	opBase
+	stride, pad int
+	cols32      scratch[float32]
+	cols64      scratch[float64]
+}
+
+// Conv2D convolves the NCHW input x with the K×C×R×R filter w, with the
+// given stride and zero padding on each side, and no bias.
+func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	if _, err := newConvGeom(x.Shape(), w.Shape(), stride, pad); err != nil {
+		return nil, err
+	}
+	op := &convOp{opBase: newBase("Conv2D(s=%d,p=%d)", stride, pad), stride: stride, pad: pad}
+	return G.ApplyOp(op, x, w)
+}
+
+func (op *convOp) Arity() int         { return 2 }
+func (op *convOp) Type() hm.Type      { return fnType(tensorOf(4), tensorOf(4), tensorOf(4)) }
+func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	xs, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := shapeOf(ds, 1)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newConvGeom(xs, ws, op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{g.N, g.K, g.OH, g.OW}, nil
+}
+
+func (op *convOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *convOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	in, dt, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newConvGeom(in[0].Shape(), in[1].Shape(), op.stride, op.pad)
+	if err != nil {
+		return nil, err
+	}
+	y := op.output(prealloc, dt, g.N, g.K, g.OH, g.OW)
+	if dt == tensor.Float32 {
+		convForward(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](y), &op.cols32)
+	} else {
+		convForward(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](y), &op.cols64)
+	}
+	return y, nil
+}
+
+func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	x, w := in[0], in[1]
+	dx, err := G.ApplyOp(&convDataOp{opBase: newBase("Conv2DGradX(s=%d,p=%d)", op.stride, op.pad), fwd: op, xshape: x.Shape().Clone()}, w, grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&convFilterOp{opBase: newBase("Conv2DGradW(s=%d,p=%d)", op.stride, op.pad), fwd: op, wshape: w.Shape().Clone()}, x, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// convDataOp computes ∂L/∂x of a convolution from (w, dy).
+type convDataOp struct {
+	opBase
+	fwd    *convOp
+	xshape tensor.Shape
+}
+
+func (op *convDataOp) Arity() int    { return 2 }
+func (op *convDataOp) Type() hm.Type { return fnType(tensorOf(4), tensorOf(4), tensorOf(4)) }
+func (op *convDataOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.xshape.Clone(), nil
+}
+func (op *convDataOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *convDataOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	in, dt, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newConvGeom(op.xshape, in[0].Shape(), op.fwd.stride, op.fwd.pad)
+	if err != nil {
+		return nil, err
+	}
+	if !in[1].Shape().Eq(tensor.Shape{g.N, g.K, g.OH, g.OW}) {
+		return nil, fmt.Errorf("graph: %s: gradient has shape %v, want %v", op.name, in[1].Shape(), tensor.Shape{g.N, g.K, g.OH, g.OW})
+	}
+	dx := op.output(prealloc, dt, op.xshape...)
+	if dt == tensor.Float32 {
+		convBackwardData(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](dx), &op.fwd.cols32)
+	} else {
+		convBackwardData(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](dx), &op.fwd.cols64)
+	}
+	return dx, nil
+}
+
+// convFilterOp computes ∂L/∂w of a convolution from (x, dy).
+type convFilterOp struct {
+	opBase
+	fwd    *convOp
+	wshape tensor.Shape
+	part32 scratch[float32]
+	part64 scratch[float64]
+}
+
+func (op *convFilterOp) Arity() int    { return 2 }
+func (op *convFilterOp) Type() hm.Type { return fnType(tensorOf(4), tensorOf(4), tensorOf(4)) }
+func (op *convFilterOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.wshape.Clone(), nil
+}
+func (op *convFilterOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *convFilterOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	in, dt, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newConvGeom(in[0].Shape(), op.wshape, op.fwd.stride, op.fwd.pad)
+	if err != nil {
+		return nil, err
+	}
+	if !in[1].Shape().Eq(tensor.Shape{g.N, g.K, g.OH, g.OW}) {
+		return nil, fmt.Errorf("graph: %s: gradient has shape %v, want %v", op.name, in[1].Shape(), tensor.Shape{g.N, g.K, g.OH, g.OW})
+	}
+	dw := op.output(prealloc, dt, op.wshape...)
+	if dt == tensor.Float32 {
+		convBackwardFilter(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](dw), &op.fwd.cols32, &op.part32)
+	} else {
+		convBackwardFilter(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](dw), &op.fwd.cols64, &op.part64)
+	}
+	return dw, nil
+}

@@ -1,0 +1,150 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// xentOp is the mean over a batch of the cross-entropy between
+// softmax(logits) and target distributions, computed through a stable
+// log-softmax.
+type xentOp struct{ opBase }
+
+// SoftmaxCrossEntropy returns the scalar
+//
+//	-1/N · Σₙ Σₖ target[n,k] · log softmax(logits[n])ₖ
+//
+// for N×K logits and N×K targets whose rows are probability distributions
+// (one-hot labels, or labels smoothed with SmoothLabels). The gradient with
+// respect to the logits is (softmax(logits) - target)/N; targets get none.
+func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
+	if len(logits.Shape()) != 2 || !logits.Shape().Eq(targets.Shape()) {
+		return nil, fmt.Errorf("graph: cross-entropy: logits %v and targets %v must both be N×K", logits.Shape(), targets.Shape())
+	}
+	return G.ApplyOp(&xentOp{newBase("SoftmaxCrossEntropy")}, logits, targets)
+}
+
+// SmoothLabels writes into dst (N×k) the targets for the given labels with
+// label smoothing eps: (1-eps) on the true class plus eps/k on every class.
+func SmoothLabels[T float](dst []T, labels []int, k int, eps float64) {
+	off := T(eps / float64(k))
+	on := T(1-eps) + off
+	for n, l := range labels {
+		row := dst[n*k : (n+1)*k]
+		for j := range row {
+			row[j] = off
+		}
+		row[l] = on
+	}
+}
+
+func (op *xentOp) Arity() int         { return 2 }
+func (op *xentOp) Type() hm.Type      { return fnType(tensorOf(2), tensorOf(2), hmA()) }
+func (op *xentOp) DiffWRT(int) []bool { return []bool{true, false} }
+func (op *xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+
+func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
+	in, dt, err := inputs(op.name, 2, vs)
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	if len(s) != 2 || !in[1].Shape().Eq(s) {
+		return nil, fmt.Errorf("graph: %s: logits %v and targets %v must both be N×K", op.name, s, in[1].Shape())
+	}
+	if dt == tensor.Float32 {
+		l := xentForward(s[0], s[1], slice[float32](in[0]), slice[float32](in[1]))
+		return G.NewF32(float32(l)), nil
+	}
+	l := xentForward(s[0], s[1], slice[float64](in[0]), slice[float64](in[1]))
+	return G.NewF64(l), nil
+}
+
+// logSumExp returns log Σ exp(row) without overflow.
+func logSumExp[T float](row []T) float64 {
+	m := math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	for _, v := range row {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s)
+}
+
+func xentForward[T float](n, k int, logits, targets []T) float64 {
+	var total float64
+	for r := range n {
+		row, t := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k]
+		lse := logSumExp(row)
+		for j, v := range row {
+			if t[j] != 0 {
+				total -= float64(t[j]) * (float64(v) - lse)
+			}
+		}
+	}
+	return total / float64(n)
+}
+
+func (op *xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(&xentGradOp{newBase("SoftmaxCrossEntropyGrad")}, in[0], in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d, nil}, nil
+}
+
+// xentGradOp computes g·(softmax(logits) - targets)/N from
+// (logits, targets, g).
+type xentGradOp struct{ opBase }
+
+func (op *xentGradOp) Arity() int    { return 3 }
+func (op *xentGradOp) Type() hm.Type { return fnType(tensorOf(2), tensorOf(2), hmA(), tensorOf(2)) }
+func (op *xentGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *xentGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *xentGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	if len(vs) != 3 {
+		return nil, fmt.Errorf("graph: %s: expected 3 inputs, got %d", op.name, len(vs))
+	}
+	in, dt, err := inputs(op.name, 2, vs[:2])
+	if err != nil {
+		return nil, err
+	}
+	g, err := scalar(vs[2])
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", op.name, err)
+	}
+	s := in[0].Shape()
+	d := op.output(prealloc, dt, s...)
+	if dt == tensor.Float32 {
+		xentBackward(s[0], s[1], g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](d))
+	} else {
+		xentBackward(s[0], s[1], g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](d))
+	}
+	return d, nil
+}
+
+func xentBackward[T float](n, k int, g float64, logits, targets, d []T) {
+	scale := g / float64(n)
+	for r := range n {
+		row, t, out := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k], d[r*k:(r+1)*k]
+		lse := logSumExp(row)
+		for j, v := range row {
+			out[j] = T(scale * (math.Exp(float64(v)-lse) - float64(t[j])))
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// float is the element type every kernel of this package is written for.
+type float interface{ ~float32 | ~float64 }
+
+// nextID numbers operation instances so that two layers with the same
+// hyperparameters never hash alike and are never merged by the graph.
+var nextID atomic.Uint64
+
+// opBase carries the parts of gorgonia.Op that every operation of this
+// package shares.
+type opBase struct {
+	name string
+	id   uint64
+	// buf is the operation's own output tensor, reused from one run of
+	// the machine to the next when the machine offers no preallocated one.
+	buf *tensor.Dense
+}
+
+func newBase(format string, args ...any) opBase {
+	return opBase{name: fmt.Sprintf(format, args...), id: nextID.Add(1)}
+}
+
+func (o *opBase) ReturnsPtr() bool      { return false }
+func (o *opBase) CallsExtern() bool     { return false }
+func (o *opBase) OverwritesInput() int  { return -1 }
+func (o *opBase) String() string        { return o.name }
+func (o *opBase) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s#%d", o.name, o.id) }
+func (o *opBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	o.WriteHash(h)
+	return h.Sum32()
+}
+
+// tensorOf is the type of a tensor with dims dimensions of element type a.
+func tensorOf(dims int) hm.Type { return G.TensorType{Dims: dims, Of: hm.TypeVariable('a')} }
+
+// fnType builds the type of an operation from its input and output types.
+func fnType(ts ...hm.Type) hm.Type { return hm.NewFnType(ts...) }
+
+// shapeOf returns the shape of the i-th argument of InferShape.
+func shapeOf(ds []G.DimSizer, i int) (tensor.Shape, error) {
+	if i >= len(ds) {
+		return nil, fmt.Errorf("graph: expected at least %d inputs, got %d", i+1, len(ds))
+	}
+	s, ok := ds[i].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("graph: input %d: expected a tensor.Shape, got %T", i, ds[i])
+	}
+	return s, nil
+}
+
+// dense returns v as a *tensor.Dense.
+func dense(v G.Value) (*tensor.Dense, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("graph: expected a *tensor.Dense, got %T", v)
+	}
+	return d, nil
+}
+
+// inputs converts the values of an operation to dense tensors of one
+// element type and checks their number.
+func inputs(name string, n int, vs []G.Value) ([]*tensor.Dense, tensor.Dtype, error) {
+	if len(vs) != n {
+		return nil, tensor.Dtype{}, fmt.Errorf("graph: %s: expected %d inputs, got %d", name, n, len(vs))
+	}
+	ds := make([]*tensor.Dense, n)
+	var dt tensor.Dtype
+	for i, v := range vs {
+		d, err := dense(v)
+		if err != nil {
+			return nil, dt, fmt.Errorf("graph: %s: input %d: %w", name, i, err)
+		}
+		if i == 0 {
+			dt = d.Dtype()
+		} else if d.Dtype() != dt {
+			return nil, dt, fmt.Errorf("graph: %s: input %d has dtype %v, want %v", name, i, d.Dtype(), dt)
+		}
+		ds[i] = d
+	}
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, dt, fmt.Errorf("graph: %s: unsupported dtype %v (want float32 or float64)", name, dt)
+	}
+	return ds, dt, nil
+}
+
+// output returns the tensor an operation writes its result to: prealloc
+// when it is a dense tensor of the wanted shape and dtype, else the
+// operation's own buffer from its previous run, else a new one. The machine
+// may hand an operation a register last used by a node of another shape, so
+// the check is needed. Every kernel overwrites its whole output.
+func (o *opBase) output(prealloc G.Value, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	fits := func(d *tensor.Dense) bool {
+		return d != nil && d.Dtype() == dt && d.Shape().Eq(tensor.Shape(shape)) && d.IsNativelyAccessible()
+	}
+	if d, ok := prealloc.(*tensor.Dense); ok && fits(d) {
+		return d
+	}
+	if !fits(o.buf) {
+		o.buf = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+	}
+	return o.buf
+}
+
+// slice returns the backing data of d as a []T.
+func slice[T float](d *tensor.Dense) []T { return d.Data().([]T) }
+
+// scalar reads a scalar value such as the gradient seed of a loss.
+func scalar(v G.Value) (float64, error) {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d), nil
+	case float64:
+		return d, nil
+	case []float32:
+		if len(d) == 1 {
+			return float64(d[0]), nil
+		}
+	case []float64:
+		if len(d) == 1 {
+			return d[0], nil
+		}
+	}
+	return 0, fmt.Errorf("graph: expected a scalar, got %v of type %T", v.Shape(), v.Data())
+}
+
+// parallel runs fn over [0, n) split into at most GOMAXPROCS contiguous
+// chunks, one goroutine each, and waits for them. Worker w of the chunks
+// gets index w, so it can use per-worker scratch memory.
+func parallel(n int, fn func(worker, lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		if n > 0 {
+			fn(0, 0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(w, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// workers is the number of chunks parallel splits n items into.
+func workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
+
+// scratch is a per-operation pool of per-worker buffers.
+type scratch[T float] struct {
+	mu   sync.Mutex
+	bufs [][]T
+}
+
+// get returns w buffers of at least n elements each, reused across calls.
+func (s *scratch[T]) get(w, n int) [][]T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.bufs) < w {
+		s.bufs = append(s.bufs, nil)
+	}
+	for i := range w {
+		if cap(s.bufs[i]) < n {
+			s.bufs[i] = make([]T, n)
+		}
+		s.bufs[i] = s.bufs[i][:n]
+	}
+	return s.bufs[:w]
+}
+
+// hmA is the type variable standing for "any tensor type": operations that
+// keep the type of their input use it.
+func hmA() hm.Type { return hm.TypeVariable('a') }

@@ -1,0 +1,274 @@
+// Package model builds the residual network of the assignment from the
+// model section of a configuration, as Gorgonia expression graphs that
+// share one set of weights.
+//
+// The network is a stem (3x3 convolution, batch norm, ReLU), the residual
+// blocks of every stage, global average pooling and one dense layer to 10
+// logits. A residual block is conv3x3(stride s) → BN → ReLU → conv3x3 → BN,
+// plus an identity skip, or a 1x1 convolution with stride s and batch norm
+// when the shape changes, followed by ReLU of the sum. Convolutions have no
+// bias: the batch norm shift absorbs it.
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/graph"
+	"gorgonia.org/tensor"
+)
+
+// Input geometry and output classes of the network.
+const (
+	Channels   = 3
+	Height     = 32
+	Width      = 32
+	ImageSize  = Channels * Height * Width
+	NumClasses = 10
+)
+
+// Param is one learnable tensor. Its Value is shared by every graph built
+// from the model, so an optimizer that updates Value in place updates them
+// all.
+type Param struct {
+	// Name identifies the tensor, e.g. "stage2.block1.conv1.weight".
+	Name  string
+	Value *tensor.Dense
+	// Decay reports whether weight decay applies by default: true for
+	// convolution and dense weights, false for batch norm γ, β and biases.
+	Decay bool
+}
+
+// Data returns the parameter's values as float32. It panics if the model
+// was built in float64, which only tests do.
+func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+
+// BN is the running statistics of one batch norm layer.
+type BN struct {
+	Name  string
+	State *graph.BNState
+}
+
+// Layer is one row of the model summary.
+type Layer struct {
+	// Name of the layer, e.g. "stage1.block2.bn1".
+	Name string
+	// Out is the output shape of one image: C×H×W, or the class count.
+	Out []int
+	// Formula is the parameter count written out, e.g. "3·3·16·32".
+	Formula string
+	// Params is the number of learnable parameters of the layer.
+	Params int
+}
+
+// Model is the network's architecture and weights.
+type Model struct {
+	Config config.Model
+	// Params are the learnable tensors, in the order of the layers.
+	Params []*Param
+	// BNs are the batch norm layers, in the order of the layers.
+	BNs    []*BN
+	Layers []Layer
+
+	dtype tensor.Dtype
+	// size is the height and width of the input images: 32, except in
+	// gradient checks, which use smaller images.
+	size   int
+	byName map[string]*Param
+	spec   []op // the layers as a program, replayed by Build
+}
+
+// opKind names a step of the network's program.
+type opKind int
+
+const (
+	opConv opKind = iota
+	opBN
+	opReLU
+	opSave    // remember the current tensor as the block input
+	opSkip    // switch to the saved block input for a projection
+	opAddReLU // ReLU(main + skip), skip being the saved input or projection
+	opSaveMain
+	opPool
+	opDense
+)
+
+// op is one step of the program: the layer name and its hyperparameters.
+type op struct {
+	kind        opKind
+	name        string
+	stride, pad int
+	bn          *graph.BNState
+	projection  bool
+}
+
+// Capacity returns the number of learnable parameters of the network
+// described by cfg, without allocating it.
+func Capacity(cfg config.Model) int {
+	n := 0
+	for _, l := range plan(cfg) {
+		n += l.Params
+	}
+	return n
+}
+
+// New builds a float32 model from cfg with weights initialised from seed:
+// convolutions He-normal with fan-out (std √(2/(K·R·R))), the dense layer
+// uniform in ±1/√in for weights and bias (PyTorch's default), batch norm
+// γ = 1, β = 0, running mean 0 and variance 1. It refuses a network with
+// more than cfg.MaxParams learnable parameters.
+func New(cfg config.Model, seed int64) (*Model, error) {
+	return newModel(cfg, seed, tensor.Float32)
+}
+
+func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
+	if cfg.StemChannels <= 0 || len(cfg.Stages) == 0 {
+		return nil, fmt.Errorf("model: needs stem_channels > 0 and at least one stage")
+	}
+	for i, s := range cfg.Stages {
+		if s.Channels <= 0 || s.Blocks <= 0 || s.Stride < 1 {
+			return nil, fmt.Errorf("model: stages[%d]: channels, blocks and stride must be positive, got %+v", i, s)
+		}
+	}
+	layers := plan(cfg)
+	total := 0
+	for _, l := range layers {
+		total += l.Params
+	}
+	if cfg.MaxParams > 0 && total > cfg.MaxParams {
+		return nil, fmt.Errorf("model: the network has %d learnable parameters, over the limit model.max_params = %d", total, cfg.MaxParams)
+	}
+	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: Height, byName: map[string]*Param{}}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	add := func(name string, shape []int, decay bool, fill func(i int) float64) {
+		n := tensor.Shape(shape).TotalSize()
+		var t *tensor.Dense
+		if dt == tensor.Float64 {
+			d := make([]float64, n)
+			for i := range d {
+				d[i] = fill(i)
+			}
+			t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
+		} else {
+			d := make([]float32, n)
+			for i := range d {
+				d[i] = float32(fill(i))
+			}
+			t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
+		}
+		p := &Param{Name: name, Value: t, Decay: decay}
+		m.Params = append(m.Params, p)
+		m.byName[name] = p
+	}
+	conv := func(name string, cin, cout, r, stride, pad int) {
+		std := math.Sqrt(2 / float64(cout*r*r))
+		add(name+".weight", []int{cout, cin, r, r}, true, func(int) float64 { return rng.NormFloat64() * std })
+		m.spec = append(m.spec, op{kind: opConv, name: name, stride: stride, pad: pad})
+	}
+	bn := func(name string, c int) {
+		add(name+".gamma", []int{c}, false, func(int) float64 { return 1 })
+		add(name+".beta", []int{c}, false, func(int) float64 { return 0 })
+		st := graph.NewBNState(c, cfg.BNMomentum, cfg.BNEpsilon)
+		if st.Momentum == 0 {
+			st.Momentum = 0.1
+		}
+		if st.Epsilon == 0 {
+			st.Epsilon = 1e-5
+		}
+		m.BNs = append(m.BNs, &BN{Name: name, State: st})
+		m.spec = append(m.spec, op{kind: opBN, name: name, bn: st})
+	}
+	relu := func() { m.spec = append(m.spec, op{kind: opReLU}) }
+
+	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
+	bn("stem.bn", cfg.StemChannels)
+	relu()
+	cin := cfg.StemChannels
+	for si, s := range cfg.Stages {
+		for b := range s.Blocks {
+			stride := 1
+			if b == 0 {
+				stride = s.Stride
+			}
+			name := fmt.Sprintf("stage%d.block%d", si+1, b+1)
+			m.spec = append(m.spec, op{kind: opSave})
+			conv(name+".conv1", cin, s.Channels, 3, stride, 1)
+			bn(name+".bn1", s.Channels)
+			relu()
+			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
+			bn(name+".bn2", s.Channels)
+			if stride != 1 || cin != s.Channels {
+				m.spec = append(m.spec, op{kind: opSaveMain}, op{kind: opSkip})
+				conv(name+".skip.conv", cin, s.Channels, 1, stride, 0)
+				bn(name+".skip.bn", s.Channels)
+				m.spec = append(m.spec, op{kind: opAddReLU, projection: true})
+			} else {
+				m.spec = append(m.spec, op{kind: opAddReLU})
+			}
+			cin = s.Channels
+		}
+	}
+	m.spec = append(m.spec, op{kind: opPool})
+	bound := 1 / math.Sqrt(float64(cin))
+	add("fc.weight", []int{NumClasses, cin}, true, func(int) float64 { return (2*rng.Float64() - 1) * bound })
+	add("fc.bias", []int{NumClasses}, false, func(int) float64 { return (2*rng.Float64() - 1) * bound })
+	m.spec = append(m.spec, op{kind: opDense, name: "fc"})
+	return m, nil
+}
+
+// plan lists the layers of the network described by cfg with their output
+// shapes and parameter counts.
+func plan(cfg config.Model) []Layer {
+	var ls []Layer
+	h, w := Height, Width
+	conv := func(name string, cin, cout, r, stride, pad int) {
+		h, w = (h+2*pad-r)/stride+1, (w+2*pad-r)/stride+1
+		ls = append(ls, Layer{Name: name, Out: []int{cout, h, w}, Formula: fmt.Sprintf("%d·%d·%d·%d", r, r, cin, cout), Params: r * r * cin * cout})
+	}
+	bn := func(name string, c int) {
+		ls = append(ls, Layer{Name: name, Out: []int{c, h, w}, Formula: fmt.Sprintf("2·%d", c), Params: 2 * c})
+	}
+	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
+	bn("stem.bn", cfg.StemChannels)
+	cin := cfg.StemChannels
+	for si, s := range cfg.Stages {
+		for b := range s.Blocks {
+			stride := 1
+			if b == 0 {
+				stride = s.Stride
+			}
+			name := fmt.Sprintf("stage%d.block%d", si+1, b+1)
+			h0, w0 := h, w
+			conv(name+".conv1", cin, s.Channels, 3, max(stride, 1), 1)
+			bn(name+".bn1", s.Channels)
+			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
+			bn(name+".bn2", s.Channels)
+			if stride != 1 || cin != s.Channels {
+				h1, w1 := h, w
+				h, w = h0, w0
+				conv(name+".skip.conv", cin, s.Channels, 1, max(stride, 1), 0)
+				bn(name+".skip.bn", s.Channels)
+				h, w = h1, w1
+			}
+			cin = s.Channels
+		}
+	}
+	ls = append(ls, Layer{Name: "pool", Out: []int{cin}, Formula: "0", Params: 0})
+	ls = append(ls, Layer{Name: "fc", Out: []int{NumClasses}, Formula: fmt.Sprintf("(%d+1)·%d", cin, NumClasses), Params: (cin + 1) * NumClasses})
+	return ls
+}
+
+// Capacity returns the number of learnable parameters, counted from the
+// parameter tensors themselves.
+func (m *Model) Capacity() int {
+	n := 0
+	for _, p := range m.Params {
+		n += p.Value.Shape().TotalSize()
+	}
+	return n
+}
+
+// Param returns the parameter with the given name, or nil.
+func (m *Model) Param(name string) *Param { return m.byName[name] }

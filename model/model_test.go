@@ -1,0 +1,210 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/config"
+	"gorgonia.org/tensor"
+)
+
+func reference() config.Model { return config.Default().Model }
+
+func TestCapacityReference(t *testing.T) {
+	cfg := reference()
+	if got := Capacity(cfg); got != 43226 {
+		t.Fatalf("Capacity(reference) = %d, want 43226 (PyTorch's count)", got)
+	}
+	m, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Capacity(); got != 43226 {
+		t.Fatalf("model.Capacity() = %d, want 43226", got)
+	}
+	// The summary rows add up to the count of the graph's learnable nodes.
+	net, err := m.Build(2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	fromGraph := 0
+	for _, n := range net.Graph.AllNodes() {
+		if m.Param(n.Name()) != nil {
+			fromGraph += n.Shape().TotalSize()
+		}
+	}
+	rows := 0
+	for _, l := range m.Layers {
+		rows += l.Params
+	}
+	if fromGraph != 43226 || rows != 43226 {
+		t.Fatalf("graph learnable nodes hold %d parameters, summary rows %d; want 43226", fromGraph, rows)
+	}
+}
+
+func TestCapacityLimit(t *testing.T) {
+	cfg := reference()
+	// stem 16; 16x2; 48x2 stride 2 → over 60,000 parameters.
+	cfg.Stages[1].Channels = 48
+	n := Capacity(cfg)
+	if n <= 60000 {
+		t.Fatalf("test config has %d parameters, want > 60000", n)
+	}
+	_, err := New(cfg, 1)
+	if err == nil {
+		t.Fatal("New accepted a network over model.max_params")
+	}
+	for _, want := range []string{"50000", "max_params", strings.TrimSpace(itoa(n))} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
+
+func fmtInt(n int) string {
+	s := ""
+	for n > 0 {
+		s = string(rune('0'+n%10)) + s
+		n /= 10
+	}
+	return s
+}
+
+// fill sets xs to uniform values in [-1, 1).
+func fill(rng *rand.Rand, xs []float64) {
+	for i := range xs {
+		xs[i] = 2*rng.Float64() - 1
+	}
+}
+
+// checkNetGradient compares the gradient of the training loss of a float64
+// net with central finite differences for every parameter element.
+func checkNetGradient(t *testing.T, cfg config.Model) {
+	t.Helper()
+	m, err := newModel(cfg, 3, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8×8 images: fewer ReLU inputs lie within h of their kink, where
+	// finite differences are wrong.
+	m.size = 8
+	rng := rand.New(rand.NewPCG(5, 6))
+	// Random γ, β so that every term of the batch norm gradient matters.
+	for _, p := range m.Params {
+		if !p.Decay {
+			fill(rng, p.Value.Data().([]float64))
+		}
+	}
+	net, err := m.Build(4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	fill(rng, net.x.Data().([]float64))
+	if err := net.SetLabels([]int{1, 7, 3, 1}, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	loss := func() float64 {
+		t.Helper()
+		if err := net.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return net.LossValue()
+	}
+	loss()
+	analytic := make([][]float64, len(m.Params))
+	for i := range m.Params {
+		analytic[i] = append([]float64(nil), net.Grads[i].Value().Data().([]float64)...)
+	}
+	// The fourth-order central difference
+	//   (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h
+	// keeps both truncation (O(h⁴)) and rounding (O(ε/h)) error near
+	// 1e-12, which the smallest weight gradients (~1e-6) need.
+	const h = 1e-4
+	worst := 0.0
+	for i, p := range m.Params {
+		x := p.Value.Data().([]float64)
+		for j := range x {
+			orig := x[j]
+			at := func(d float64) float64 {
+				x[j] = orig + d
+				return loss()
+			}
+			num := (at(h) - at(-h)) / (2 * h)
+			x[j] = orig
+			a := analytic[i][j]
+			rel := math.Abs(a-num) / math.Max(math.Abs(a)+math.Abs(num), 1e-8)
+			worst = math.Max(worst, rel)
+			if rel > 1e-5 {
+				t.Errorf("%s[%d]: analytic %.10g, numeric %.10g (relative error %.3g)", p.Name, j, a, num, rel)
+			}
+		}
+	}
+	t.Logf("%d parameters checked, max relative error %.3g", m.Capacity(), worst)
+}
+
+func TestGradientIdentityBlock(t *testing.T) {
+	checkNetGradient(t, config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+}
+
+func TestGradientProjectionBlock(t *testing.T) {
+	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+}
+
+func TestGradientResNet(t *testing.T) {
+	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{
+		{Channels: 2, Blocks: 2, Stride: 1},
+		{Channels: 3, Blocks: 1, Stride: 2},
+	}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+}
+
+// TestPerSampleIndependence runs the reference net in evaluation mode on
+// the same images in a batch of 64 and one by one.
+func TestPerSampleIndependence(t *testing.T) {
+	m, err := New(reference(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, bn := range m.BNs {
+		for i := range bn.State.Mean {
+			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
+			bn.State.Var[i] = float32(0.5 + rng.Float64())
+		}
+	}
+	big, err := m.Build(64, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	one, err := m.Build(1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	x := big.Input()
+	for i := range x {
+		x[i] = float32(2*rng.Float64() - 1)
+	}
+	if err := big.Run(); err != nil {
+		t.Fatal(err)
+	}
+	all := append([]float32(nil), big.LogitsValue()...)
+	for n := range 64 {
+		copy(one.Input(), x[n*ImageSize:(n+1)*ImageSize])
+		if err := one.Run(); err != nil {
+			t.Fatal(err)
+		}
+		got := one.LogitsValue()
+		for k := range NumClasses {
+			if got[k] != all[n*NumClasses+k] {
+				t.Fatalf("image %d logit %d: %v alone, %v in a batch of 64", n, k, got[k], all[n*NumClasses+k])
+			}
+		}
+	}
+}
