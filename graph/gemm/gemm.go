@@ -1,0 +1,368 @@
+// Package gemm provides single-threaded, allocation-free general matrix
+// multiplication for the convolution layers of the trainer.
+//
+// Sgemm is a packed, register-blocked implementation in the style of
+// BLIS/GotoBLAS. On amd64 the innermost micro-kernel is written in Go
+// assembly and uses AVX-512 (8×32 tile) or AVX2+FMA (6×16 tile), chosen at
+// run time from the CPU features; on other architectures, or CPUs without
+// those extensions, a portable Go micro-kernel is used. Dgemm delegates to
+// gonum and exists for float64 gradient checks.
+//
+// All matrices are row-major, as in CBLAS with CblasRowMajor.
+package gemm
+
+import (
+	"fmt"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	gonumblas "gonum.org/v1/gonum/blas/gonum"
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C where op(X) is X or Xᵀ.
+//
+// A is m×k (or k×m when transA), B is k×n (or n×k when transB) and C is
+// m×n; lda, ldb and ldc are the row strides of the stored matrices. When
+// beta == 0, C is not read, so NaN or Inf values in C do not propagate.
+// Sgemm runs on the calling goroutine only and does not allocate in steady
+// state. It panics if a dimension is negative, a stride is too small or a
+// slice is too short.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	sgemm(activeKernel, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm computes C = alpha·op(A)·op(B) + beta·C in float64 with the same
+// conventions as Sgemm. It delegates to gonum's pure-Go implementation and
+// is intended for gradient checks, where correctness matters more than
+// speed. Unlike Sgemm, it may use several goroutines for large matrices.
+func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	checkArgs(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		// gonum handles this case too, but it is cheap to be explicit
+		// about the beta == 0 semantics.
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0
+				} else {
+					row[j] *= beta
+				}
+			}
+		}
+		return
+	}
+	gonumblas.Implementation{}.Dgemm(trans(transA), trans(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func trans(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+// checkArgs validates dimensions, strides and slice lengths in the same way
+// as a row-major BLAS gemm and panics with a descriptive message on error.
+func checkArgs(transA, transB bool, m, n, k, lenA, lda, lenB, ldb, lenC, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	rowsA, colsA := m, k
+	if transA {
+		rowsA, colsA = k, m
+	}
+	rowsB, colsB := k, n
+	if transB {
+		rowsB, colsB = n, k
+	}
+	if lda < max(1, colsA) {
+		panic(fmt.Sprintf("gemm: lda=%d is smaller than the %d columns of A", lda, colsA))
+	}
+	if ldb < max(1, colsB) {
+		panic(fmt.Sprintf("gemm: ldb=%d is smaller than the %d columns of B", ldb, colsB))
+	}
+	if ldc < max(1, n) {
+		panic(fmt.Sprintf("gemm: ldc=%d is smaller than the %d columns of C", ldc, n))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if need := minLen(rowsA, colsA, lda); lenA < need {
+		panic(fmt.Sprintf("gemm: len(a)=%d is shorter than the %d elements required", lenA, need))
+	}
+	if need := minLen(rowsB, colsB, ldb); lenB < need {
+		panic(fmt.Sprintf("gemm: len(b)=%d is shorter than the %d elements required", lenB, need))
+	}
+	if need := minLen(m, n, ldc); lenC < need {
+		panic(fmt.Sprintf("gemm: len(c)=%d is shorter than the %d elements required", lenC, need))
+	}
+}
+
+// minLen returns the minimum slice length that holds a rows×cols matrix
+// with row stride ld.
+func minLen(rows, cols, ld int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
+
+// scaleC computes C = beta·C, writing zeros without reading C when
+// beta == 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// Blocking parameters, in elements. A kc×nc block of op(B) and an mc×kc
+// block of op(A) are packed so that both fit in the L2 cache, while a
+// kc×nr micro-panel of packed B stays in L1 across the micro-kernel calls
+// that reuse it.
+const (
+	kcMax    = 256
+	packAMax = 64 * 1024 // elements of packed A per block (256 KiB)
+	packBMax = 64 * 1024 // elements of packed B per block (256 KiB)
+	maxTile  = 8 * 32    // largest mr×nr of any micro-kernel
+)
+
+// buffers holds the packing scratch space of one Sgemm call.
+type buffers struct {
+	a   [packAMax + maxTile]float32
+	b   [packBMax + maxTile]float32
+	tmp [maxTile]float32
+}
+
+var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+
+// microKernel computes the mr×nr tile C = alpha·Ap·Bp + beta·C, where Ap
+// is a packed k×mr micro-panel of op(A) (mr consecutive values per step of
+// k) and Bp holds k rows of nr consecutive values of op(B), bstride
+// elements apart. C has row stride ldc. When beta == 0, C is not read.
+type microKernel func(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+
+// kernel describes a micro-kernel, its register tile and optional
+// accelerated helpers.
+type kernel struct {
+	name   string
+	mr, nr int
+	fn     microKernel
+	// fnPack, if not nil, is fn that also copies the k×nr panel of B it
+	// reads to bpack with rows nr elements apart.
+	fnPack func(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, bpack *float32)
+	// transpose, if not nil, transposes nblk 16×16 blocks: for each block
+	// l, column q and row r < 16 it sets dst[(16l+q)·dstride+r] =
+	// src[r·ldsrc+16l+q]. If dst2 is not nil, rows 8..15 of each column go
+	// to dst2[(16l+q)·dstride+r-8] instead.
+	transpose func(dst *float32, dstride int, src *float32, ldsrc int, nblk int, dst2 *float32)
+}
+
+// sgemm is the blocked driver. The arguments have been validated, m, n and
+// k are positive and alpha is non-zero.
+func sgemm(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	buf := bufPool.Get().(*buffers)
+	mr, nr := kern.mr, kern.nr
+
+	for pc := 0; pc < k; pc += kcMax {
+		kb := min(kcMax, k-pc)
+		// The first block of k applies beta; later ones accumulate.
+		bet := beta
+		if pc > 0 {
+			bet = 1
+		}
+		mc := max(mr, packAMax/kb/mr*mr)
+		nc := max(nr, packBMax/kb/nr*nr)
+		for ic := 0; ic < m; ic += mc {
+			mb := min(mc, m-ic)
+			packA(kern, buf.a[:], a, lda, transA, ic, mb, pc, kb)
+			for jc := 0; jc < n; jc += nc {
+				nb := min(nc, n-jc)
+				if transB {
+					packB(kern, buf.b[:], b, ldb, transB, pc, kb, jc, nb)
+					macroKernel(kern, buf, mb, nb, kb, buf.b[:], nr, alpha, bet, c[ic*ldc+jc:], ldc)
+					continue
+				}
+				// Rows of op(B) are contiguous in memory, so full
+				// micro-panels are read in place (and packed by the
+				// first micro-kernel call that reads them); only a
+				// partial panel at the right edge is packed beforehand.
+				full := nb / nr * nr
+				if full > 0 {
+					macroKernel(kern, buf, mb, full, kb, b[pc*ldb+jc:], ldb, alpha, bet, c[ic*ldc+jc:], ldc)
+				}
+				if full < nb {
+					packB(kern, buf.b[:], b, ldb, false, pc, kb, jc+full, nb-full)
+					macroKernel(kern, buf, mb, nb-full, kb, buf.b[:], nr, alpha, bet, c[ic*ldc+jc+full:], ldc)
+				}
+			}
+		}
+	}
+	bufPool.Put(buf)
+}
+
+// macroKernel multiplies the packed mb×kb block of A by the kb×nb block of
+// op(B) into C, tile by tile. The block of B is either packed (bstride ==
+// nr, consecutive micro-panels of kb·nr elements) or, when bstride != nr,
+// read in place from row-major storage with row stride bstride; nb must
+// then be a multiple of nr, and each micro-panel is packed into buf.b while
+// the first tile that uses it is computed. Partial tiles at the bottom and
+// right edges are computed into a scratch tile and then merged into C.
+func macroKernel(kern *kernel, buf *buffers, mb, nb, kb int, b []float32, bstride int, alpha, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		bp, bs := &b[jr*kb], nr
+		ir := 0
+		if bstride != nr {
+			// In-place panel: the first tile reads it from B and
+			// packs it; the remaining tiles use the packed copy.
+			bp, bs = &b[jr], bstride
+			pk := &buf.b[0]
+			if mb > mr {
+				if kern.fnPack != nil {
+					// The first tile is full: mb > mr and nn == nr.
+					kern.fnPack(kb, &buf.a[0], bp, bs, &c[jr], ldc, alpha, beta, pk)
+					ir = mr
+				} else {
+					packB(kern, buf.b[:], b, bstride, false, 0, kb, jr, nr)
+				}
+				bp, bs = pk, nr
+			}
+		}
+		for ; ir < mb; ir += mr {
+			tile(kern, buf, min(mr, mb-ir), nn, kb, ir*kb, bp, bs, alpha, beta, c[ir*ldc+jr:], ldc)
+		}
+	}
+}
+
+// tile computes one mm×nn tile of C (mm ≤ mr, nn ≤ nr) from the packed A
+// micro-panel at buf.a[aoff:] and the B micro-panel at bp.
+func tile(kern *kernel, buf *buffers, mm, nn, kb, aoff int, bp *float32, bstride int, alpha, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	ap := &buf.a[aoff]
+	if mm == mr && nn == nr {
+		kern.fn(kb, ap, bp, bstride, &c[0], ldc, alpha, beta)
+		return
+	}
+	tmp := buf.tmp[:mr*nr]
+	kern.fn(kb, ap, bp, bstride, &tmp[0], nr, alpha, 0)
+	for i := 0; i < mm; i++ {
+		src := tmp[i*nr : i*nr+nn]
+		dst := c[i*ldc : i*ldc+nn]
+		if beta == 0 {
+			copy(dst, src)
+			continue
+		}
+		for j, v := range src {
+			dst[j] = beta*dst[j] + v
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mlen) and columns [p0, p0+klen) of op(A) into
+// dst as consecutive k×mr micro-panels, padding the last panel with zeros.
+func packA(kern *kernel, dst, a []float32, lda int, transA bool, i0, mlen, p0, klen int) {
+	mr := kern.mr
+	for ir := 0; ir < mlen; ir += mr {
+		mm := min(mr, mlen-ir)
+		panel := dst[ir*klen : ir*klen+klen*mr]
+		if transA {
+			// op(A)[i][p] = a[p*lda+i]: each step of k is a contiguous run.
+			for p := 0; p < klen; p++ {
+				src := a[(p0+p)*lda+i0+ir:]
+				d := panel[p*mr : p*mr+mr]
+				copy(d, src[:mm])
+				clear(d[mm:])
+			}
+			continue
+		}
+		// op(A)[i][p] = a[i*lda+p]: transpose rows into the panel.
+		p := 0
+		if kern.transpose != nil && mr == 8 && mlen-ir >= 16 && klen >= 16 {
+			// Two full panels at once, 16×16 blocks at a time.
+			next := dst[(ir+mr)*klen : (ir+mr)*klen+klen*mr]
+			nblk := klen / 16
+			kern.transpose(&panel[0], mr, &a[(i0+ir)*lda+p0], lda, nblk, &next[0])
+			p = nblk * 16
+			transposeScalar(panel, mr, a[(i0+ir)*lda+p0:], lda, 8, p, klen)
+			transposeScalar(next, mr, a[(i0+ir+8)*lda+p0:], lda, 8, p, klen)
+			ir += mr
+			continue
+		}
+		transposeScalar(panel, mr, a[(i0+ir)*lda+p0:], lda, mm, 0, klen)
+		for i := mm; i < mr; i++ {
+			for p := 0; p < klen; p++ {
+				panel[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB packs rows [p0, p0+klen) and columns [j0, j0+nlen) of op(B) into
+// dst as consecutive k×nr micro-panels, padding the last panel with zeros.
+func packB(kern *kernel, dst, b []float32, ldb int, transB bool, p0, klen, j0, nlen int) {
+	nr := kern.nr
+	for jr := 0; jr < nlen; jr += nr {
+		nn := min(nr, nlen-jr)
+		panel := dst[jr*klen : jr*klen+klen*nr]
+		if !transB {
+			// op(B)[p][j] = b[p*ldb+j]: each step of k is a contiguous run.
+			for p := 0; p < klen; p++ {
+				src := b[(p0+p)*ldb+j0+jr:]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src[:nn])
+				clear(d[nn:])
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb+p]: transpose rows into the panel.
+		src := b[(j0+jr)*ldb+p0:]
+		p := 0
+		if kern.transpose != nil && nn == nr && nr%16 == 0 && klen >= 16 {
+			nblk := klen / 16
+			for j := 0; j < nr; j += 16 {
+				kern.transpose(&panel[j], nr, &src[j*ldb], ldb, nblk, nil)
+			}
+			p = nblk * 16
+		}
+		transposeScalar(panel, nr, src, ldb, nn, p, klen)
+		for j := nn; j < nr; j++ {
+			for p := 0; p < klen; p++ {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}
+
+// transposeScalar sets dst[p*dstride+r] = src[r*ldsrc+p] for r < rows and
+// p0 ≤ p < p1.
+func transposeScalar(dst []float32, dstride int, src []float32, ldsrc, rows, p0, p1 int) {
+	for r := 0; r < rows; r++ {
+		row := src[r*ldsrc+p0 : r*ldsrc+p1]
+		for i, v := range row {
+			dst[(p0+i)*dstride+r] = v
+		}
+	}
+}

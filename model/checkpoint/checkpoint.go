@@ -1,0 +1,586 @@
+// Package checkpoint reads and writes the training-state file of a run: the
+// configuration, the learnable parameters and batch norm statistics (current
+// and best), the optimizer and schedule state and the per-epoch history, so
+// that an interrupted run can resume exactly where it stopped.
+//
+// A file is the 8-byte [Magic], the format [Version] as a 4-byte big-endian
+// unsigned integer, and one MessagePack map holding the [File]. [Decode]
+// treats its input as hostile: a corrupt, truncated, foreign or
+// wrong-version file gives an error, never a panic or a huge allocation.
+package checkpoint
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/cifar-resnet/trainer/config"
+)
+
+// Version is the current format version. Decode reads only this version.
+const Version = 1
+
+// Magic is written first so foreign files are recognised.
+const Magic = "\x89RNCKPT\n"
+
+// MaxSize is the largest file, in bytes, that Decode and Load accept.
+const MaxSize = 1 << 30
+
+// headerSize is the length of Magic followed by the 4-byte version.
+const headerSize = len(Magic) + 4
+
+// Tensor is one named array of float32 values stored in row-major order.
+type Tensor struct {
+	// Name identifies the tensor, for example "stem.conv.weight".
+	Name string `msgpack:"name"`
+	// Shape lists the dimensions; each is positive. An empty shape is a
+	// scalar holding one value.
+	Shape []int `msgpack:"shape"`
+	// Data holds the product of Shape values.
+	Data []float32 `msgpack:"data"`
+}
+
+// OptimizerState is the state an optimizer needs to resume.
+type OptimizerState struct {
+	// Name is the optimizer's name, as in config.Optimizer.Name.
+	Name string `msgpack:"name"`
+	// Step counts the updates the optimizer has applied.
+	Step int64 `msgpack:"step"`
+	// Slots maps a slot name (for example "velocity", "m" or "v") to one
+	// array per entry of ParamNames, each as long as that parameter's
+	// Data.
+	Slots map[string][][]float32 `msgpack:"slots"`
+	// ParamNames names the parameters the optimizer updates, in the
+	// order of the inner slices of Slots. Each is the name of a tensor
+	// in File.Params.
+	ParamNames []string `msgpack:"param_names"`
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder. It writes the same map
+// as the default struct encoding, with the slots in sorted order so that
+// equal states encode to equal bytes.
+func (o OptimizerState) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if err := enc.EncodeMapLen(4); err != nil {
+		return err
+	}
+	if err := encodeKeyValues(enc, "name", o.Name, "step", o.Step, "param_names", o.ParamNames); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("slots"); err != nil {
+		return err
+	}
+	if o.Slots == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeMapLen(len(o.Slots)); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(o.Slots))
+	for k := range o.Slots {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := encodeKeyValues(enc, k, o.Slots[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeKeyValues encodes alternating string keys and values.
+func encodeKeyValues(enc *msgpack.Encoder, kv ...any) error {
+	for i := 0; i < len(kv); i += 2 {
+		if err := enc.EncodeString(kv[i].(string)); err != nil {
+			return err
+		}
+		if err := enc.Encode(kv[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScheduleState is the state a learning-rate schedule needs to resume.
+type ScheduleState struct {
+	// Name is the schedule's name, as in config.Scheduler.Name.
+	Name string `msgpack:"name"`
+	// Step is the global batch step: the number of batches completed
+	// over the whole run.
+	Step int64 `msgpack:"step"`
+}
+
+// History holds one entry per completed epoch; entry i describes epoch i+1.
+// All slices have the same length.
+type History struct {
+	// Loss is the average training loss over the epoch's batches.
+	Loss []float64 `msgpack:"loss"`
+	// TrainAcc is the training accuracy measured after the epoch, as a
+	// fraction in [0, 1].
+	TrainAcc []float64 `msgpack:"train_acc"`
+	// ValAcc is the validation accuracy measured after the epoch, as a
+	// fraction in [0, 1].
+	ValAcc []float64 `msgpack:"val_acc"`
+	// LR is the learning rate at the end of the epoch.
+	LR []float64 `msgpack:"lr"`
+	// Seconds is the wall-clock duration of the epoch in seconds.
+	Seconds []float64 `msgpack:"seconds"`
+}
+
+// Len returns the number of epochs in h, or -1 if its slices differ in
+// length.
+func (h History) Len() int {
+	n := len(h.Loss)
+	for _, s := range [][]float64{h.TrainAcc, h.ValAcc, h.LR, h.Seconds} {
+		if len(s) != n {
+			return -1
+		}
+	}
+	return n
+}
+
+// File is the whole training state of a run.
+type File struct {
+	// Version is the format version. Encode writes Version and accepts
+	// 0 as meaning Version; Decode sets it.
+	Version int `msgpack:"-"`
+	// Config is the configuration the run was started with.
+	Config config.Config `msgpack:"config"`
+	// Epoch is the number of epochs completed.
+	Epoch int `msgpack:"epoch"`
+	// Step is the number of batches completed over the whole run.
+	Step int64 `msgpack:"step"`
+	// Params holds the learnable parameters by name, in model order.
+	Params []Tensor `msgpack:"params"`
+	// Stats holds the batch norm running means and variances by name.
+	Stats []Tensor `msgpack:"stats"`
+	// BestParams and BestStats hold the parameters and statistics with the
+	// best validation accuracy so far. Both are empty before the first
+	// evaluation; otherwise they match Params and Stats in names and
+	// shapes.
+	BestParams []Tensor `msgpack:"best_params"`
+	BestStats  []Tensor `msgpack:"best_stats"`
+	// BestValAcc is the validation accuracy of BestParams.
+	BestValAcc float64 `msgpack:"best_val_acc"`
+	// BestEpoch is the epoch (1-based) that produced BestParams, or 0.
+	BestEpoch int `msgpack:"best_epoch"`
+	// Optimizer is the optimizer state.
+	Optimizer OptimizerState `msgpack:"optimizer"`
+	// Schedule is the learning-rate schedule state.
+	Schedule ScheduleState `msgpack:"schedule"`
+	// History has one entry per completed epoch.
+	History History `msgpack:"history"`
+	// Partial describes the epoch in progress when the checkpoint was
+	// written during an epoch (after an interruption); it is zero at an
+	// epoch boundary.
+	Partial Partial `msgpack:"partial"`
+	// Seed is the seed of the run's random number generator.
+	Seed int64 `msgpack:"seed"`
+}
+
+// Partial is the progress made in an unfinished epoch.
+type Partial struct {
+	// Batches is the number of batches of the epoch already trained on.
+	Batches int `msgpack:"batches"`
+	// LossSum is the sum of their losses.
+	LossSum float64 `msgpack:"loss_sum"`
+	// Seconds is the training time they took.
+	Seconds float64 `msgpack:"seconds"`
+}
+
+// Encode writes f to w: Magic, the version and the MessagePack body. It
+// validates f first, as Decode does, and writes nothing if f is invalid.
+func Encode(w io.Writer, f *File) error {
+	b, err := marshal(f)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// marshal validates f and returns its encoding.
+func marshal(f *File) ([]byte, error) {
+	if f == nil {
+		return nil, errors.New("nil file")
+	}
+	if f.Version != 0 && f.Version != Version {
+		return nil, fmt.Errorf("cannot write format version %d (this program writes version %d)", f.Version, Version)
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.WriteString(Magic)
+	var v [4]byte
+	binary.BigEndian.PutUint32(v[:], Version)
+	buf.Write(v[:])
+	if err := msgpack.NewEncoder(&buf).Encode(f); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Decode reads one file from r, which must hold nothing else, and validates
+// it. Inputs larger than MaxSize are rejected.
+func Decode(r io.Reader) (*File, error) {
+	b, err := readAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	f, err := unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return f, nil
+}
+
+// readAll reads r to the end, failing if it holds more than MaxSize bytes.
+func readAll(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("larger than the %d-byte limit", MaxSize)
+	}
+	return b, nil
+}
+
+// unmarshal decodes and validates a whole file held in b.
+func unmarshal(b []byte) (f *File, err error) {
+	if len(b) < len(Magic) || string(b[:len(Magic)]) != Magic {
+		return nil, errors.New("not a checkpoint file (bad magic)")
+	}
+	if len(b) < headerSize {
+		return nil, errors.New("truncated header")
+	}
+	v := binary.BigEndian.Uint32(b[len(Magic):headerSize])
+	if v != Version {
+		return nil, fmt.Errorf("unsupported format version %d (this program reads version %d)", v, Version)
+	}
+	body := b[headerSize:]
+	// The MessagePack decoder allocates slices as long as their declared
+	// length and may panic on some malformed input: check the structure
+	// first, so that no declared length exceeds the bytes that remain,
+	// and recover from anything the check misses.
+	if err := checkStructure(body); err != nil {
+		return nil, fmt.Errorf("malformed data: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("malformed data: %v", p)
+		}
+	}()
+	f = new(File)
+	dec := msgpack.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields(true)
+	if err := dec.Decode(f); err != nil {
+		return nil, fmt.Errorf("malformed data: %w", err)
+	}
+	f.Version = int(v)
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Save writes f to path atomically: it writes a temporary file in the same
+// directory, syncs it, renames it to path and syncs the directory. A failed
+// Save leaves any previous file at path intact and removes its temporary
+// file.
+func Save(path string, f *File) error {
+	b, err := marshal(f)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	err = WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads and validates the file at path. Its errors name the path and
+// wrap the underlying error, so errors.Is(err, fs.ErrNotExist) reports a
+// missing file.
+func Load(path string) (*File, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer fd.Close()
+	b, err := readAll(fd)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	f, err := unmarshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// WriteFileAtomic creates or replaces the file at path with what write
+// writes, atomically: write writes to a buffered temporary file in the same
+// directory, which is then synced, renamed to path, and the directory
+// synced. If write or any step fails, the temporary file is removed, any
+// previous file at path is left intact, and the error is returned. The new
+// file has mode 0644.
+func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir flushes the directory entry of a rename to disk. File systems
+// that cannot sync a directory are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
+}
+
+// MatchShapes reports whether got holds the same tensor names with the same
+// shapes, in the same order, as want. The error names the first tensor that
+// differs and both shapes, for example when a checkpoint was written by a
+// different architecture.
+func MatchShapes(want, got []Tensor) error {
+	n := min(len(want), len(got))
+	for i := 0; i < n; i++ {
+		w, g := &want[i], &got[i]
+		if w.Name != g.Name || !equalShapes(w.Shape, g.Shape) {
+			return fmt.Errorf("checkpoint: tensor %d: want %q with shape %v, got %q with shape %v",
+				i, w.Name, w.Shape, g.Name, g.Shape)
+		}
+	}
+	switch {
+	case len(want) > n:
+		return fmt.Errorf("checkpoint: want %d tensors, got %d: missing %q with shape %v",
+			len(want), len(got), want[n].Name, want[n].Shape)
+	case len(got) > n:
+		return fmt.Errorf("checkpoint: want %d tensors, got %d: unexpected %q with shape %v",
+			len(want), len(got), got[n].Name, got[n].Shape)
+	}
+	return nil
+}
+
+func equalShapes(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// validate checks the internal consistency of f.
+func (f *File) validate() error {
+	if f.Epoch < 0 {
+		return fmt.Errorf("negative epoch %d", f.Epoch)
+	}
+	if f.Step < 0 {
+		return fmt.Errorf("negative step %d", f.Step)
+	}
+	if p := f.Partial; p.Batches < 0 || !isFinite(p.LossSum) || !isFinite(p.Seconds) || p.Seconds < 0 {
+		return fmt.Errorf("invalid partial epoch %+v", p)
+	}
+	lists := []struct {
+		what string
+		ts   []Tensor
+	}{
+		{"params", f.Params},
+		{"stats", f.Stats},
+		{"best_params", f.BestParams},
+		{"best_stats", f.BestStats},
+	}
+	for _, l := range lists {
+		if err := checkTensors(l.what, l.ts); err != nil {
+			return err
+		}
+	}
+	if len(f.BestParams) > 0 || len(f.BestStats) > 0 {
+		if err := MatchShapes(f.Params, f.BestParams); err != nil {
+			return fmt.Errorf("best_params do not match params: %w", err)
+		}
+		if err := MatchShapes(f.Stats, f.BestStats); err != nil {
+			return fmt.Errorf("best_stats do not match stats: %w", err)
+		}
+	}
+	if !isFinite(f.BestValAcc) {
+		return fmt.Errorf("best_val_acc is %v", f.BestValAcc)
+	}
+	if f.BestEpoch < 0 || f.BestEpoch > f.Epoch {
+		return fmt.Errorf("best_epoch %d out of range [0, %d]", f.BestEpoch, f.Epoch)
+	}
+	if err := f.checkOptimizer(); err != nil {
+		return err
+	}
+	if f.Schedule.Step < 0 {
+		return fmt.Errorf("schedule: negative step %d", f.Schedule.Step)
+	}
+	h := &f.History
+	for _, s := range []struct {
+		name string
+		v    []float64
+	}{
+		{"loss", h.Loss},
+		{"train_acc", h.TrainAcc},
+		{"val_acc", h.ValAcc},
+		{"lr", h.LR},
+		{"seconds", h.Seconds},
+	} {
+		if len(s.v) != f.Epoch {
+			return fmt.Errorf("history: %s has %d entries for %d epochs", s.name, len(s.v), f.Epoch)
+		}
+	}
+	return nil
+}
+
+// checkOptimizer checks f.Optimizer against f.Params.
+func (f *File) checkOptimizer() error {
+	o := &f.Optimizer
+	if o.Step < 0 {
+		return fmt.Errorf("optimizer: negative step %d", o.Step)
+	}
+	size := make(map[string]int, len(f.Params))
+	for i := range f.Params {
+		size[f.Params[i].Name] = len(f.Params[i].Data)
+	}
+	seen := make(map[string]bool, len(o.ParamNames))
+	for i, name := range o.ParamNames {
+		if name == "" {
+			return fmt.Errorf("optimizer: parameter %d has an empty name", i)
+		}
+		if seen[name] {
+			return fmt.Errorf("optimizer: duplicate parameter %q", name)
+		}
+		seen[name] = true
+		if _, ok := size[name]; !ok {
+			return fmt.Errorf("optimizer: parameter %q is not in params", name)
+		}
+	}
+	slots := make([]string, 0, len(o.Slots))
+	for k := range o.Slots {
+		slots = append(slots, k)
+	}
+	sort.Strings(slots)
+	for _, k := range slots {
+		s := o.Slots[k]
+		if k == "" {
+			return errors.New("optimizer: slot with an empty name")
+		}
+		if len(s) != len(o.ParamNames) {
+			return fmt.Errorf("optimizer: slot %q has %d arrays for %d parameters", k, len(s), len(o.ParamNames))
+		}
+		for i, a := range s {
+			name := o.ParamNames[i]
+			if len(a) != size[name] {
+				return fmt.Errorf("optimizer: slot %q of parameter %q has %d values, want %d", k, name, len(a), size[name])
+			}
+			if j := firstNonFinite(a); j >= 0 {
+				return fmt.Errorf("optimizer: slot %q of parameter %q: value %d is %v", k, name, j, a[j])
+			}
+		}
+	}
+	return nil
+}
+
+// checkTensors checks the names, shapes, lengths and values of one list.
+func checkTensors(what string, ts []Tensor) error {
+	seen := make(map[string]bool, len(ts))
+	for i := range ts {
+		t := &ts[i]
+		if t.Name == "" {
+			return fmt.Errorf("%s: tensor %d has an empty name", what, i)
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("%s: duplicate tensor %q", what, t.Name)
+		}
+		seen[t.Name] = true
+		n := 1
+		for _, d := range t.Shape {
+			if d <= 0 {
+				return fmt.Errorf("%s: tensor %q has shape %v: dimensions must be positive", what, t.Name, t.Shape)
+			}
+			if n > len(t.Data)/d {
+				return fmt.Errorf("%s: tensor %q has shape %v but %d values", what, t.Name, t.Shape, len(t.Data))
+			}
+			n *= d
+		}
+		if n != len(t.Data) {
+			return fmt.Errorf("%s: tensor %q has shape %v but %d values", what, t.Name, t.Shape, len(t.Data))
+		}
+		if j := firstNonFinite(t.Data); j >= 0 {
+			return fmt.Errorf("%s: tensor %q: value %d is %v", what, t.Name, j, t.Data[j])
+		}
+	}
+	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in a, or -1.
+func firstNonFinite(a []float32) int {
+	for i, v := range a {
+		if !isFinite(float64(v)) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,0 +1,172 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
+)
+
+// EvalBatch is the largest batch an evaluation net runs at once.
+const EvalBatch = 250
+
+// Classifier is a trained model ready for inference: the network in
+// evaluation mode and the normalisation its training data used.
+type Classifier struct {
+	*Model
+	// Normalize maps raw pixels to the network's input, as in training.
+	Normalize config.Normalize
+	// Epoch and ValAcc describe the checkpoint the weights come from.
+	Epoch  int
+	ValAcc float64
+
+	nets map[int]*Net
+}
+
+// Load reads a checkpoint written by the trainer (best.ckpt, last.ckpt or
+// a file in the models directory) and returns a classifier with its
+// weights. When the checkpoint holds a best-validation copy of the weights
+// (a checkpoint of a run in progress), those are used.
+func Load(path string) (*Classifier, error) {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return FromCheckpoint(f)
+}
+
+// FromCheckpoint builds a classifier from a decoded checkpoint.
+func FromCheckpoint(f *checkpoint.File) (*Classifier, error) {
+	m, err := New(f.Config.Model, f.Config.Seed)
+	if err != nil {
+		return nil, err
+	}
+	params, stats, acc := f.Params, f.Stats, 0.0
+	if len(f.BestParams) > 0 {
+		params, stats, acc = f.BestParams, f.BestStats, f.BestValAcc
+	}
+	if err := m.SetParams(params); err != nil {
+		return nil, err
+	}
+	if err := m.SetStats(stats); err != nil {
+		return nil, err
+	}
+	return &Classifier{Model: m, Normalize: f.Config.Data.Normalize, Epoch: f.Epoch, ValAcc: acc}, nil
+}
+
+// NewClassifier wraps a model for inference with the given normalisation.
+func NewClassifier(m *Model, norm config.Normalize) *Classifier {
+	return &Classifier{Model: m, Normalize: norm}
+}
+
+// net returns the cached evaluation net for a batch size.
+func (c *Classifier) net(batch int) (*Net, error) {
+	if n, ok := c.nets[batch]; ok {
+		return n, nil
+	}
+	n, err := c.Build(batch, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.nets == nil {
+		c.nets = map[int]*Net{}
+	}
+	c.nets[batch] = n
+	return n, nil
+}
+
+// Logits runs the network in evaluation mode on normalised NCHW images
+// (len(images) a multiple of 3·32·32) and returns their N×10 logits.
+func (c *Classifier) Logits(images []float32) ([]float32, error) {
+	if len(images)%ImageSize != 0 {
+		return nil, fmt.Errorf("model: %d values is not a whole number of %d-value images", len(images), ImageSize)
+	}
+	n := len(images) / ImageSize
+	out := make([]float32, 0, n*NumClasses)
+	for lo := 0; lo < n; lo += EvalBatch {
+		b := min(EvalBatch, n-lo)
+		net, err := c.net(b)
+		if err != nil {
+			return nil, err
+		}
+		copy(net.Input(), images[lo*ImageSize:(lo+b)*ImageSize])
+		if err := net.Run(); err != nil {
+			return nil, err
+		}
+		out = append(out, net.LogitsValue()...)
+	}
+	return out, nil
+}
+
+// Predict classifies normalised NCHW float32 images and returns, for each,
+// the most probable class and the softmax probabilities of all classes.
+func (c *Classifier) Predict(images []float32) (classes []int, probs [][]float32, err error) {
+	logits, err := c.Logits(images)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(logits) / NumClasses
+	classes, probs = make([]int, n), make([][]float32, n)
+	for i := range n {
+		classes[i] = Argmax(logits[i*NumClasses : (i+1)*NumClasses])
+		probs[i] = softmax(logits[i*NumClasses : (i+1)*NumClasses])
+	}
+	return classes, probs, nil
+}
+
+// PredictPixels classifies raw images, 3072 bytes each in the CIFAR-10
+// layout (1024 red, 1024 green, 1024 blue, rows top to bottom), normalising
+// them as the training data was.
+func (c *Classifier) PredictPixels(pixels []byte) (classes []int, probs [][]float32, err error) {
+	if len(pixels)%ImageSize != 0 {
+		return nil, nil, fmt.Errorf("model: %d bytes is not a whole number of %d-byte images", len(pixels), ImageSize)
+	}
+	if len(c.Normalize.Mean) != Channels || len(c.Normalize.Std) != Channels {
+		return nil, nil, fmt.Errorf("model: normalisation needs %d means and standard deviations", Channels)
+	}
+	x := make([]float32, len(pixels))
+	plane := Height * Width
+	for i, p := range pixels {
+		ch := i % ImageSize / plane
+		x[i] = float32((float64(p)/255 - c.Normalize.Mean[ch]) / c.Normalize.Std[ch])
+	}
+	return c.Predict(x)
+}
+
+// Close releases the evaluation nets.
+func (c *Classifier) Close() {
+	for _, n := range c.nets {
+		n.Close()
+	}
+	c.nets = nil
+}
+
+// Argmax returns the index of the largest value (the first on ties).
+func Argmax(xs []float32) int {
+	best := 0
+	for i, v := range xs {
+		if v > xs[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func softmax(logits []float32) []float32 {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	p := make([]float32, len(logits))
+	for i, v := range logits {
+		e := math.Exp(float64(v) - m)
+		p[i] = float32(e)
+		s += e
+	}
+	for i := range p {
+		p[i] = float32(float64(p[i]) / s)
+	}
+	return p
+}

@@ -1,0 +1,114 @@
+package trainer
+
+import (
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/model/checkpoint"
+)
+
+// syntheticHistory returns n epochs of a plausible run.
+func syntheticHistory(n int) checkpoint.History {
+	var h checkpoint.History
+	for i := 0; i < n; i++ {
+		x := float64(i) / float64(max(n-1, 1))
+		h.Loss = append(h.Loss, 2.3*math.Exp(-2*x)+0.3)
+		h.TrainAcc = append(h.TrainAcc, 0.1+0.75*(1-math.Exp(-3*x)))
+		h.ValAcc = append(h.ValAcc, 0.1+0.7*(1-math.Exp(-3*x)))
+		h.LR = append(h.LR, 0.1*(1-x))
+		h.Seconds = append(h.Seconds, 12)
+	}
+	return h
+}
+
+// readPNG decodes the PNG at path and checks its size and that it is not
+// a single colour.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() != 800 || b.Dy() != 800 {
+		t.Errorf("image is %dx%d, want 800x800", b.Dx(), b.Dy())
+	}
+	return img
+}
+
+// colours counts the distinct colours in the rectangle r of img.
+func colours(img image.Image, r image.Rectangle) int {
+	seen := make(map[[4]uint32]bool)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r, g, b, a := img.At(x, y).RGBA()
+			seen[[4]uint32{r, g, b, a}] = true
+		}
+	}
+	return len(seen)
+}
+
+func TestPlotTraining(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{1, 2, 20, 150} {
+		path := filepath.Join(dir, "training.png")
+		if err := PlotTraining(path, syntheticHistory(n), "default"); err != nil {
+			t.Fatalf("%d epochs: %v", n, err)
+		}
+		img := readPNG(t, path)
+		// Both panels hold something besides the background.
+		top := image.Rect(0, 0, 800, 400)
+		bottom := image.Rect(0, 400, 800, 800)
+		if colours(img, top) < 3 || colours(img, bottom) < 3 {
+			t.Errorf("%d epochs: a panel is nearly uniform", n)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only training.png", len(entries))
+	}
+}
+
+func TestPlotTrainingNonFinite(t *testing.T) {
+	h := syntheticHistory(5)
+	h.Loss[3] = math.NaN()
+	h.Loss[4] = math.Inf(1)
+	h.ValAcc = []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
+	path := filepath.Join(t.TempDir(), "training.png")
+	if err := PlotTraining(path, h, ""); err != nil {
+		t.Fatal(err)
+	}
+	readPNG(t, path)
+}
+
+func TestPlotTrainingErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "training.png")
+	if err := PlotTraining(path, checkpoint.History{}, "x"); err == nil || !strings.Contains(err.Error(), "empty history") || !strings.Contains(err.Error(), path) {
+		t.Errorf("PlotTraining(empty) = %v", err)
+	}
+	h := syntheticHistory(3)
+	h.ValAcc = h.ValAcc[:2]
+	if err := PlotTraining(path, h, "x"); err == nil || !strings.Contains(err.Error(), "differ in length") {
+		t.Errorf("PlotTraining(ragged) = %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Error("a failed PlotTraining left a file")
+	}
+	bad := filepath.Join(dir, "missing", "training.png")
+	if err := PlotTraining(bad, syntheticHistory(3), ""); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("PlotTraining into a missing directory = %v", err)
+	}
+}

@@ -1,0 +1,442 @@
+// Package trainer is the Solver of the assignment: it owns the loss, the
+// optimizer, the learning-rate schedule, the training loop and the
+// training state, and writes checkpoints, the per-epoch history and the
+// training plot of a run.
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/model"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
+)
+
+// File names in a run directory.
+const (
+	LastCheckpoint = "last.ckpt"
+	BestCheckpoint = "best.ckpt"
+	PlotFile       = "training.png"
+)
+
+// ErrInterrupted is returned by Train when its context is cancelled. The
+// solver stopped after a whole batch and wrote last.ckpt, from which
+// training resumes exactly.
+var ErrInterrupted = errors.New("trainer: training interrupted")
+
+// Solver trains a model on a training set and measures it on a validation
+// set, as the Solver of the assignment does.
+type Solver struct {
+	Config           config.Config
+	Model            *model.Model
+	TrainSet, ValSet *dataset.Set
+
+	// Epoch is the number of epochs completed; Step the number of batches.
+	Epoch int
+	Step  int64
+	// History has one entry per completed epoch: the average training loss,
+	// the training and validation accuracy (fractions in [0, 1], measured
+	// on random subsets of NumTrainSamples and NumValSamples images), the
+	// learning rate at the end of the epoch and its duration.
+	History checkpoint.History
+	// BestValAcc is the best validation accuracy so far, reached after
+	// epoch BestEpoch.
+	BestValAcc float64
+	BestEpoch  int
+	// Progress receives progress reports; nil reports nothing.
+	Progress Progress
+	// Logf, if not nil, receives notes such as the files written.
+	Logf func(format string, args ...any)
+
+	optimizer  Optimizer
+	schedule   Schedule
+	loader     *dataset.Loader
+	norm       dataset.Normalization
+	net        *model.Net
+	classifier *model.Classifier
+	params     []Param
+
+	bestParams, bestStats []checkpoint.Tensor
+	// The epoch in progress: batches done, their summed loss and the
+	// seconds spent, kept so that an interrupted epoch resumes exactly.
+	partial checkpoint.Partial
+}
+
+// NewSolver prepares training of m on train, validated on val, as cfg
+// describes. The model is usually model.New(cfg.Model, cfg.Seed).
+func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
+	if train.Len() == 0 || val.Len() == 0 {
+		return nil, fmt.Errorf("trainer: the training set (%d images) and the validation set (%d images) must not be empty", train.Len(), val.Len())
+	}
+	s := &Solver{Config: cfg, Model: m, TrainSet: train, ValSet: val}
+	var err error
+	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
+		return nil, err
+	}
+	s.norm = Normalization(cfg.Data.Normalize)
+	s.loader, err = dataset.NewLoader(train, dataset.LoaderOptions{
+		BatchSize: cfg.Solver.BatchSize,
+		Shuffle:   true,
+		DropLast:  train.Len() >= cfg.Solver.BatchSize,
+		Norm:      s.norm,
+		Augment:   dataset.Augmentation{CropPadding: cfg.Data.Augment.CropPadding, HorizontalFlip: cfg.Data.Augment.HorizontalFlip},
+		Seed:      cfg.Seed,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
+	if s.schedule, err = NewSchedule(cfg.Solver.Scheduler, cfg.Solver.Optimizer.LR, cfg.Solver.Epochs, s.loader.NumBatches()); err != nil {
+		return nil, err
+	}
+	s.params = make([]Param, len(m.Params))
+	for i, p := range m.Params {
+		s.params[i] = Param{Name: p.Name, Data: p.Data(), Decay: p.Decay || cfg.Solver.Optimizer.DecayBNAndBias}
+	}
+	s.classifier = model.NewClassifier(m, cfg.Data.Normalize)
+	return s, nil
+}
+
+// Normalization converts the configured normalisation for the data loader.
+func Normalization(n config.Normalize) dataset.Normalization {
+	var d dataset.Normalization
+	for c := range min(len(n.Mean), len(n.Std), dataset.Channels) {
+		d.Mean[c], d.Std[c] = float32(n.Mean[c]), float32(n.Std[c])
+	}
+	return d
+}
+
+// StepsPerEpoch returns the number of batches in an epoch.
+func (s *Solver) StepsPerEpoch() int { return s.loader.NumBatches() }
+
+// LR returns the learning rate of the next batch.
+func (s *Solver) LR() float64 { return s.schedule.LR(s.Epoch, int(s.Step)) }
+
+// Close releases the solver's networks.
+func (s *Solver) Close() {
+	if s.net != nil {
+		s.net.Close()
+		s.net = nil
+	}
+	s.classifier.Close()
+}
+
+// Test returns the accuracy in percent of the model in evaluation mode
+// (running batch norm statistics) on ds, or on numSamples images of ds
+// drawn at random with rng when 0 < numSamples < ds.Len().
+func (s *Solver) Test(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64, error) {
+	correct, n, err := Evaluate(s.classifier, ds, s.norm, numSamples, rng, nil)
+	if err != nil {
+		return 0, err
+	}
+	return 100 * float64(correct) / float64(n), nil
+}
+
+// Evaluate classifies ds (or a random subset of numSamples images of it)
+// in evaluation mode and returns the number of correct predictions and of
+// images. When confusion is not nil, confusion[true][predicted] counts each
+// image.
+func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (correct, n int, err error) {
+	idx := make([]int, ds.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	if numSamples > 0 && numSamples < len(idx) {
+		if rng == nil {
+			return 0, 0, errors.New("trainer: a subsample needs a random source")
+		}
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		idx = idx[:numSamples]
+	}
+	x := make([]float32, model.EvalBatch*model.ImageSize)
+	labels := make([]int, model.EvalBatch)
+	for lo := 0; lo < len(idx); lo += model.EvalBatch {
+		chunk := idx[lo:min(lo+model.EvalBatch, len(idx))]
+		ds.Fill(x, labels, chunk, norm)
+		logits, err := c.Logits(x[:len(chunk)*model.ImageSize])
+		if err != nil {
+			return 0, 0, err
+		}
+		for i := range chunk {
+			p := model.Argmax(logits[i*model.NumClasses : (i+1)*model.NumClasses])
+			if p == labels[i] {
+				correct++
+			}
+			if confusion != nil {
+				confusion[labels[i]][p]++
+			}
+		}
+	}
+	return correct, len(idx), nil
+}
+
+// evalRNG returns the random source of the evaluation subsets after an
+// epoch, derived from the seed and the epoch alone so that a resumed run
+// draws the same subsets.
+func (s *Solver) evalRNG(epoch int, which uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(s.Config.Seed), uint64(epoch)<<8|which))
+}
+
+// Train runs numEpochs more epochs. Per epoch it records the average loss,
+// measures training and validation accuracy, moves the learning rate along
+// its schedule, keeps a copy of the parameters and batch norm statistics
+// when the validation accuracy is the best so far, and writes history.csv,
+// training.png, last.ckpt and (on improvement) best.ckpt in the run
+// directory. When all epochs are done the best parameters are loaded back
+// into the model and saved in the models directory.
+//
+// When ctx is cancelled, Train finishes the current batch, writes last.ckpt
+// and returns ErrInterrupted. A non-finite loss stops training with an
+// error and writes nothing, so the last checkpoint stays the last good one.
+func (s *Solver) Train(ctx context.Context, numEpochs int) error {
+	if numEpochs <= 0 {
+		return nil
+	}
+	if s.net == nil {
+		net, err := s.Model.Build(s.Config.Solver.BatchSize, true)
+		if err != nil {
+			return err
+		}
+		s.net = net
+	}
+	dir := s.Config.Output.CheckpointDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	last := s.Epoch + numEpochs
+	for s.Epoch < last {
+		if err := s.trainEpoch(ctx); err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				if werr := s.save(filepath.Join(dir, LastCheckpoint)); werr != nil {
+					return errors.Join(err, werr)
+				}
+			}
+			return err
+		}
+		if err := s.endEpoch(); err != nil {
+			return err
+		}
+	}
+	return s.finish()
+}
+
+// trainEpoch runs the remaining batches of the current epoch.
+func (s *Solver) trainEpoch(ctx context.Context) error {
+	it := s.loader.Epoch(s.Epoch)
+	defer it.Close()
+	steps := s.loader.NumBatches()
+	if s.Progress != nil {
+		s.Progress.StartEpoch(s.Epoch+1, s.Config.Solver.Epochs, steps, s.partial.Batches)
+	}
+	for range s.partial.Batches {
+		it.Next() // batches done before an interruption
+	}
+	start := time.Now()
+	done := s.partial.Batches
+	for it.Next() {
+		b := it.Batch()
+		if b.N != s.net.Batch {
+			continue // only without DropLast, on a set smaller than a batch
+		}
+		copy(s.net.Input(), b.X)
+		if err := s.net.SetLabels(b.Labels, s.Config.Solver.LabelSmoothing); err != nil {
+			return err
+		}
+		if err := s.net.Run(); err != nil {
+			return err
+		}
+		loss := s.net.LossValue()
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("trainer: the loss became %v at epoch %d, batch %d: training stopped; the last checkpoint in %s is the last good state (try a lower solver.optimizer.lr)",
+				loss, s.Epoch+1, done+1, s.Config.Output.CheckpointDir)
+		}
+		for i := range s.params {
+			s.params[i].Grad = s.net.Gradient(i)
+		}
+		s.optimizer.Step(s.params, s.LR())
+		s.Step++
+		done++
+		s.partial.Batches = done
+		s.partial.LossSum += loss
+		if s.Progress != nil {
+			el := s.partial.Seconds + time.Since(start).Seconds()
+			s.Progress.Batch(done, s.partial.LossSum/float64(done), float64(done*s.net.Batch)/el)
+		}
+		if ctx.Err() != nil && done < steps {
+			s.partial.Seconds += time.Since(start).Seconds()
+			return ErrInterrupted
+		}
+	}
+	s.partial.Seconds += time.Since(start).Seconds()
+	return nil
+}
+
+// endEpoch records the finished epoch, evaluates and writes the run files.
+func (s *Solver) endEpoch() error {
+	if s.partial.Batches == 0 {
+		return fmt.Errorf("trainer: epoch %d had no batch of %d images", s.Epoch+1, s.Config.Solver.BatchSize)
+	}
+	lr := s.schedule.LR(s.Epoch, int(s.Step)-1)
+	trainAcc, err := s.Test(s.TrainSet, s.Config.Solver.NumTrainSamples, s.evalRNG(s.Epoch, 1))
+	if err != nil {
+		return err
+	}
+	valAcc, err := s.Test(s.ValSet, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2))
+	if err != nil {
+		return err
+	}
+	s.Epoch++
+	h := &s.History
+	h.Loss = append(h.Loss, s.partial.LossSum/float64(s.partial.Batches))
+	h.TrainAcc = append(h.TrainAcc, trainAcc/100)
+	h.ValAcc = append(h.ValAcc, valAcc/100)
+	h.LR = append(h.LR, lr)
+	h.Seconds = append(h.Seconds, s.partial.Seconds)
+	s.partial = checkpoint.Partial{}
+	improved := s.bestParams == nil || valAcc/100 > s.BestValAcc
+	if improved {
+		s.BestValAcc, s.BestEpoch = valAcc/100, s.Epoch
+		s.bestParams, s.bestStats = s.Model.ParamTensors(), s.Model.StatTensors()
+	}
+	if s.Progress != nil {
+		s.Progress.EndEpoch(EpochReport{
+			Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs, Loss: h.Loss[s.Epoch-1],
+			TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1], Best: improved,
+		})
+	}
+	dir := s.Config.Output.CheckpointDir
+	if err := WriteHistory(filepath.Join(dir, HistoryFile), s.History); err != nil {
+		return err
+	}
+	if err := s.save(filepath.Join(dir, LastCheckpoint)); err != nil {
+		return err
+	}
+	if improved {
+		if err := s.save(filepath.Join(dir, BestCheckpoint)); err != nil {
+			return err
+		}
+	}
+	plots := s.Config.Output.PlotsDirOrDefault()
+	if err := os.MkdirAll(plots, 0o755); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	return PlotTraining(filepath.Join(plots, PlotFile), s.History, s.Config.Output.Name)
+}
+
+// finish loads the best parameters into the model and saves them in the
+// models directory.
+func (s *Solver) finish() error {
+	if s.bestParams == nil {
+		return nil
+	}
+	if err := s.Model.SetParams(s.bestParams); err != nil {
+		return err
+	}
+	if err := s.Model.SetStats(s.bestStats); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.Config.Output.ModelsDir, 0o755); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	path := filepath.Join(s.Config.Output.ModelsDir, s.Config.Output.Name+".ckpt")
+	if err := s.save(path); err != nil {
+		return err
+	}
+	s.logf("best model (epoch %d, validation accuracy %.2f%%) saved to %s", s.BestEpoch, 100*s.BestValAcc, path)
+	return nil
+}
+
+func (s *Solver) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// State returns the whole training state as a checkpoint.
+func (s *Solver) State() *checkpoint.File {
+	st := s.optimizer.State()
+	return &checkpoint.File{
+		Version:    checkpoint.Version,
+		Config:     s.Config,
+		Epoch:      s.Epoch,
+		Step:       s.Step,
+		Params:     s.Model.ParamTensors(),
+		Stats:      s.Model.StatTensors(),
+		BestParams: s.bestParams,
+		BestStats:  s.bestStats,
+		BestValAcc: s.BestValAcc,
+		BestEpoch:  s.BestEpoch,
+		Optimizer: checkpoint.OptimizerState{
+			Name: st.Name, Step: st.Step, Slots: st.Slots, ParamNames: st.ParamNames,
+		},
+		Schedule: checkpoint.ScheduleState{Name: s.Config.Solver.Scheduler.Name, Step: s.Step},
+		History:  s.History,
+		Partial:  s.partial,
+		Seed:     s.Config.Seed,
+	}
+}
+
+// save writes the training state to path atomically.
+func (s *Solver) save(path string) error {
+	return checkpoint.Save(path, s.State())
+}
+
+// Restore sets the solver, its model and its optimizer to the state of a
+// checkpoint, so that Train continues where that run stopped. The
+// checkpoint must come from the same architecture.
+func (s *Solver) Restore(f *checkpoint.File) error {
+	// Check everything first, so that a bad checkpoint changes nothing.
+	if err := checkpoint.MatchShapes(s.Model.ParamTensors(), f.Params); err != nil {
+		return fmt.Errorf("trainer: the checkpoint's parameters do not fit this architecture: %w", err)
+	}
+	if err := checkpoint.MatchShapes(s.Model.StatTensors(), f.Stats); err != nil {
+		return fmt.Errorf("trainer: the checkpoint's batch norm statistics do not fit this architecture: %w", err)
+	}
+	st := OptimizerState{Name: f.Optimizer.Name, Step: f.Optimizer.Step, Slots: f.Optimizer.Slots, ParamNames: f.Optimizer.ParamNames}
+	probe := make([]Param, len(s.params))
+	for i, p := range s.params {
+		p.Grad = p.Data // Check wants gradients as long as the values
+		probe[i] = p
+	}
+	if err := st.Check(probe); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	steps := s.loader.NumBatches()
+	if f.Partial.Batches >= steps || f.Step != int64(f.Epoch*steps+f.Partial.Batches) {
+		return fmt.Errorf("trainer: the checkpoint is at epoch %d, step %d (%d batches into the epoch), which does not fit %d batches per epoch: was the batch size or the data split changed?", f.Epoch, f.Step, f.Partial.Batches, steps)
+	}
+	if err := s.optimizer.SetState(st); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	if err := s.Model.SetParams(f.Params); err != nil {
+		return err
+	}
+	if err := s.Model.SetStats(f.Stats); err != nil {
+		return err
+	}
+	s.Epoch, s.Step = f.Epoch, f.Step
+	s.History = f.History
+	s.BestValAcc, s.BestEpoch = f.BestValAcc, f.BestEpoch
+	s.bestParams, s.bestStats = f.BestParams, f.BestStats
+	s.partial = f.Partial
+	return nil
+}
+
+// Resume loads the checkpoint at path into the solver.
+func (s *Solver) Resume(path string) error {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return err
+	}
+	if err := s.Restore(f); err != nil {
+		return fmt.Errorf("%w (checkpoint %s)", err, path)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package trainer
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/model"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
+)
+
+// colourSet makes n images whose class is their colour: class k has a
+// fixed (r, g, b) with per-pixel noise of ±40, so a small network can learn
+// it quickly but not trivially.
+func colourSet(n int, seed uint64) *dataset.Set {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	colours := [10][3]int{{200, 40, 40}, {40, 200, 40}, {40, 40, 200}, {200, 200, 40}, {200, 40, 200},
+		{40, 200, 200}, {120, 120, 120}, {230, 230, 230}, {20, 20, 20}, {200, 120, 40}}
+	s := &dataset.Set{Pixels: make([]byte, n*dataset.ImageSize), Labels: make([]uint8, n)}
+	for i := range n {
+		k := i % 10
+		s.Labels[i] = uint8(k)
+		img := s.Pixels[i*dataset.ImageSize : (i+1)*dataset.ImageSize]
+		for c := range 3 {
+			for p := range 1024 {
+				v := colours[k][c] + rng.IntN(81) - 40
+				img[c*1024+p] = byte(min(255, max(0, v)))
+			}
+		}
+	}
+	return s
+}
+
+// tinyConfig is a small network and a short run writing into dir.
+func tinyConfig(dir string) config.Config {
+	cfg := config.Default()
+	cfg.Model.StemChannels = 4
+	cfg.Model.Stages = []config.Stage{{Channels: 4, Blocks: 1, Stride: 1}, {Channels: 8, Blocks: 1, Stride: 2}}
+	cfg.Solver.BatchSize = 16
+	cfg.Solver.Epochs = 4
+	cfg.Solver.NumTrainSamples = 64
+	cfg.Solver.NumValSamples = 0
+	cfg.Solver.Optimizer.LR = 0.05
+	cfg.Solver.Scheduler.Name = "onecycle"
+	cfg.Data.Augment = config.Augment{CropPadding: 2, HorizontalFlip: true}
+	cfg.Output = config.Output{Name: "tiny", CheckpointDir: filepath.Join(dir, "run"), ModelsDir: filepath.Join(dir, "models")}
+	cfg.Seed = 3
+	return cfg
+}
+
+func newTinySolver(t *testing.T, cfg config.Config) *Solver {
+	t.Helper()
+	m, err := model.New(cfg.Model, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSolver(cfg, m, colourSet(320, 1), colourSet(80, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestSolverLearns(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	s := newTinySolver(t, cfg)
+	if err := s.Train(context.Background(), cfg.Solver.Epochs); err != nil {
+		t.Fatal(err)
+	}
+	h := s.History
+	if h.Len() != 4 || s.Epoch != 4 || s.Step != 4*20 {
+		t.Fatalf("after 4 epochs: history length %d, epoch %d, step %d; want 4, 4, 80", h.Len(), s.Epoch, s.Step)
+	}
+	if h.Loss[3] >= h.Loss[0] {
+		t.Errorf("loss did not fall: %v", h.Loss)
+	}
+	if s.BestValAcc < 0.6 {
+		t.Errorf("best validation accuracy %.3f, want ≥ 0.6 (chance is 0.1); history %v", s.BestValAcc, h.ValAcc)
+	}
+	// The best parameters are back in the model: measuring the whole
+	// validation set again gives exactly the best recorded accuracy.
+	acc, err := s.Test(s.ValSet, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc != 100*s.BestValAcc {
+		t.Errorf("validation accuracy after training %.4f%%, best recorded %.4f%% (epoch %d)", acc, 100*s.BestValAcc, s.BestEpoch)
+	}
+	for _, name := range []string{"run/last.ckpt", "run/best.ckpt", "run/history.csv", "run/training.png", "models/tiny.ckpt"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+	got, err := ReadHistory(filepath.Join(dir, "run", HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, h) {
+		t.Errorf("history.csv %+v differs from the solver's history %+v", got, h)
+	}
+	// The saved model predicts as the solver's model does.
+	c, err := model.Load(filepath.Join(dir, "models", "tiny.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	correct, n, err := Evaluate(c, s.ValSet, Normalization(cfg.Data.Normalize), 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if 100*float64(correct)/float64(n) != acc {
+		t.Errorf("the saved model scores %d/%d, the solver %.2f%%", correct, n, acc)
+	}
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	s := newTinySolver(t, cfg)
+	if err := s.Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	want := s.State()
+	path := filepath.Join(dir, "x.ckpt")
+	if err := checkpoint.Save(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("checkpoint does not round-trip exactly")
+	}
+}
+
+// paramsOf reads the parameters stored in a checkpoint.
+func paramsOf(t *testing.T, path string) []checkpoint.Tensor {
+	t.Helper()
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Params
+}
+
+// cancelAfter cancels a context after a number of batches.
+type cancelAfter struct {
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) StartEpoch(int, int, int, int) {}
+func (c *cancelAfter) Batch(int, float64, float64) {
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+}
+func (c *cancelAfter) EndEpoch(EpochReport) {}
+func (c *cancelAfter) Finish()              {}
+
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	dirA := t.TempDir()
+	a := newTinySolver(t, tinyConfig(dirA))
+	if err := a.Train(context.Background(), 4); err != nil {
+		t.Fatal(err)
+	}
+	want := paramsOf(t, filepath.Join(dirA, "run", LastCheckpoint))
+
+	// Stop after 2 epochs, then resume in a new solver.
+	dirB := t.TempDir()
+	b := newTinySolver(t, tinyConfig(dirB))
+	if err := b.Train(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	c := newTinySolver(t, tinyConfig(dirB))
+	if err := c.Resume(filepath.Join(dirB, "run", LastCheckpoint)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Train(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := paramsOf(t, filepath.Join(dirB, "run", LastCheckpoint)); !reflect.DeepEqual(got, want) {
+		t.Error("resuming after epoch 2 gives other parameters than training 4 epochs at once")
+	}
+	if !sameHistory(c.History, a.History) {
+		t.Errorf("histories differ:\nresumed       %+v\nuninterrupted %+v", c.History, a.History)
+	}
+
+	// Interrupt in the middle of epoch 3 (batch 50 of 80), then resume.
+	dirD := t.TempDir()
+	d := newTinySolver(t, tinyConfig(dirD))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.Progress = &cancelAfter{n: 50, cancel: cancel}
+	if err := d.Train(ctx, 4); err != ErrInterrupted {
+		t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
+	}
+	e := newTinySolver(t, tinyConfig(dirD))
+	if err := e.Resume(filepath.Join(dirD, "run", LastCheckpoint)); err != nil {
+		t.Fatal(err)
+	}
+	if e.Epoch != 2 || e.Step != 50 {
+		t.Fatalf("resumed at epoch %d step %d, want 2, 50", e.Epoch, e.Step)
+	}
+	if err := e.Train(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := paramsOf(t, filepath.Join(dirD, "run", LastCheckpoint)); !reflect.DeepEqual(got, want) {
+		t.Error("resuming in the middle of an epoch gives other parameters than training at once")
+	}
+	if e.History.Len() != 4 || e.History.Loss[2] != a.History.Loss[2] {
+		t.Errorf("interrupted epoch's average loss %v, uninterrupted %v", e.History.Loss, a.History.Loss)
+	}
+}
+
+// sameHistory compares two histories except for the wall-clock times.
+func sameHistory(a, b checkpoint.History) bool {
+	a.Seconds, b.Seconds = nil, nil
+	return reflect.DeepEqual(a, b)
+}
