@@ -201,9 +201,10 @@ func (o Output) PlotsDirOrDefault() string {
 func Default() Config {
 	return Config{
 		Data: Data{
-			Dir:     "data",
-			ValSize: 1000,
-			Seed:    0,
+			Dir:      "data",
+			Download: true,
+			ValSize:  1000,
+			Seed:     0,
 			Normalize: Normalize{
 				Mean: []float64{0.5, 0.5, 0.5},
 				Std:  []float64{0.5, 0.5, 0.5},

@@ -282,7 +282,9 @@ func tile(kern *kernel, buf *buffers, mm, nn, kb, aoff int, bp *float32, bstride
 }
 
 // packA packs rows [i0, i0+mlen) and columns [p0, p0+klen) of op(A) into
-// dst as consecutive k×mr micro-panels, padding the last panel with zeros.
+// dst as consecutive k×mr micro-panels. If mlen is not a multiple of mr,
+// the unused rows of the last panel are left as they are: they only affect
+// rows of the scratch tile that are never written to C.
 func packA(kern *kernel, dst, a []float32, lda int, transA bool, i0, mlen, p0, klen int) {
 	mr := kern.mr
 	for ir := 0; ir < mlen; ir += mr {
@@ -290,11 +292,23 @@ func packA(kern *kernel, dst, a []float32, lda int, transA bool, i0, mlen, p0, k
 		panel := dst[ir*klen : ir*klen+klen*mr]
 		if transA {
 			// op(A)[i][p] = a[p*lda+i]: each step of k is a contiguous run.
+			// The runs are short, so they are copied element by element
+			// (or as one array) rather than with copy, which would call
+			// memmove for each.
+			if mm == 8 && mr == 8 {
+				for p := 0; p < klen; p++ {
+					off := (p0+p)*lda + i0 + ir
+					*(*[8]float32)(panel[p*8 : p*8+8]) = *(*[8]float32)(a[off : off+8])
+				}
+				continue
+			}
 			for p := 0; p < klen; p++ {
 				src := a[(p0+p)*lda+i0+ir:]
+				src = src[:mm]
 				d := panel[p*mr : p*mr+mr]
-				copy(d, src[:mm])
-				clear(d[mm:])
+				for i, v := range src {
+					d[i] = v
+				}
 			}
 			continue
 		}
@@ -312,16 +326,12 @@ func packA(kern *kernel, dst, a []float32, lda int, transA bool, i0, mlen, p0, k
 			continue
 		}
 		transposeScalar(panel, mr, a[(i0+ir)*lda+p0:], lda, mm, 0, klen)
-		for i := mm; i < mr; i++ {
-			for p := 0; p < klen; p++ {
-				panel[p*mr+i] = 0
-			}
-		}
 	}
 }
 
 // packB packs rows [p0, p0+klen) and columns [j0, j0+nlen) of op(B) into
-// dst as consecutive k×nr micro-panels, padding the last panel with zeros.
+// dst as consecutive k×nr micro-panels. As in packA, the unused columns of
+// a partial last panel are left as they are.
 func packB(kern *kernel, dst, b []float32, ldb int, transB bool, p0, klen, j0, nlen int) {
 	nr := kern.nr
 	for jr := 0; jr < nlen; jr += nr {
@@ -331,27 +341,24 @@ func packB(kern *kernel, dst, b []float32, ldb int, transB bool, p0, klen, j0, n
 			// op(B)[p][j] = b[p*ldb+j]: each step of k is a contiguous run.
 			for p := 0; p < klen; p++ {
 				src := b[(p0+p)*ldb+j0+jr:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:nn])
-				clear(d[nn:])
+				copy(panel[p*nr:p*nr+nn], src[:nn])
 			}
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb+p]: transpose rows into the panel.
 		src := b[(j0+jr)*ldb+p0:]
-		p := 0
-		if kern.transpose != nil && nn == nr && nr%16 == 0 && klen >= 16 {
+		j := 0
+		if kern.transpose != nil && klen >= 16 {
+			// Groups of 16 rows are transposed 16×16 blocks at a time;
+			// the remaining columns and rows are done one by one.
 			nblk := klen / 16
-			for j := 0; j < nr; j += 16 {
+			for ; j+16 <= nn; j += 16 {
 				kern.transpose(&panel[j], nr, &src[j*ldb], ldb, nblk, nil)
+				transposeScalar(panel[j:], nr, src[j*ldb:], ldb, 16, nblk*16, klen)
 			}
-			p = nblk * 16
 		}
-		transposeScalar(panel, nr, src, ldb, nn, p, klen)
-		for j := nn; j < nr; j++ {
-			for p := 0; p < klen; p++ {
-				panel[p*nr+j] = 0
-			}
+		if j < nn {
+			transposeScalar(panel[j:], nr, src[j*ldb:], ldb, nn-j, 0, klen)
 		}
 	}
 }

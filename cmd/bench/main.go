@@ -1,0 +1,154 @@
+// Command bench measures training and inference throughput of the network
+// on random data, the way ../shared/bench/torch_ref.py measures PyTorch's:
+// a few warm-up steps, then -iters timed steps at batch size -batch.
+//
+// Its last two lines are exactly
+//
+//	train_img_per_s N
+//	infer_img_per_s N
+//
+// after a line with the peak resident memory of the process.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/model"
+	"github.com/cifar-resnet/trainer/trainer"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "take the model from this configuration (default: the reference network)")
+	batch := fs.Int("batch", 128, "images per step")
+	iters := fs.Int("iters", 20, "timed steps")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	if *batch <= 0 || *iters <= 0 {
+		return fmt.Errorf("-batch and -iters must be positive")
+	}
+	m, err := model.New(cfg.Model, 0)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	net, err := m.Build(*batch, true)
+	if err != nil {
+		return err
+	}
+	x := net.Input()
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int, *batch)
+	for i := range labels {
+		labels[i] = rng.IntN(model.NumClasses)
+	}
+	if err := net.SetLabels(labels, 0); err != nil {
+		return err
+	}
+	opt, err := trainer.NewOptimizer(config.Optimizer{Name: "sgd", LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4})
+	if err != nil {
+		return err
+	}
+	params := make([]trainer.Param, len(m.Params))
+	for i, p := range m.Params {
+		params[i] = trainer.Param{Name: p.Name, Data: p.Data(), Decay: p.Decay}
+	}
+	step := func() error {
+		if err := net.Run(); err != nil {
+			return err
+		}
+		for i := range params {
+			params[i].Grad = net.Gradient(i)
+		}
+		opt.Step(params, 0.05)
+		return nil
+	}
+	trainRate, err := timeIt(3, *iters, *batch, step)
+	if err != nil {
+		return err
+	}
+	eval, err := m.Build(*batch, false)
+	if err != nil {
+		return err
+	}
+	copy(eval.Input(), x)
+	inferRate, err := timeIt(3, *iters, *batch, eval.Run)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "go %s GOMAXPROCS=%d arch=%s params=%d batch=%d iters=%d\n",
+		runtime.Version(), runtime.GOMAXPROCS(0), arch(cfg.Model), m.Capacity(), *batch, *iters)
+	fmt.Fprintf(w, "peak_rss_mib %.1f\n", peakRSS())
+	fmt.Fprintf(w, "train_img_per_s %.1f\n", trainRate)
+	fmt.Fprintf(w, "infer_img_per_s %.1f\n", inferRate)
+	return nil
+}
+
+// timeIt runs f warm times, then n timed times, and returns images/s.
+func timeIt(warm, n, batch int, f func() error) (float64, error) {
+	for range warm {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	for range n {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n*batch) / time.Since(start).Seconds(), nil
+}
+
+// arch writes the stages as torch_ref.py's -arch does: 16x2,32x2.
+func arch(m config.Model) string {
+	parts := make([]string, len(m.Stages))
+	for i, s := range m.Stages {
+		parts[i] = fmt.Sprintf("%dx%d", s.Channels, s.Blocks)
+	}
+	return strings.Join(parts, ",")
+}
+
+// peakRSS returns the peak resident set size of the process in MiB, from
+// /proc/self/status (0 where that is unavailable).
+func peakRSS() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb float64
+		if _, err := fmt.Sscanf(sc.Text(), "VmHWM: %f kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	return 0
+}

@@ -1,0 +1,380 @@
+// Command trainer trains the CIFAR-10 residual network described by a YAML
+// configuration, and inspects and evaluates the results.
+//
+// Usage:
+//
+//	trainer [-config config.yaml] [-resume CKPT]   train (the main job)
+//	trainer summary [-config config.yaml]          print the layers and parameter count
+//	trainer test -checkpoint CKPT -data PATH [-split test|val|train]
+//	                                               evaluate a checkpoint
+//	trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/model"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
+	"github.com/cifar-resnet/trainer/trainer"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// run executes one command line and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "train"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "train":
+		return train(args, stdout, stderr)
+	case "summary":
+		err = summary(args, stdout, stderr)
+	case "test":
+		err = test(args, stdout, stderr)
+	case "plot":
+		err = plotRun(args, stdout, stderr)
+	case "help":
+		usage(stdout)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "trainer: unknown command %q\n", cmd)
+		usage(stderr)
+		return exitUsage
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case err != nil:
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	return exitOK
+}
+
+// errUsage marks an error whose message the flag package already printed.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  trainer [-config config.yaml] [-resume CKPT]   train the network of the configuration
+  trainer summary [-config config.yaml]          print the layers and the parameter count
+  trainer test -checkpoint CKPT -data PATH [-split test|val|train]
+                                                 evaluate a checkpoint
+  trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
+Run "trainer COMMAND -h" for the flags of a command.
+`)
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args, turning flag errors into errUsage and refusing
+// positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "trainer %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+func train(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("train", stderr)
+	cfgPath := fs.String("config", "config.yaml", "the YAML configuration of the run")
+	resume := fs.String("resume", "", "continue training from this checkpoint (e.g. runs/default/last.ckpt)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "trainer: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "trainer: %v\n", err)
+			return exitError
+		}
+		defer pprof.StopCPUProfile()
+	}
+	err := trainRun(ctx, *cfgPath, *resume, stdout, stderr)
+	switch {
+	case errors.Is(err, trainer.ErrInterrupted):
+		last := filepath.Join(runDir(*cfgPath), trainer.LastCheckpoint)
+		fmt.Fprintf(stderr, "\ntrainer: interrupted; the state was saved to %s\nresume with: trainer -config %s -resume %s\n", last, *cfgPath, last)
+		return exitInterrupted
+	case err != nil:
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	return exitOK
+}
+
+// runDir returns the run directory of the configuration at path, for
+// messages.
+func runDir(path string) string {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return config.Default().Output.CheckpointDir
+	}
+	return cfg.Output.CheckpointDir
+}
+
+func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(cfg.Model, cfg.Seed)
+	if err != nil {
+		return fmt.Errorf("trainer: %s: %w", cfgPath, err)
+	}
+	fmt.Fprintf(stdout, "model: %d learnable parameters (limit %d)\n", m.Capacity(), cfg.Model.MaxParams)
+	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, stderr)
+	if err != nil {
+		return err
+	}
+	all, err := dataset.LoadTrain(path)
+	if err != nil {
+		return err
+	}
+	trainSet, valSet, err := all.Split(cfg.Data.ValSize, cfg.Data.Seed)
+	if err != nil {
+		return fmt.Errorf("trainer: data.val_size: %w", err)
+	}
+	fmt.Fprintf(stdout, "data: %s: %d training and %d validation images\n", path, trainSet.Len(), valSet.Len())
+	s, err := trainer.NewSolver(cfg, m, trainSet, valSet)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	if resume != "" {
+		if err := s.Resume(resume); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "resumed from %s after epoch %d (step %d)\n", resume, s.Epoch, s.Step)
+	}
+	if err := os.MkdirAll(cfg.Output.CheckpointDir, 0o755); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	yml, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.WriteFileAtomic(filepath.Join(cfg.Output.CheckpointDir, "config.yaml"), func(w io.Writer) error {
+		_, err := w.Write(yml)
+		return err
+	}); err != nil {
+		return err
+	}
+	remaining := cfg.Solver.Epochs - s.Epoch
+	if remaining <= 0 {
+		fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+		return nil
+	}
+	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		s.Progress = &trainer.Bars{W: stdout}
+	} else {
+		s.Progress = trainer.Lines{W: stdout}
+	}
+	fmt.Fprintf(stdout, "training %d epochs of %d batches of %d into %s\n", remaining, s.StepsPerEpoch(), cfg.Solver.BatchSize, cfg.Output.CheckpointDir)
+	err = s.Train(ctx, remaining)
+	s.Progress.Finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "best validation accuracy: %.2f%% (epoch %d)\n", 100*s.BestValAcc, s.BestEpoch)
+	return nil
+}
+
+func summary(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("summary", stderr)
+	cfgPath := fs.String("config", "config.yaml", "the YAML configuration")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	m, err := model.New(cfg.Model, cfg.Seed)
+	if err != nil {
+		return fmt.Errorf("trainer: %s: %w", *cfgPath, err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "layer\toutput\tformula\tparameters\t")
+	total := 0
+	for _, l := range m.Layers {
+		dims := make([]string, len(l.Out))
+		for i, d := range l.Out {
+			dims[i] = fmt.Sprint(d)
+		}
+		formula := l.Formula
+		if l.Params > 0 {
+			formula += fmt.Sprintf(" = %d", l.Params)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", l.Name, strings.Join(dims, "×"), formula, l.Params)
+		total += l.Params
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if total != m.Capacity() {
+		return fmt.Errorf("trainer: internal error: the layers add up to %d parameters, the graph holds %d", total, m.Capacity())
+	}
+	fmt.Fprintf(stdout, "total learnable parameters: %d\n", total)
+	return nil
+}
+
+func test(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("test", stderr)
+	ckpt := fs.String("checkpoint", "", "the checkpoint to evaluate (e.g. models/best.ckpt)")
+	data := fs.String("data", "", "directory holding cifar-10-batches-bin/ (or the .bin files), or the .tar.gz archive")
+	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *ckpt == "" || *data == "" {
+		fmt.Fprintln(stderr, "trainer test: -checkpoint and -data are required")
+		return errUsage
+	}
+	c, err := model.Load(*ckpt)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	f, err := checkpoint.Load(*ckpt)
+	if err != nil {
+		return err
+	}
+	var set *dataset.Set
+	switch *split {
+	case "test":
+		set, err = dataset.LoadTest(*data)
+	case "val", "train":
+		var all, tr, val *dataset.Set
+		if all, err = dataset.LoadTrain(*data); err == nil {
+			tr, val, err = all.Split(f.Config.Data.ValSize, f.Config.Data.Seed)
+			set = tr
+			if *split == "val" {
+				set = val
+			}
+		}
+	default:
+		fmt.Fprintf(stderr, "trainer test: -split must be test, val or train, got %q\n", *split)
+		return errUsage
+	}
+	if err != nil {
+		return err
+	}
+	var confusion [model.NumClasses][model.NumClasses]int
+	correct, n, err := trainer.Evaluate(c, set, trainer.Normalization(c.Normalize), 0, nil, &confusion)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split)
+	writeConfusion(stdout, &confusion)
+	fmt.Fprintf(stdout, "\n%s accuracy: %.2f%%\n", *split, 100*float64(correct)/float64(n))
+	return nil
+}
+
+// writeConfusion prints per-class accuracy and the confusion matrix (rows:
+// true class, columns: predicted class).
+func writeConfusion(w io.Writer, m *[model.NumClasses][model.NumClasses]int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "true \\ predicted\t")
+	for k := range model.NumClasses {
+		fmt.Fprintf(tw, "%d\t", k)
+	}
+	fmt.Fprintln(tw, "accuracy\t")
+	for k, row := range m {
+		total := 0
+		for _, v := range row {
+			total += v
+		}
+		fmt.Fprintf(tw, "%d %s\t", k, dataset.ClassNames[k])
+		for _, v := range row {
+			fmt.Fprintf(tw, "%d\t", v)
+		}
+		if total > 0 {
+			fmt.Fprintf(tw, "%.2f%%\t\n", 100*float64(row[k])/float64(total))
+		} else {
+			fmt.Fprint(tw, "-\t\n")
+		}
+	}
+	tw.Flush()
+}
+
+func plotRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("plot", stderr)
+	dir := fs.String("run", "", "the run directory holding history.csv")
+	title := fs.String("title", "", "a title for the plot (default: the directory's name)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "trainer plot: -run is required")
+		return errUsage
+	}
+	h, err := trainer.ReadHistory(filepath.Join(*dir, trainer.HistoryFile))
+	if err != nil {
+		return err
+	}
+	if *title == "" {
+		*title = filepath.Base(*dir)
+	}
+	out := filepath.Join(*dir, trainer.PlotFile)
+	if err := trainer.PlotTraining(out, h, *title); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d epochs)\n", out, h.Len())
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeBatch writes a CIFAR-10 binary file of n records whose class is
+// their colour (as in the trainer's tests), so a tiny network learns it.
+func writeBatch(t *testing.T, path string, n int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	colours := [10][3]int{{200, 40, 40}, {40, 200, 40}, {40, 40, 200}, {200, 200, 40}, {200, 40, 200},
+		{40, 200, 200}, {120, 120, 120}, {230, 230, 230}, {20, 20, 20}, {200, 120, 40}}
+	var b bytes.Buffer
+	for i := range n {
+		k := i % 10
+		b.WriteByte(byte(k))
+		for c := range 3 {
+			for range 1024 {
+				b.WriteByte(byte(min(255, max(0, colours[k][c]+rng.IntN(81)-40))))
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestSummaryReference(t *testing.T) {
+	code, out, errOut := runCmd("summary", "-config", "../../config.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := lastLine(out); got != "total learnable parameters: 43226" {
+		t.Fatalf("last line %q", got)
+	}
+	for _, want := range []string{"3·3·3·16 = 432", "stage2.block1.skip.conv", "1·1·16·32 = 512", "(32+1)·10 = 330"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSummaryOverBudget(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), `
+model:
+  stem_channels: 16
+  stages:
+    - {channels: 16, blocks: 2, stride: 1}
+    - {channels: 48, blocks: 2, stride: 2}
+`)
+	code, _, errOut := runCmd("summary", "-config", cfg)
+	if code != exitError {
+		t.Fatalf("exit %d, want %d", code, exitError)
+	}
+	for _, want := range []string{"max_params = 50000", "learnable parameters"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("error %q lacks %q", errOut, want)
+		}
+	}
+}
+
+func TestBadConfigAndUsage(t *testing.T) {
+	cfg := writeConfig(t, t.TempDir(), "solver:\n  epochz: 3\n")
+	code, _, errOut := runCmd("-config", cfg)
+	if code != exitError || !strings.Contains(errOut, `"epochz"`) || !strings.Contains(errOut, ":2:") {
+		t.Errorf("exit %d, stderr %q: want the unknown key and its line", code, errOut)
+	}
+	if code, _, _ := runCmd("frobnicate"); code != exitUsage {
+		t.Errorf("unknown command: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, _ := runCmd("test", "-data", "x"); code != exitUsage {
+		t.Errorf("test without -checkpoint: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, errOut := runCmd("-config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitError || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("missing config: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestTrainTestPlot runs the main job on generated data, then evaluates the
+// saved model and redraws the plot.
+func TestTrainTestPlot(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	batches := filepath.Join(data, "cifar-10-batches-bin")
+	for i := 1; i <= 5; i++ {
+		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
+	}
+	writeBatch(t, filepath.Join(batches, "test_batch.bin"), 100, 9)
+	cfg := writeConfig(t, dir, `
+data:
+  dir: `+data+`
+  val_size: 50
+model:
+  stem_channels: 4
+  stages:
+    - {channels: 8, blocks: 1, stride: 2}
+solver:
+  batch_size: 15
+  epochs: 3
+  num_train_samples: 50
+  optimizer: {name: adam, lr: 0.01, momentum: 0, nesterov: false}
+  scheduler: {name: cosine}
+output:
+  name: tiny
+  checkpoint_dir: `+filepath.Join(dir, "run")+`
+  models_dir: `+filepath.Join(dir, "models")+`
+  plots_dir: ""
+`)
+	code, out, errOut := runCmd("-config", cfg)
+	if code != 0 {
+		t.Fatalf("train: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if n := strings.Count(out, "epoch "); n < 3 || !strings.Contains(out, "epoch 3/3") {
+		t.Errorf("expected one line per epoch:\n%s", out)
+	}
+	// Training again with the same config and -resume has nothing to do.
+	code, out, _ = runCmd("-config", cfg, "-resume", filepath.Join(dir, "run", "last.ckpt"))
+	if code != 0 || !strings.Contains(out, "nothing to do") {
+		t.Errorf("resume of a finished run: exit %d\n%s", code, out)
+	}
+
+	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data)
+	if code != 0 {
+		t.Fatalf("test: exit %d: %s", code, errOut)
+	}
+	last := lastLine(out)
+	if !strings.HasPrefix(last, "test accuracy: ") || !strings.HasSuffix(last, "%") || len(last) != len("test accuracy: 00.00%") && len(last) != len("test accuracy: 100.00%") && len(last) != len("test accuracy: 0.00%") {
+		t.Errorf("last line %q, want test accuracy: NN.NN%%", last)
+	}
+	if !strings.Contains(out, "airplane") || !strings.Contains(out, "true \\ predicted") {
+		t.Errorf("no confusion matrix:\n%s", out)
+	}
+	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-split", "val")
+	if code != 0 || !strings.HasPrefix(lastLine(out), "val accuracy: ") || !strings.Contains(out, "50 val images") {
+		t.Errorf("test -split val: exit %d\n%s%s", code, out, errOut)
+	}
+
+	os.Remove(filepath.Join(dir, "run", "training.png"))
+	code, _, errOut = runCmd("plot", "-run", filepath.Join(dir, "run"))
+	if code != 0 {
+		t.Fatalf("plot: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run", "training.png")); err != nil {
+		t.Error(err)
+	}
+
+	// A corrupt checkpoint is refused with its name, without a panic.
+	bad := filepath.Join(dir, "bad.ckpt")
+	os.WriteFile(bad, []byte("not a checkpoint"), 0o644)
+	code, _, errOut = runCmd("test", "-checkpoint", bad, "-data", data)
+	if code != exitError || !strings.Contains(errOut, "bad.ckpt") {
+		t.Errorf("corrupt checkpoint: exit %d, stderr %q", code, errOut)
+	}
+}
