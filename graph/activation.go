@@ -76,6 +76,22 @@ func reluForward[T float](in []*tensor.Dense, y []T) {
 	if len(in) == 2 {
 		b = slice[T](in[1])
 	}
+	if y32, ok := any(y).([]float32); ok {
+		a32, b32 := any(a).([]float32), any(b).([]float32)
+		parallel(len(y), func(_, lo, hi int) {
+			if b32 == nil {
+				for i, v := range a32[lo:hi] {
+					y32[lo+i] = relu32(v)
+				}
+				return
+			}
+			bs := b32[lo:hi]
+			for i, v := range a32[lo:hi] {
+				y32[lo+i] = relu32(v + bs[i])
+			}
+		})
+		return
+	}
 	parallel(len(y), func(_, lo, hi int) {
 		if b == nil {
 			for i, v := range a[lo:hi] {
@@ -134,6 +150,16 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 }
 
 func reluBackward[T float](y, dy, dx []T) {
+	if y32, ok := any(y).([]float32); ok {
+		dy32, dx32 := any(dy).([]float32), any(dx).([]float32)
+		parallel(len(y), func(_, lo, hi int) {
+			d := dy32[lo:hi]
+			for i, v := range y32[lo:hi] {
+				dx32[lo+i] = mask32(d[i], v)
+			}
+		})
+		return
+	}
 	parallel(len(y), func(_, lo, hi int) {
 		d := dy[lo:hi]
 		for i, v := range y[lo:hi] {

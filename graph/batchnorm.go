@@ -39,9 +39,15 @@ type bnOp struct {
 	opBase
 	state    *BNState
 	training bool
+	relu     bool // apply max(·, 0) to the output
 	// The batch mean and inverse standard deviation of the last forward
 	// pass in training mode, read by the backward operations.
 	mean, invstd []float64
+	// gen counts forward passes. The backward operations share the
+	// per-channel sums Σdy and Σdy·x̂, computed once per pass by whichever
+	// of them runs first (sumsGen records the pass they belong to).
+	gen, sumsGen     uint64
+	sumDy, sumDyXhat []float64
 }
 
 // BatchNorm applies spatial batch normalisation to the NCHW tensor x with
@@ -51,6 +57,17 @@ type bnOp struct {
 // in evaluation mode it normalises with the running statistics and leaves
 // them unchanged.
 func BatchNorm(x, gamma, beta *G.Node, s *BNState, training bool) (*G.Node, error) {
+	return batchNorm(x, gamma, beta, s, training, false)
+}
+
+// BatchNormReLU is max(BatchNorm(x, gamma, beta), 0) in one operation: the
+// same result as ReLU of BatchNorm, with one pass less over memory forward
+// and backward.
+func BatchNormReLU(x, gamma, beta *G.Node, s *BNState, training bool) (*G.Node, error) {
+	return batchNorm(x, gamma, beta, s, training, true)
+}
+
+func batchNorm(x, gamma, beta *G.Node, s *BNState, training, relu bool) (*G.Node, error) {
 	xs := x.Shape()
 	if len(xs) != 4 {
 		return nil, fmt.Errorf("graph: batch norm: input must be NCHW, got shape %v", xs)
@@ -66,7 +83,11 @@ func BatchNorm(x, gamma, beta *G.Node, s *BNState, training bool) (*G.Node, erro
 	if training {
 		mode = "train"
 	}
-	op := &bnOp{opBase: newBase("BatchNorm(%s)", mode), state: s, training: training}
+	name := "BatchNorm"
+	if relu {
+		name = "BatchNormReLU"
+	}
+	op := &bnOp{opBase: newBase("%s(%s)", name, mode), state: s, training: training, relu: relu}
 	return G.ApplyOp(op, x, gamma, beta)
 }
 
@@ -107,25 +128,28 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 	if len(op.mean) != c {
 		op.mean, op.invstd = make([]float64, c), make([]float64, c)
 	}
+	op.gen++
 	st := op.state
 	parallel(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var mean, invstd float64
 			if op.training {
-				var sum float64
+				// One pass: the sums are taken around the first value of
+				// the channel, which keeps Σd² - (Σd)²/m well conditioned.
+				ref := float64(x[ch*hw])
+				var sum, sq float64
 				for i := range n {
+					var ps, pq T
 					for _, v := range x[(i*c+ch)*hw:][:hw] {
-						sum += float64(v)
+						d := v - T(ref)
+						ps += d
+						pq += d * d
 					}
+					sum += float64(ps)
+					sq += float64(pq)
 				}
-				mean = sum / m
-				var ss float64
-				for i := range n {
-					for _, v := range x[(i*c+ch)*hw:][:hw] {
-						d := float64(v) - mean
-						ss += d * d
-					}
-				}
+				mean = ref + sum/m
+				ss := max(0, sq-sum*sum/m)
 				variance := ss / m
 				invstd = 1 / math.Sqrt(variance+st.Epsilon)
 				op.mean[ch], op.invstd[ch] = mean, invstd
@@ -144,6 +168,19 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 			for i := range n {
 				src := x[(i*c+ch)*hw:][:hw]
 				dst := y[(i*c+ch)*hw:][:hw]
+				if op.relu {
+					if s32, ok := any(src).([]float32); ok {
+						d32, sc, sh := any(dst).([]float32), float32(scale), float32(shift)
+						for j, v := range s32 {
+							d32[j] = relu32(v*sc + sh)
+						}
+						continue
+					}
+					for j, v := range src {
+						dst[j] = max(v*scale+shift, 0)
+					}
+					continue
+				}
 				for j, v := range src {
 					dst[j] = v*scale + shift
 				}
@@ -156,20 +193,19 @@ func (op *bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if !op.training {
 		return nil, fmt.Errorf("graph: %s: gradients are only defined in training mode", op.name)
 	}
-	x, gamma := in[0], in[1]
-	dx, err := G.ApplyOp(&bnGradOp{opBase: newBase("BatchNormGradX"), fwd: op, wrt: bnX}, x, gamma, grad)
-	if err != nil {
-		return nil, err
+	args := G.Nodes{in[0], in[1], grad}
+	if op.relu {
+		args = append(args, out) // the output masks the gradient
 	}
-	dg, err := G.ApplyOp(&bnGradOp{opBase: newBase("BatchNormGradGamma"), fwd: op, wrt: bnGamma}, x, gamma, grad)
-	if err != nil {
-		return nil, err
+	var ds G.Nodes
+	for _, wrt := range []bnWRT{bnX, bnGamma, bnBeta} {
+		d, err := G.ApplyOp(&bnGradOp{opBase: newBase("%sGrad%s", op.name, [...]string{"X", "Gamma", "Beta"}[wrt]), fwd: op, wrt: wrt}, args...)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
 	}
-	db, err := G.ApplyOp(&bnGradOp{opBase: newBase("BatchNormGradBeta"), fwd: op, wrt: bnBeta}, x, gamma, grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dg, db}, nil
+	return ds, nil
 }
 
 // bnWRT names the input a bnGradOp differentiates with respect to.
@@ -182,7 +218,9 @@ const (
 )
 
 // bnGradOp computes one gradient of a training-mode batch norm from
-// (x, γ, dy) and the batch statistics its forward pass saved:
+// (x, γ, dy), or (x, γ, dy, y) when the batch norm includes the ReLU (dy is
+// then masked by y > 0 first), and the batch statistics its forward pass
+// saved:
 //
 //	x̂ = (x-μ)·invstd
 //	∂L/∂β = Σ dy
@@ -196,12 +234,22 @@ type bnGradOp struct {
 	wrt bnWRT
 }
 
-func (op *bnGradOp) Arity() int { return 3 }
-func (op *bnGradOp) Type() hm.Type {
-	if op.wrt == bnX {
-		return fnType(tensorOf(4), tensorOf(1), tensorOf(4), tensorOf(4))
+func (op *bnGradOp) Arity() int {
+	if op.fwd.relu {
+		return 4
 	}
-	return fnType(tensorOf(4), tensorOf(1), tensorOf(4), tensorOf(1))
+	return 3
+}
+
+func (op *bnGradOp) Type() hm.Type {
+	ts := []hm.Type{tensorOf(4), tensorOf(1), tensorOf(4)}
+	if op.fwd.relu {
+		ts = append(ts, tensorOf(4))
+	}
+	if op.wrt == bnX {
+		return fnType(append(ts, tensorOf(4))...)
+	}
+	return fnType(append(ts, tensorOf(1))...)
 }
 func (op *bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(ds, 0)
@@ -216,12 +264,12 @@ func (op *bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
 
 func (op *bnGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	in, dt, err := inputs(op.name, 3, vs)
+	in, dt, err := inputs(op.name, op.Arity(), vs)
 	if err != nil {
 		return nil, err
 	}
 	s := in[0].Shape()
-	if !in[2].Shape().Eq(s) {
+	if !in[2].Shape().Eq(s) || op.fwd.relu && !in[3].Shape().Eq(s) {
 		return nil, fmt.Errorf("graph: %s: gradient shape %v differs from input shape %v", op.name, in[2].Shape(), s)
 	}
 	if len(op.fwd.mean) != s[1] {
@@ -234,46 +282,118 @@ func (op *bnGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 		out = op.output(prealloc, dt, s[1])
 	}
 	if dt == tensor.Float32 {
-		bnBackward(op, s, slice[float32](in[0]), slice[float32](in[1]), slice[float32](in[2]), slice[float32](out))
+		bnBackward(op, s, in, slice[float32](out))
 	} else {
-		bnBackward(op, s, slice[float64](in[0]), slice[float64](in[1]), slice[float64](in[2]), slice[float64](out))
+		bnBackward(op, s, in, slice[float64](out))
 	}
 	return out, nil
 }
 
-func bnBackward[T float](op *bnGradOp, s tensor.Shape, x, gamma, dy, out []T) {
+// bnSums computes Σdy and Σdy·x̂ per channel for the current forward pass,
+// unless another backward operation already did.
+func bnSums[T float](f *bnOp, s tensor.Shape, x, dy, y []T) {
+	if f.sumsGen == f.gen && len(f.sumDy) == s[1] {
+		return
+	}
 	n, c, hw := s[0], s[1], s[2]*s[3]
-	m := float64(n * hw)
+	if len(f.sumDy) != c {
+		f.sumDy, f.sumDyXhat = make([]float64, c), make([]float64, c)
+	}
 	parallel(c, func(_, lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			mean, invstd := op.fwd.mean[ch], op.fwd.invstd[ch]
-			var sumDy, sumDyXhat float64
+			mean := T(f.mean[ch])
+			var sumDy, sumDyXc float64
 			for i := range n {
-				xs := x[(i*c+ch)*hw:][:hw]
-				for j, d := range dy[(i*c+ch)*hw:][:hw] {
-					sumDy += float64(d)
-					sumDyXhat += float64(d) * (float64(xs[j]) - mean)
-				}
-			}
-			sumDyXhat *= invstd
-			switch op.wrt {
-			case bnBeta:
-				out[ch] = T(sumDy)
-			case bnGamma:
-				out[ch] = T(sumDyXhat)
-			case bnX:
-				// dx = k·dy + a·x + b with the constants folded per channel.
-				k := float64(gamma[ch]) * invstd
-				a := -k * invstd * sumDyXhat / m
-				b := -k*sumDy/m - a*mean
-				kT, aT, bT := T(k), T(a), T(b)
-				for i := range n {
-					xs := x[(i*c+ch)*hw:][:hw]
-					ds := dy[(i*c+ch)*hw:][:hw]
-					dst := out[(i*c+ch)*hw:][:hw]
-					for j := range dst {
-						dst[j] = kT*ds[j] + aT*xs[j] + bT
+				off := (i*c + ch) * hw
+				xs, ds := x[off:off+hw], dy[off:off+hw]
+				var a, b T
+				if y32, ok := any(y).([]float32); ok && y != nil {
+					ys, d32, x32 := y32[off:off+hw], any(ds).([]float32), any(xs).([]float32)
+					var a32, b32 float32
+					m32 := float32(mean)
+					for j, d := range d32 {
+						d = mask32(d, ys[j])
+						a32 += d
+						b32 += d * (x32[j] - m32)
 					}
+					a, b = T(a32), T(b32)
+				} else if y != nil {
+					ys := y[off : off+hw]
+					for j, d := range ds {
+						if ys[j] > 0 {
+							a += d
+							b += d * (xs[j] - mean)
+						}
+					}
+				} else {
+					for j, d := range ds {
+						a += d
+						b += d * (xs[j] - mean)
+					}
+				}
+				sumDy += float64(a)
+				sumDyXc += float64(b)
+			}
+			f.sumDy[ch], f.sumDyXhat[ch] = sumDy, sumDyXc*f.invstd[ch]
+		}
+	})
+	f.sumsGen = f.gen
+}
+
+func bnBackward[T float](op *bnGradOp, s tensor.Shape, in []*tensor.Dense, out []T) {
+	x, gamma, dy := slice[T](in[0]), slice[T](in[1]), slice[T](in[2])
+	var y []T
+	if op.fwd.relu {
+		y = slice[T](in[3])
+	}
+	f := op.fwd
+	bnSums(f, s, x, dy, y)
+	n, c, hw := s[0], s[1], s[2]*s[3]
+	m := float64(n * hw)
+	switch op.wrt {
+	case bnBeta:
+		for ch := range c {
+			out[ch] = T(f.sumDy[ch])
+		}
+		return
+	case bnGamma:
+		for ch := range c {
+			out[ch] = T(f.sumDyXhat[ch])
+		}
+		return
+	}
+	parallel(c, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mean, invstd := f.mean[ch], f.invstd[ch]
+			// dx = k·dy + a·x + b with the constants folded per channel.
+			k := float64(gamma[ch]) * invstd
+			a := -k * invstd * f.sumDyXhat[ch] / m
+			b := -k*f.sumDy[ch]/m - a*mean
+			kT, aT, bT := T(k), T(a), T(b)
+			for i := range n {
+				off := (i*c + ch) * hw
+				xs, ds, dst := x[off:off+hw], dy[off:off+hw], out[off:off+hw]
+				if y32, ok := any(y).([]float32); ok && y != nil {
+					ys, d32, x32, o32 := y32[off:off+hw], any(ds).([]float32), any(xs).([]float32), any(dst).([]float32)
+					k32, a32, b32 := float32(kT), float32(aT), float32(bT)
+					for j := range o32 {
+						o32[j] = k32*mask32(d32[j], ys[j]) + a32*x32[j] + b32
+					}
+					continue
+				}
+				if y != nil {
+					ys := y[off : off+hw]
+					for j := range dst {
+						d := ds[j]
+						if ys[j] <= 0 {
+							d = 0
+						}
+						dst[j] = kT*d + aT*xs[j] + bT
+					}
+					continue
+				}
+				for j := range dst {
+					dst[j] = kT*ds[j] + aT*xs[j] + bT
 				}
 			}
 		}

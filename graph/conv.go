@@ -50,8 +50,58 @@ func (g ConvGeom) direct() bool { return g.R == 1 && g.Stride == 1 && g.Pad == 0
 // colRows is the number of rows of the im2col matrix: C·R·R.
 func (g ConvGeom) colRows() int { return g.C * g.R * g.R }
 
+// same reports whether the convolution has stride 1 and keeps the image
+// size (R odd, padding (R-1)/2).
+func (g ConvGeom) same() bool { return g.Stride == 1 && g.R%2 == 1 && 2*g.Pad == g.R-1 }
+
+// im2colSame is im2col for a "same" stride-1 convolution. Each row of the
+// patch matrix is the image plane shifted by (dy, dx) = (ki-Pad, kj-Pad):
+// one flat copy of the plane at offset dy·W+dx, zeros where the shift
+// leaves the plane, and the columns that wrapped around to the
+// neighbouring row cleared.
+func im2colSame[T float](g ConvGeom, x, col []T) {
+	hw := g.H * g.W
+	for c := range g.C {
+		img := x[c*hw : (c+1)*hw]
+		for ki := range g.R {
+			for kj := range g.R {
+				row := col[((c*g.R+ki)*g.R+kj)*hw:][:hw]
+				dy, dx := ki-g.Pad, kj-g.Pad
+				off := dy*g.W + dx
+				lo, hi := max(0, -off), min(hw, hw-off)
+				clear(row[:lo])
+				copy(row[lo:hi], img[lo+off:hi+off])
+				clear(row[hi:])
+				switch {
+				case dx < 0:
+					for y := range g.H {
+						for i := y * g.W; i < y*g.W-dx; i++ {
+							row[i] = 0
+						}
+					}
+				case dx > 0:
+					for y := range g.H {
+						for i := (y+1)*g.W - dx; i < (y+1)*g.W; i++ {
+							row[i] = 0
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // im2col writes the C·R·R × OH·OW patch matrix of one image x (C×H×W).
 func im2col[T float](g ConvGeom, x, col []T) {
+	if g.same() {
+		im2colSame(g, x, col)
+		return
+	}
+	im2colGeneric(g, x, col)
+}
+
+// im2colGeneric is im2col for any geometry, a row of the output at a time.
+func im2colGeneric[T float](g ConvGeom, x, col []T) {
 	ohw := g.OH * g.OW
 	for c := range g.C {
 		img := x[c*g.H*g.W : (c+1)*g.H*g.W]
@@ -152,8 +202,38 @@ func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T]) {
 	})
 }
 
+// sameStride1 reports whether the convolution keeps the image size with
+// stride 1 (R odd, padding (R-1)/2): its gradient with respect to the input
+// is then the same kind of convolution of dy with the filter transposed and
+// flipped, which needs no col2im.
+func (g ConvGeom) sameStride1() bool {
+	return g.Stride == 1 && g.R%2 == 1 && 2*g.Pad == g.R-1 && !g.direct()
+}
+
+// flipFilter writes into wf (C×K×R×R) the filter w (K×C×R×R) with input and
+// output channels swapped and the kernel rotated by 180°.
+func flipFilter[T float](g ConvGeom, w, wf []T) {
+	rr := g.R * g.R
+	for k := range g.K {
+		for c := range g.C {
+			src := w[(k*g.C+c)*rr:][:rr]
+			dst := wf[(c*g.K+k)*rr:][:rr]
+			for i, v := range src {
+				dst[rr-1-i] = v
+			}
+		}
+	}
+}
+
 // convBackwardData computes dx = ∂L/∂x from dy and w.
-func convBackwardData[T float](g ConvGeom, w, dy, dx []T, cols *scratch[T]) {
+func convBackwardData[T float](g ConvGeom, w, dy, dx []T, cols, flipped *scratch[T]) {
+	if g.sameStride1() {
+		wf := flipped.get(1, len(w))[0]
+		flipFilter(g, w, wf)
+		t := ConvGeom{N: g.N, C: g.K, H: g.OH, W: g.OW, K: g.C, R: g.R, Stride: 1, Pad: g.Pad, OH: g.H, OW: g.W}
+		convForward(t, dy, wf, dx, cols)
+		return
+	}
 	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
 	bufs := cols.get(workers(g.N), rows*ohw)
 	parallel(g.N, func(wk, lo, hi int) {
@@ -276,6 +356,8 @@ type convDataOp struct {
 	opBase
 	fwd    *convOp
 	xshape tensor.Shape
+	flip32 scratch[float32]
+	flip64 scratch[float64]
 }
 
 func (op *convDataOp) Arity() int    { return 2 }
@@ -299,9 +381,9 @@ func (op *convDataOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 	}
 	dx := op.output(prealloc, dt, op.xshape...)
 	if dt == tensor.Float32 {
-		convBackwardData(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](dx), &op.fwd.cols32)
+		convBackwardData(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](dx), &op.fwd.cols32, &op.flip32)
 	} else {
-		convBackwardData(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](dx), &op.fwd.cols64)
+		convBackwardData(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](dx), &op.fwd.cols64, &op.flip64)
 	}
 	return dx, nil
 }

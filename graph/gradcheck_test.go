@@ -137,6 +137,18 @@ func TestBatchNormGradient(t *testing.T) {
 	t.Logf("max relative error %.3g", worst)
 }
 
+func TestBatchNormReLUGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	x := randTensor(rng, 3, 2, 3, 3)
+	gamma := randTensor(rng, 2)
+	beta := randTensor(rng, 2)
+	s := NewBNState(2, 0.1, 1e-5)
+	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		return BatchNormReLU(in[0], in[1], in[2], s, true)
+	}, []*tensor.Dense{x, gamma, beta}, []int{0, 1, 2})
+	t.Logf("max relative error %.3g", worst)
+}
+
 func TestReLUGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	a, b := randTensor(rng, 2, 3, 4), randTensor(rng, 2, 3, 4)

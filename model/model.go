@@ -102,6 +102,7 @@ type op struct {
 	stride, pad int
 	bn          *graph.BNState
 	projection  bool
+	relu        bool // a batch norm followed by ReLU
 }
 
 // Capacity returns the number of learnable parameters of the network
@@ -180,7 +181,14 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 		m.BNs = append(m.BNs, &BN{Name: name, State: st})
 		m.spec = append(m.spec, op{kind: opBN, name: name, bn: st})
 	}
-	relu := func() { m.spec = append(m.spec, op{kind: opReLU}) }
+	// A ReLU right after a batch norm is fused into it.
+	relu := func() {
+		if last := &m.spec[len(m.spec)-1]; last.kind == opBN {
+			last.relu = true
+			return
+		}
+		m.spec = append(m.spec, op{kind: opReLU})
+	}
 
 	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
 	bn("stem.bn", cfg.StemChannels)

@@ -78,7 +78,11 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 		case opConv:
 			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
 		case opBN:
-			cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+			if o.relu {
+				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+			} else {
+				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+			}
 		case opReLU:
 			cur, err = graph.ReLU(cur)
 		case opSave:

@@ -176,6 +176,67 @@ func TestSgemmBlocked(t *testing.T) {
 	}
 }
 
+// TestSgemmStrides covers row strides that are multiples of 1 KiB, for
+// which Sgemm packs op(A) = Aᵀ instead of reading it in place, and other
+// large strides.
+func TestSgemmStrides(t *testing.T) {
+	for _, kern := range availableKernels() {
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, s := range [][3]int{{37, 45, 40}, {70, 33, 17}, {9, 65, 530}} {
+					colsA, colsB := s[2], s[1]
+					if tA {
+						colsA = s[0]
+					}
+					if tB {
+						colsB = s[2]
+					}
+					tc := gemmCase{transA: tA, transB: tB, m: s[0], n: s[1], k: s[2], alpha: 1, beta: 0.5,
+						padA: padTo(colsA, 256), padB: padTo(colsB, 1024), padC: padTo(s[1], 512)}
+					tc.run(t, rng, kern)
+				}
+			}
+		}
+	}
+}
+
+// padTo returns the padding that rounds n up to a multiple of mult.
+func padTo(n, mult int) int {
+	return (mult - n%mult) % mult
+}
+
+// TestSgemmConcurrent checks that concurrent calls do not share scratch
+// space.
+func TestSgemmConcurrent(t *testing.T) {
+	const m, n, k, workers = 40, 300, 200, 4
+	rng := rand.New(rand.NewPCG(11, 12))
+	a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+	want := make([]float32, m*n)
+	Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			c := make([]float32, m*n)
+			for it := range 50 {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if c[i] != want[i] {
+						errs <- fmt.Errorf("worker %d, iteration %d: c[%d] = %v, want %v", w, it, i, c[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestSgemmZeroK(t *testing.T) {
 	c := []float32{float32(math.NaN()), 2, sentinel, 4, 5, sentinel}
 	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 3)

@@ -4,7 +4,8 @@
 //   Z0..Z15   accumulators, row r in Z(2r) (columns 0-15) and Z(2r+1) (16-31)
 //   Z16, Z17  one row of packed B
 //   Z18..Z25  broadcast elements of packed A
-//   AX = A, BX = B, CX = k, R8 = B stride in bytes, DI = C, R9 = ldc in bytes
+//   AX = A, BX = B, CX = k, R11 = A stride and R8 = B stride in bytes,
+//   DI = C, R9 = ldc in bytes
 
 #define LOADB512 \
 	VMOVUPS (BX), Z16;   \
@@ -39,14 +40,22 @@
 	VBROADCASTSS 28(AX), Z25;    \
 	VFMADD231PS  Z16, Z24, Z12;  \
 	VFMADD231PS  Z17, Z24, Z13;  \
-	ADDQ         $32, AX;        \
+	ADDQ         R11, AX;        \
 	VFMADD231PS  Z16, Z25, Z14;  \
 	VFMADD231PS  Z17, Z25, Z15;  \
 	ADDQ         R8, BX
 
 #define STEP512 LOADB512; FMA512
 
-#define STEP512P LOADB512; STOREB512; FMA512
+// STEP512P is STEP512 that also packs the row of B and prefetches the row
+// of B four steps ahead (R12 = 4·B stride). B is read in place with an
+// arbitrary row stride here, which the hardware prefetchers follow poorly.
+#define STEP512P \
+	LOADB512;                   \
+	STOREB512;                  \
+	PREFETCHT0 (BX)(R12*1);     \
+	PREFETCHT0 64(BX)(R12*1);   \
+	FMA512
 
 // C row = alpha·acc + beta·C row.
 #define ROW512BETA(r0, r1) \
@@ -69,11 +78,13 @@
 #define PROLOGUE512 \
 	MOVQ   k+0(FP), CX;         \
 	MOVQ   a+8(FP), AX;         \
-	MOVQ   b+16(FP), BX;        \
-	MOVQ   bstride+24(FP), R8;  \
+	MOVQ   astride+16(FP), R11; \
+	SHLQ   $2, R11;             \
+	MOVQ   b+24(FP), BX;        \
+	MOVQ   bstride+32(FP), R8;  \
 	SHLQ   $2, R8;              \
-	MOVQ   c+32(FP), DI;        \
-	MOVQ   ldc+40(FP), R9;      \
+	MOVQ   c+40(FP), DI;        \
+	MOVQ   ldc+48(FP), R9;      \
 	SHLQ   $2, R9;              \
 	VPXORD Z0, Z0, Z0;          \
 	VPXORD Z1, Z1, Z1;          \
@@ -94,11 +105,11 @@
 
 // EPILOGUE512 writes the tile to C and returns; nobeta is a local label.
 #define EPILOGUE512(nobeta) \
-	VBROADCASTSS alpha+48(FP), Z26; \
-	MOVL         beta+52(FP), DX;   \
+	VBROADCASTSS alpha+56(FP), Z26; \
+	MOVL         beta+60(FP), DX;   \
 	ANDL         $0x7fffffff, DX;   \
 	JEQ          nobeta;            \
-	VBROADCASTSS beta+52(FP), Z27;  \
+	VBROADCASTSS beta+60(FP), Z27;  \
 	ROW512BETA(Z0, Z1);             \
 	ROW512BETA(Z2, Z3);             \
 	ROW512BETA(Z4, Z5);             \
@@ -121,8 +132,8 @@ nobeta:                             \
 	VZEROUPPER;                     \
 	RET
 
-// func kernelAVX512(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-56
+// func kernelAVX512(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-64
 	PROLOGUE512
 	CMPQ CX, $4
 	JLT  tail
@@ -148,13 +159,15 @@ loop1:
 done:
 	EPILOGUE512(nobeta)
 
-// func kernelAVX512Pack(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, bpack *float32)
+// func kernelAVX512Pack(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, bpack *float32)
 //
 // kernelAVX512Pack is kernelAVX512 that also copies the k×32 panel of B it
 // reads into bpack, with rows 32 elements apart.
-TEXT ·kernelAVX512Pack(SB), NOSPLIT, $0-64
+TEXT ·kernelAVX512Pack(SB), NOSPLIT, $0-72
 	PROLOGUE512
-	MOVQ bpack+56(FP), R10
+	MOVQ bpack+64(FP), R10
+	MOVQ R8, R12
+	SHLQ $2, R12
 	CMPQ CX, $4
 	JLT  tail
 
@@ -184,9 +197,16 @@ done:
 //   Y12, Y13  one row of packed B
 //   Y14, Y15  broadcast elements of packed A
 
-#define STEP256 \
-	VMOVUPS      (BX), Y12;     \
-	VMOVUPS      32(BX), Y13;   \
+#define LOADB256 \
+	VMOVUPS (BX), Y12; \
+	VMOVUPS 32(BX), Y13
+
+#define STOREB256 \
+	VMOVUPS Y12, (R10);   \
+	VMOVUPS Y13, 32(R10); \
+	ADDQ    $64, R10
+
+#define FMA256 \
 	VBROADCASTSS (AX), Y14;     \
 	VBROADCASTSS 4(AX), Y15;    \
 	VFMADD231PS  Y12, Y14, Y0;  \
@@ -203,10 +223,20 @@ done:
 	VBROADCASTSS 20(AX), Y15;   \
 	VFMADD231PS  Y12, Y14, Y8;  \
 	VFMADD231PS  Y13, Y14, Y9;  \
-	ADDQ         $24, AX;       \
+	ADDQ         R11, AX;       \
 	VFMADD231PS  Y12, Y15, Y10; \
 	VFMADD231PS  Y13, Y15, Y11; \
 	ADDQ         R8, BX
+
+#define STEP256 LOADB256; FMA256
+
+// STEP256P is STEP256 that also packs the row of B and prefetches the row
+// of B four steps ahead (R12 = 4·B stride).
+#define STEP256P \
+	LOADB256;              \
+	STOREB256;             \
+	PREFETCHT0 (BX)(R12*1); \
+	FMA256
 
 #define ROW256BETA(r0, r1) \
 	VMULPS      Y14, r0, r0;     \
@@ -224,30 +254,58 @@ done:
 	VMOVUPS r1, 32(DI);  \
 	ADDQ    R9, DI
 
-// func kernelAVX2(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-56
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ bstride+24(FP), R8
-	SHLQ $2, R8
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), R9
-	SHLQ $2, R9
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
+#define PROLOGUE256 \
+	MOVQ   k+0(FP), CX;         \
+	MOVQ   a+8(FP), AX;         \
+	MOVQ   astride+16(FP), R11; \
+	SHLQ   $2, R11;             \
+	MOVQ   b+24(FP), BX;        \
+	MOVQ   bstride+32(FP), R8;  \
+	SHLQ   $2, R8;              \
+	MOVQ   c+40(FP), DI;        \
+	MOVQ   ldc+48(FP), R9;      \
+	SHLQ   $2, R9;              \
+	VXORPS Y0, Y0, Y0;          \
+	VXORPS Y1, Y1, Y1;          \
+	VXORPS Y2, Y2, Y2;          \
+	VXORPS Y3, Y3, Y3;          \
+	VXORPS Y4, Y4, Y4;          \
+	VXORPS Y5, Y5, Y5;          \
+	VXORPS Y6, Y6, Y6;          \
+	VXORPS Y7, Y7, Y7;          \
+	VXORPS Y8, Y8, Y8;          \
+	VXORPS Y9, Y9, Y9;          \
+	VXORPS Y10, Y10, Y10;       \
 	VXORPS Y11, Y11, Y11
 
+// EPILOGUE256 writes the tile to C and returns; nobeta is a local label.
+#define EPILOGUE256(nobeta) \
+	VBROADCASTSS alpha+56(FP), Y14; \
+	MOVL         beta+60(FP), DX;   \
+	ANDL         $0x7fffffff, DX;   \
+	JEQ          nobeta;            \
+	VBROADCASTSS beta+60(FP), Y15;  \
+	ROW256BETA(Y0, Y1);             \
+	ROW256BETA(Y2, Y3);             \
+	ROW256BETA(Y4, Y5);             \
+	ROW256BETA(Y6, Y7);             \
+	ROW256BETA(Y8, Y9);             \
+	ROW256BETA(Y10, Y11);           \
+	VZEROUPPER;                     \
+	RET;                            \
+nobeta:                             \
+	ROW256(Y0, Y1);                 \
+	ROW256(Y2, Y3);                 \
+	ROW256(Y4, Y5);                 \
+	ROW256(Y6, Y7);                 \
+	ROW256(Y8, Y9);                 \
+	ROW256(Y10, Y11);               \
+	VZEROUPPER;                     \
+	RET
+
+// func kernelAVX2(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-64
+	PROLOGUE256
 	CMPQ CX, $4
 	JLT  tail
 
@@ -264,32 +322,43 @@ tail:
 	TESTQ CX, CX
 	JEQ   done
 
-tail1:
+loop1:
 	STEP256
 	DECQ CX
-	JNE  tail1
+	JNE  loop1
 
 done:
-	VBROADCASTSS alpha+48(FP), Y14
-	MOVL         beta+52(FP), DX
-	ANDL         $0x7fffffff, DX
-	JEQ          nobeta
-	VBROADCASTSS beta+52(FP), Y15
-	ROW256BETA(Y0, Y1)
-	ROW256BETA(Y2, Y3)
-	ROW256BETA(Y4, Y5)
-	ROW256BETA(Y6, Y7)
-	ROW256BETA(Y8, Y9)
-	ROW256BETA(Y10, Y11)
-	VZEROUPPER
-	RET
+	EPILOGUE256(nobeta)
 
-nobeta:
-	ROW256(Y0, Y1)
-	ROW256(Y2, Y3)
-	ROW256(Y4, Y5)
-	ROW256(Y6, Y7)
-	ROW256(Y8, Y9)
-	ROW256(Y10, Y11)
-	VZEROUPPER
-	RET
+// func kernelAVX2Pack(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, bpack *float32)
+//
+// kernelAVX2Pack is kernelAVX2 that also copies the k×16 panel of B it
+// reads into bpack, with rows 16 elements apart.
+TEXT ·kernelAVX2Pack(SB), NOSPLIT, $0-72
+	PROLOGUE256
+	MOVQ bpack+64(FP), R10
+	MOVQ R8, R12
+	SHLQ $2, R12
+	CMPQ CX, $4
+	JLT  tail
+
+loop4:
+	STEP256P
+	STEP256P
+	STEP256P
+	STEP256P
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4
+
+tail:
+	TESTQ CX, CX
+	JEQ   done
+
+loop1:
+	STEP256P
+	DECQ CX
+	JNE  loop1
+
+done:
+	EPILOGUE256(nobeta)

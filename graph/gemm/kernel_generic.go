@@ -8,15 +8,15 @@ import "unsafe"
 var genericKernel = kernel{name: "generic4x4", mr: 4, nr: 4, fn: kernelGeneric4x4}
 
 // kernelGeneric4x4 implements microKernel for a 4×4 tile.
-func kernelGeneric4x4(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32) {
-	ap := unsafe.Slice(a, 4*k)
+func kernelGeneric4x4(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32) {
+	ap := unsafe.Slice(a, (k-1)*astride+4)
 	bp := unsafe.Slice(b, (k-1)*bstride+4)
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
 	for p := 0; p < k; p++ {
-		av := ap[4*p : 4*p+4 : 4*p+4]
+		av := ap[p*astride : p*astride+4 : p*astride+4]
 		bv := bp[p*bstride : p*bstride+4 : p*bstride+4]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		a0 := av[0]
