@@ -163,3 +163,51 @@ func TestBatchNormRunningStatistics(t *testing.T) {
 		t.Fatalf("running mean after train → eval → train = %v, want %v", s.Mean[0], want)
 	}
 }
+
+// TestConvBNEval checks the folded evaluation operation against a
+// convolution followed by an evaluation-mode batch norm (and ReLU).
+func TestConvBNEval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, relu := range []bool{false, true} {
+		for _, geo := range []struct{ k, r, stride, pad int }{{4, 3, 1, 1}, {4, 3, 2, 1}, {4, 1, 2, 0}} {
+			x := randTensor(rng, 2, 3, 6, 6)
+			w := randTensor(rng, geo.k, 3, geo.r, geo.r)
+			gamma, beta := randTensor(rng, geo.k), randTensor(rng, geo.k)
+			s := NewBNState(geo.k, 0.1, 1e-5)
+			for i := range s.Mean {
+				s.Mean[i] = float32(rng.NormFloat64())
+				s.Var[i] = float32(0.5 + rng.Float64())
+			}
+			g := G.NewGraph()
+			xn, wn, gn, bn := node(g, "x", x), node(g, "w", w), node(g, "gamma", gamma), node(g, "beta", beta)
+			fused, err := ConvBNEval(xn, wn, gn, bn, s, geo.stride, geo.pad, relu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Conv2D(xn, wn, geo.stride, geo.pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ref *G.Node
+			if relu {
+				ref, err = BatchNormReLU(c, gn, bn, s, false)
+			} else {
+				ref, err = BatchNorm(c, gn, bn, s, false)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := G.NewTapeMachine(g)
+			if err := m.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			got, want := fused.Value().Data().([]float64), ref.Value().Data().([]float64)
+			for i := range want {
+				if math.Abs(got[i]-want[i]) > 1e-12 {
+					t.Fatalf("relu=%v %+v: element %d = %v, want %v", relu, geo, i, got[i], want[i])
+				}
+			}
+			m.Close()
+		}
+	}
+}

@@ -130,14 +130,21 @@ func im2colGeneric[T float](g ConvGeom, x, col []T) {
 						clear(out[hi:])
 						continue
 					}
-					for ox := range g.OW {
-						ix := ox*g.Stride - g.Pad + kj
-						if ix < 0 || ix >= g.W {
-							out[ox] = 0
-						} else {
+					// Columns ox in [lo, hi) read input column
+					// ox·Stride - Pad + kj inside the image.
+					lo := max(0, (g.Pad-kj+g.Stride-1)/g.Stride)
+					hi := min(g.OW, (g.W+g.Pad-kj+g.Stride-1)/g.Stride)
+					clear(out[:lo])
+					if hi > lo {
+						ix := lo*g.Stride - g.Pad + kj
+						for ox := lo; ox < hi; ox++ {
 							out[ox] = src[ix]
+							ix += g.Stride
 						}
+					} else {
+						hi = lo
 					}
+					clear(out[hi:])
 				}
 			}
 		}

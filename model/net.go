@@ -73,9 +73,17 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 	cur := x
 	var saved, main *G.Node
 	var err error
-	for _, o := range m.spec {
+	for i := 0; i < len(m.spec); i++ {
+		o := m.spec[i]
 		switch o.kind {
 		case opConv:
+			if next := i + 1; !training && next < len(m.spec) && m.spec[next].kind == opBN {
+				// In evaluation the batch norm folds into the convolution.
+				b := m.spec[next]
+				cur, err = graph.ConvBNEval(cur, nodes[o.name+".weight"], nodes[b.name+".gamma"], nodes[b.name+".beta"], b.bn, o.stride, o.pad, b.relu)
+				i++
+				break
+			}
 			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
 		case opBN:
 			if o.relu {
