@@ -44,7 +44,7 @@ func BenchmarkConvForward(b *testing.B) {
 			var cols scratch[float32]
 			b.SetBytes(int64(4 * len(x)))
 			for b.Loop() {
-				convForward(g, x, w, y, &cols)
+				convForward(g, x, w, y, &cols, nil)
 			}
 			b.ReportMetric(float64(b.N*g.N)/b.Elapsed().Seconds(), "img/s")
 		})

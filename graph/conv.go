@@ -191,8 +191,9 @@ func col2im[T float](g ConvGeom, col, dx []T) {
 }
 
 // convForward computes y = conv(x, w) for a whole batch, images split
-// across workers.
-func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T]) {
+// across workers. If epilogue is not nil it is called on each image's
+// output (K×OH·OW) right after its matrix product, while it is in cache.
+func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue func(yn []T)) {
 	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
 	bufs := cols.get(workers(g.N), rows*ohw)
 	parallel(g.N, func(wk, lo, hi int) {
@@ -204,7 +205,11 @@ func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T]) {
 			} else {
 				im2col(g, xn, col)
 			}
-			matmul(false, false, g.K, ohw, rows, w, rows, col, ohw, 0, y[n*g.K*ohw:(n+1)*g.K*ohw], ohw)
+			yn := y[n*g.K*ohw : (n+1)*g.K*ohw]
+			matmul(false, false, g.K, ohw, rows, w, rows, col, ohw, 0, yn, ohw)
+			if epilogue != nil {
+				epilogue(yn)
+			}
 		}
 	})
 }
@@ -238,7 +243,7 @@ func convBackwardData[T float](g ConvGeom, w, dy, dx []T, cols, flipped *scratch
 		wf := flipped.get(1, len(w))[0]
 		flipFilter(g, w, wf)
 		t := ConvGeom{N: g.N, C: g.K, H: g.OH, W: g.OW, K: g.C, R: g.R, Stride: 1, Pad: g.Pad, OH: g.H, OW: g.W}
-		convForward(t, dy, wf, dx, cols)
+		convForward(t, dy, wf, dx, cols, nil)
 		return
 	}
 	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
@@ -310,6 +315,12 @@ func (op *convOp) Type() hm.Type      { return fnType(tensorOf(4), tensorOf(4), 
 func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	return convShape(ds, op.stride, op.pad)
+}
+
+// convShape infers the output shape of a convolution of input ds[0] with
+// filter ds[1].
+func convShape(ds []G.DimSizer, stride, pad int) (tensor.Shape, error) {
 	xs, err := shapeOf(ds, 0)
 	if err != nil {
 		return nil, err
@@ -318,7 +329,7 @@ func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := newConvGeom(xs, ws, op.stride, op.pad)
+	g, err := newConvGeom(xs, ws, stride, pad)
 	if err != nil {
 		return nil, err
 	}
@@ -338,9 +349,9 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error
 	}
 	y := op.output(prealloc, dt, g.N, g.K, g.OH, g.OW)
 	if dt == tensor.Float32 {
-		convForward(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](y), &op.cols32)
+		convForward(g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](y), &op.cols32, nil)
 	} else {
-		convForward(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](y), &op.cols64)
+		convForward(g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](y), &op.cols64, nil)
 	}
 	return y, nil
 }

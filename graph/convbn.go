@@ -51,19 +51,7 @@ func (op *convBNOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op *convBNOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	xs, err := shapeOf(ds, 0)
-	if err != nil {
-		return nil, err
-	}
-	ws, err := shapeOf(ds, 1)
-	if err != nil {
-		return nil, err
-	}
-	g, err := newConvGeom(xs, ws, op.stride, op.pad)
-	if err != nil {
-		return nil, err
-	}
-	return tensor.Shape{g.N, g.K, g.OH, g.OW}, nil
+	return convShape(ds, op.stride, op.pad)
 }
 
 func (op *convBNOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
@@ -99,22 +87,10 @@ func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T,
 		}
 		bias[k] = T(float64(beta[k]) - float64(st.Mean[k])*scale)
 	}
-	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
-	bufs := cols.get(workers(g.N), rows*ohw)
-	parallel(g.N, func(wk, lo, hi int) {
-		col := bufs[wk]
-		for n := lo; n < hi; n++ {
-			xn := x[n*chw : (n+1)*chw]
-			if g.direct() {
-				col = xn
-			} else {
-				im2col(g, xn, col)
-			}
-			yn := y[n*g.K*ohw : (n+1)*g.K*ohw]
-			matmul(false, false, g.K, ohw, rows, wf, rows, col, ohw, 0, yn, ohw)
-			for k := range g.K {
-				addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu)
-			}
+	ohw := g.OH * g.OW
+	convForward(g, x, wf, y, cols, func(yn []T) {
+		for k := range g.K {
+			addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu)
 		}
 	})
 }

@@ -84,13 +84,12 @@ type Model struct {
 type opKind int
 
 const (
-	opConv opKind = iota
-	opBN
-	opReLU
-	opSave    // remember the current tensor as the block input
-	opSkip    // switch to the saved block input for a projection
-	opAddReLU // ReLU(main + skip), skip being the saved input or projection
-	opSaveMain
+	opConv     opKind = iota
+	opBN              // batch norm, with ReLU when relu is set
+	opSave            // remember the current tensor as the block input
+	opSaveMain        // remember the current tensor as the main branch
+	opSkip            // continue from the block input, for a projection
+	opAddReLU         // ReLU(main + skip)
 	opPool
 	opDense
 )
@@ -99,17 +98,72 @@ const (
 type op struct {
 	kind        opKind
 	name        string
+	cin, cout   int // channels in and out (convolution, batch norm, dense)
+	r           int // kernel size
 	stride, pad int
-	bn          *graph.BNState
-	projection  bool
 	relu        bool // a batch norm followed by ReLU
+	projection  bool // an opAddReLU whose skip is a projection
+	bn          *graph.BNState
+}
+
+// program lists the steps of the network described by cfg, in order.
+func program(cfg config.Model) []op {
+	var p []op
+	conv := func(name string, cin, cout, r, stride, pad int) {
+		p = append(p, op{kind: opConv, name: name, cin: cin, cout: cout, r: r, stride: stride, pad: pad})
+	}
+	bn := func(name string, c int, relu bool) {
+		p = append(p, op{kind: opBN, name: name, cin: c, cout: c, relu: relu})
+	}
+	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
+	bn("stem.bn", cfg.StemChannels, true)
+	cin := cfg.StemChannels
+	for si, s := range cfg.Stages {
+		for b := range s.Blocks {
+			stride := 1
+			if b == 0 {
+				stride = s.Stride
+			}
+			name := fmt.Sprintf("stage%d.block%d", si+1, b+1)
+			p = append(p, op{kind: opSave})
+			conv(name+".conv1", cin, s.Channels, 3, stride, 1)
+			bn(name+".bn1", s.Channels, true)
+			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
+			bn(name+".bn2", s.Channels, false)
+			if stride != 1 || cin != s.Channels {
+				p = append(p, op{kind: opSaveMain}, op{kind: opSkip})
+				conv(name+".skip.conv", cin, s.Channels, 1, stride, 0)
+				bn(name+".skip.bn", s.Channels, false)
+				p = append(p, op{kind: opAddReLU, projection: true})
+			} else {
+				p = append(p, op{kind: opAddReLU})
+			}
+			cin = s.Channels
+		}
+	}
+	p = append(p, op{kind: opPool, name: "pool", cin: cin, cout: cin})
+	p = append(p, op{kind: opDense, name: "fc", cin: cin, cout: NumClasses})
+	return p
+}
+
+// checkModel reports a configuration the network cannot be built from.
+func checkModel(cfg config.Model) error {
+	if cfg.StemChannels <= 0 || len(cfg.Stages) == 0 {
+		return fmt.Errorf("model: needs stem_channels > 0 and at least one stage")
+	}
+	for i, s := range cfg.Stages {
+		if s.Channels <= 0 || s.Blocks <= 0 || s.Stride < 1 {
+			return fmt.Errorf("model: stages[%d]: channels, blocks and stride must be positive, got %+v", i, s)
+		}
+	}
+	return nil
 }
 
 // Capacity returns the number of learnable parameters of the network
 // described by cfg, without allocating it.
 func Capacity(cfg config.Model) int {
 	n := 0
-	for _, l := range plan(cfg) {
+	for _, l := range plan(program(cfg)) {
 		n += l.Params
 	}
 	return n
@@ -125,15 +179,11 @@ func New(cfg config.Model, seed int64) (*Model, error) {
 }
 
 func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
-	if cfg.StemChannels <= 0 || len(cfg.Stages) == 0 {
-		return nil, fmt.Errorf("model: needs stem_channels > 0 and at least one stage")
+	if err := checkModel(cfg); err != nil {
+		return nil, err
 	}
-	for i, s := range cfg.Stages {
-		if s.Channels <= 0 || s.Blocks <= 0 || s.Stride < 1 {
-			return nil, fmt.Errorf("model: stages[%d]: channels, blocks and stride must be positive, got %+v", i, s)
-		}
-	}
-	layers := plan(cfg)
+	spec := program(cfg)
+	layers := plan(spec)
 	total := 0
 	for _, l := range layers {
 		total += l.Params
@@ -141,21 +191,21 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 	if cfg.MaxParams > 0 && total > cfg.MaxParams {
 		return nil, fmt.Errorf("model: the network has %d learnable parameters, over the limit model.max_params = %d", total, cfg.MaxParams)
 	}
-	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: Height, byName: map[string]*Param{}}
+	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: Height, byName: map[string]*Param{}, spec: spec}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
-	add := func(name string, shape []int, decay bool, fill func(i int) float64) {
+	add := func(name string, shape []int, decay bool, fill func() float64) {
 		n := tensor.Shape(shape).TotalSize()
 		var t *tensor.Dense
 		if dt == tensor.Float64 {
 			d := make([]float64, n)
 			for i := range d {
-				d[i] = fill(i)
+				d[i] = fill()
 			}
 			t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
 		} else {
 			d := make([]float32, n)
 			for i := range d {
-				d[i] = float32(fill(i))
+				d[i] = float32(fill())
 			}
 			t = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
 		}
@@ -163,108 +213,57 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 		m.Params = append(m.Params, p)
 		m.byName[name] = p
 	}
-	conv := func(name string, cin, cout, r, stride, pad int) {
-		std := math.Sqrt(2 / float64(cout*r*r))
-		add(name+".weight", []int{cout, cin, r, r}, true, func(int) float64 { return rng.NormFloat64() * std })
-		m.spec = append(m.spec, op{kind: opConv, name: name, stride: stride, pad: pad})
+	momentum, epsilon := cfg.BNMomentum, cfg.BNEpsilon
+	if momentum == 0 {
+		momentum = 0.1
 	}
-	bn := func(name string, c int) {
-		add(name+".gamma", []int{c}, false, func(int) float64 { return 1 })
-		add(name+".beta", []int{c}, false, func(int) float64 { return 0 })
-		st := graph.NewBNState(c, cfg.BNMomentum, cfg.BNEpsilon)
-		if st.Momentum == 0 {
-			st.Momentum = 0.1
-		}
-		if st.Epsilon == 0 {
-			st.Epsilon = 1e-5
-		}
-		m.BNs = append(m.BNs, &BN{Name: name, State: st})
-		m.spec = append(m.spec, op{kind: opBN, name: name, bn: st})
+	if epsilon == 0 {
+		epsilon = 1e-5
 	}
-	// A ReLU right after a batch norm is fused into it.
-	relu := func() {
-		if last := &m.spec[len(m.spec)-1]; last.kind == opBN {
-			last.relu = true
-			return
-		}
-		m.spec = append(m.spec, op{kind: opReLU})
-	}
-
-	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
-	bn("stem.bn", cfg.StemChannels)
-	relu()
-	cin := cfg.StemChannels
-	for si, s := range cfg.Stages {
-		for b := range s.Blocks {
-			stride := 1
-			if b == 0 {
-				stride = s.Stride
-			}
-			name := fmt.Sprintf("stage%d.block%d", si+1, b+1)
-			m.spec = append(m.spec, op{kind: opSave})
-			conv(name+".conv1", cin, s.Channels, 3, stride, 1)
-			bn(name+".bn1", s.Channels)
-			relu()
-			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
-			bn(name+".bn2", s.Channels)
-			if stride != 1 || cin != s.Channels {
-				m.spec = append(m.spec, op{kind: opSaveMain}, op{kind: opSkip})
-				conv(name+".skip.conv", cin, s.Channels, 1, stride, 0)
-				bn(name+".skip.bn", s.Channels)
-				m.spec = append(m.spec, op{kind: opAddReLU, projection: true})
-			} else {
-				m.spec = append(m.spec, op{kind: opAddReLU})
-			}
-			cin = s.Channels
+	for i := range m.spec {
+		o := &m.spec[i]
+		switch o.kind {
+		case opConv:
+			std := math.Sqrt(2 / float64(o.cout*o.r*o.r))
+			add(o.name+".weight", []int{o.cout, o.cin, o.r, o.r}, true, func() float64 { return rng.NormFloat64() * std })
+		case opBN:
+			add(o.name+".gamma", []int{o.cout}, false, func() float64 { return 1 })
+			add(o.name+".beta", []int{o.cout}, false, func() float64 { return 0 })
+			o.bn = graph.NewBNState(o.cout, momentum, epsilon)
+			m.BNs = append(m.BNs, &BN{Name: o.name, State: o.bn})
+		case opDense:
+			bound := 1 / math.Sqrt(float64(o.cin))
+			uniform := func() float64 { return (2*rng.Float64() - 1) * bound }
+			add(o.name+".weight", []int{o.cout, o.cin}, true, uniform)
+			add(o.name+".bias", []int{o.cout}, false, uniform)
 		}
 	}
-	m.spec = append(m.spec, op{kind: opPool})
-	bound := 1 / math.Sqrt(float64(cin))
-	add("fc.weight", []int{NumClasses, cin}, true, func(int) float64 { return (2*rng.Float64() - 1) * bound })
-	add("fc.bias", []int{NumClasses}, false, func(int) float64 { return (2*rng.Float64() - 1) * bound })
-	m.spec = append(m.spec, op{kind: opDense, name: "fc"})
 	return m, nil
 }
 
-// plan lists the layers of the network described by cfg with their output
-// shapes and parameter counts.
-func plan(cfg config.Model) []Layer {
+// plan lists the layers of a program with their output shapes and
+// parameter counts.
+func plan(p []op) []Layer {
 	var ls []Layer
 	h, w := Height, Width
-	conv := func(name string, cin, cout, r, stride, pad int) {
-		h, w = (h+2*pad-r)/stride+1, (w+2*pad-r)/stride+1
-		ls = append(ls, Layer{Name: name, Out: []int{cout, h, w}, Formula: fmt.Sprintf("%d·%d·%d·%d", r, r, cin, cout), Params: r * r * cin * cout})
-	}
-	bn := func(name string, c int) {
-		ls = append(ls, Layer{Name: name, Out: []int{c, h, w}, Formula: fmt.Sprintf("2·%d", c), Params: 2 * c})
-	}
-	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
-	bn("stem.bn", cfg.StemChannels)
-	cin := cfg.StemChannels
-	for si, s := range cfg.Stages {
-		for b := range s.Blocks {
-			stride := 1
-			if b == 0 {
-				stride = s.Stride
-			}
-			name := fmt.Sprintf("stage%d.block%d", si+1, b+1)
-			h0, w0 := h, w
-			conv(name+".conv1", cin, s.Channels, 3, max(stride, 1), 1)
-			bn(name+".bn1", s.Channels)
-			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
-			bn(name+".bn2", s.Channels)
-			if stride != 1 || cin != s.Channels {
-				h1, w1 := h, w
-				h, w = h0, w0
-				conv(name+".skip.conv", cin, s.Channels, 1, max(stride, 1), 0)
-				bn(name+".skip.bn", s.Channels)
-				h, w = h1, w1
-			}
-			cin = s.Channels
+	var savedH, savedW int
+	for _, o := range p {
+		switch o.kind {
+		case opConv:
+			h, w = (h+2*o.pad-o.r)/o.stride+1, (w+2*o.pad-o.r)/o.stride+1
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("%d·%d·%d·%d", o.r, o.r, o.cin, o.cout), Params: o.r * o.r * o.cin * o.cout})
+		case opBN:
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("2·%d", o.cout), Params: 2 * o.cout})
+		case opSave:
+			savedH, savedW = h, w
+		case opSkip:
+			h, w = savedH, savedW
+		case opPool:
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout}, Formula: "0"})
+		case opDense:
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout}, Formula: fmt.Sprintf("(%d+1)·%d", o.cin, o.cout), Params: (o.cin + 1) * o.cout})
 		}
 	}
-	ls = append(ls, Layer{Name: "pool", Out: []int{cin}, Formula: "0", Params: 0})
-	ls = append(ls, Layer{Name: "fc", Out: []int{NumClasses}, Formula: fmt.Sprintf("(%d+1)·%d", cin, NumClasses), Params: (cin + 1) * NumClasses})
 	return ls
 }
 

@@ -91,8 +91,6 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 			} else {
 				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
 			}
-		case opReLU:
-			cur, err = graph.ReLU(cur)
 		case opSave:
 			saved = cur
 		case opSaveMain:
