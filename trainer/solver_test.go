@@ -1,11 +1,13 @@
 package trainer
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -225,4 +227,60 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 func sameHistory(a, b checkpoint.History) bool {
 	a.Seconds, b.Seconds = nil, nil
 	return reflect.DeepEqual(a, b)
+}
+
+// TestNonFiniteLossKeepsCheckpoint resumes a run with an absurd learning
+// rate: the loss overflows, training stops with a message that says so,
+// and the last good checkpoint is left as it was.
+func TestNonFiniteLossKeepsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	a := newTinySolver(t, cfg)
+	if err := a.Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "run", LastCheckpoint)
+	before, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Solver.Optimizer.LR = 1e30
+	cfg.Solver.Scheduler.Name = "none"
+	b := newTinySolver(t, cfg)
+	if err := b.Resume(last); err != nil {
+		t.Fatal(err)
+	}
+	err = b.Train(context.Background(), 3)
+	if err == nil || !strings.Contains(err.Error(), "the loss became") || !strings.Contains(err.Error(), "lr") {
+		t.Fatalf("Train with lr 1e30 returned %v, want a non-finite loss error", err)
+	}
+	after, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("last.ckpt changed after a non-finite loss")
+	}
+}
+
+// TestResumeWrongArchitecture refuses a checkpoint of another network and
+// leaves the solver untouched.
+func TestResumeWrongArchitecture(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	a := newTinySolver(t, cfg)
+	if err := a.Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.Model.Stages = []config.Stage{{Channels: 4, Blocks: 1, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}
+	b := newTinySolver(t, other)
+	before := b.Model.ParamTensors()
+	err := b.Resume(filepath.Join(dir, "run", LastCheckpoint))
+	if err == nil || !strings.Contains(err.Error(), "architecture") || !strings.Contains(err.Error(), "stage2.block1.conv1.weight") {
+		t.Fatalf("Resume of another architecture returned %v", err)
+	}
+	if !reflect.DeepEqual(b.Model.ParamTensors(), before) || b.Epoch != 0 {
+		t.Error("a refused checkpoint changed the solver")
+	}
 }
