@@ -132,11 +132,17 @@ func (s *Solver) Close() {
 // (running batch norm statistics) on ds, or on numSamples images of ds
 // drawn at random with rng when 0 < numSamples < ds.Len().
 func (s *Solver) Test(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64, error) {
+	acc, err := s.accuracy(ds, numSamples, rng)
+	return 100 * acc, err
+}
+
+// accuracy is Test as a fraction in [0, 1].
+func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64, error) {
 	correct, n, err := Evaluate(s.classifier, ds, s.norm, numSamples, rng, nil)
 	if err != nil {
 		return 0, err
 	}
-	return 100 * float64(correct) / float64(n), nil
+	return float64(correct) / float64(n), nil
 }
 
 // Evaluate classifies ds (or a random subset of numSamples images of it)
@@ -284,31 +290,31 @@ func (s *Solver) endEpoch() error {
 		return fmt.Errorf("trainer: epoch %d had no batch of %d images", s.Epoch+1, s.Config.Solver.BatchSize)
 	}
 	lr := s.schedule.LR(s.Epoch, int(s.Step)-1)
-	trainAcc, err := s.Test(s.TrainSet, s.Config.Solver.NumTrainSamples, s.evalRNG(s.Epoch, 1))
+	trainAcc, err := s.accuracy(s.TrainSet, s.Config.Solver.NumTrainSamples, s.evalRNG(s.Epoch, 1))
 	if err != nil {
 		return err
 	}
-	valAcc, err := s.Test(s.ValSet, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2))
+	valAcc, err := s.accuracy(s.ValSet, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2))
 	if err != nil {
 		return err
 	}
 	s.Epoch++
 	h := &s.History
 	h.Loss = append(h.Loss, s.partial.LossSum/float64(s.partial.Batches))
-	h.TrainAcc = append(h.TrainAcc, trainAcc/100)
-	h.ValAcc = append(h.ValAcc, valAcc/100)
+	h.TrainAcc = append(h.TrainAcc, trainAcc)
+	h.ValAcc = append(h.ValAcc, valAcc)
 	h.LR = append(h.LR, lr)
 	h.Seconds = append(h.Seconds, s.partial.Seconds)
 	s.partial = checkpoint.Partial{}
-	improved := s.bestParams == nil || valAcc/100 > s.BestValAcc
+	improved := s.bestParams == nil || valAcc > s.BestValAcc
 	if improved {
-		s.BestValAcc, s.BestEpoch = valAcc/100, s.Epoch
+		s.BestValAcc, s.BestEpoch = valAcc, s.Epoch
 		s.bestParams, s.bestStats = s.Model.ParamTensors(), s.Model.StatTensors()
 	}
 	if s.Progress != nil {
 		s.Progress.EndEpoch(EpochReport{
 			Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs, Loss: h.Loss[s.Epoch-1],
-			TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1], Best: improved,
+			TrainAcc: 100 * trainAcc, ValAcc: 100 * valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1], Best: improved,
 		})
 	}
 	dir := s.Config.Output.CheckpointDir
