@@ -67,6 +67,10 @@ type Augment struct {
 	CropPadding int `yaml:"crop_padding" msgpack:"crop_padding"`
 	// HorizontalFlip mirrors each image left-right with probability 1/2.
 	HorizontalFlip bool `yaml:"horizontal_flip" msgpack:"horizontal_flip"`
+	// Cutout zeroes a Cutout×Cutout square at a random centre of each
+	// image (clipped at the borders), after crop and flip; 0 disables it.
+	// It is in [0, 32].
+	Cutout int `yaml:"cutout" msgpack:"cutout"`
 }
 
 // Model describes the residual network.

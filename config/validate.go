@@ -150,6 +150,9 @@ func (d *Data) validate(v *validator, path string) {
 	if cp := d.Augment.CropPadding; cp < 0 || cp > maxCropPadding {
 		v.addf(join(path, "augment.crop_padding"), "must be in [0, %d], got %d", maxCropPadding, cp)
 	}
+	if c := d.Augment.Cutout; c < 0 || c > 32 {
+		v.addf(join(path, "augment.cutout"), "must be in [0, 32], got %d", c)
+	}
 }
 
 func (m *Model) validate(v *validator, path string) {

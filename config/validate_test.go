@@ -75,6 +75,9 @@ func TestValidateRules(t *testing.T) {
 		{"crop_padding 17", func(c *Config) { c.Data.Augment.CropPadding = 17 }, []string{"data.augment.crop_padding: must be in [0, 16], got 17"}},
 		{"crop_padding 0", func(c *Config) { c.Data.Augment.CropPadding = 0 }, nil},
 		{"crop_padding 16", func(c *Config) { c.Data.Augment.CropPadding = 16 }, nil},
+		{"cutout negative", func(c *Config) { c.Data.Augment.Cutout = -1 }, []string{"data.augment.cutout: must be in [0, 32], got -1"}},
+		{"cutout 33", func(c *Config) { c.Data.Augment.Cutout = 33 }, []string{"data.augment.cutout: must be in [0, 32], got 33"}},
+		{"cutout 32", func(c *Config) { c.Data.Augment.Cutout = 32 }, nil},
 
 		// model
 		{"stem_channels zero", func(c *Config) { c.Model.StemChannels = 0 }, []string{"model.stem_channels: must be > 0, got 0"}},

@@ -49,6 +49,11 @@ func (n Normalization) table() [Channels][256]float32 {
 type Augmentation struct {
 	CropPadding    int
 	HorizontalFlip bool
+	// Cutout, if c > 0, zeroes (in the normalised output) the pixels of
+	// the c×c square with top-left corner (cy-c/2, cx-c/2), clipped to the
+	// image, for a centre (cy, cx) drawn uniformly from the 32×32 pixels,
+	// after cropping and flipping.
+	Cutout int
 }
 
 // LoaderOptions configures a [Loader].
@@ -247,6 +252,25 @@ func (l *Loader) fill(b *Batch, idx []int, rng *rand.Rand) {
 			normalize(dst, src, &l.lut)
 		} else {
 			transform(dst, src, &l.lut, dy-pad, dx-pad, flip)
+		}
+		if c := l.opt.Augment.Cutout; c > 0 {
+			cutout(dst, rng.IntN(Height)-c/2, rng.IntN(Width)-c/2, c)
+		}
+	}
+}
+
+// cutout zeroes the c×c square of every channel of img whose top-left
+// corner is (y0, x0), clipped to the image.
+func cutout(img []float32, y0, x0, c int) {
+	const plane = Height * Width
+	ylo, yhi := max(0, y0), min(Height, y0+c)
+	xlo, xhi := max(0, x0), min(Width, x0+c)
+	if xhi <= xlo {
+		return
+	}
+	for ch := range Channels {
+		for y := ylo; y < yhi; y++ {
+			clear(img[ch*plane+y*Width+xlo : ch*plane+y*Width+xhi])
 		}
 	}
 }

@@ -520,3 +520,53 @@ func BenchmarkEpoch(b *testing.B) {
 		e++
 	}
 }
+
+// TestCutout checks that cutout zeroes one clipped square, the same in
+// every channel, on white images, and nothing else.
+func TestCutout(t *testing.T) {
+	s := &Set{Pixels: make([]byte, 200*ImageSize), Labels: make([]uint8, 200)}
+	for i := range s.Pixels {
+		s.Pixels[i] = 255 // normalises to 1
+	}
+	l, err := NewLoader(s, LoaderOptions{BatchSize: 200, Norm: half, Augment: Augmentation{Cutout: 8}, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batches(t, l, 0)[0]
+	clipped := 0
+	for i := range b.N {
+		img := b.X[i*ImageSize : (i+1)*ImageSize]
+		ylo, yhi, xlo, xhi, zeros := Height, -1, Width, -1, 0
+		for y := range Height {
+			for x := range Width {
+				v := img[y*Width+x]
+				for c := 1; c < Channels; c++ {
+					if img[c*Height*Width+y*Width+x] != v {
+						t.Fatalf("image %d pixel (%d,%d): channels differ", i, y, x)
+					}
+				}
+				switch v {
+				case 0:
+					zeros++
+					ylo, yhi, xlo, xhi = min(ylo, y), max(yhi, y), min(xlo, x), max(xhi, x)
+				case 1:
+				default:
+					t.Fatalf("image %d pixel (%d,%d) = %v, want 0 or 1", i, y, x, v)
+				}
+			}
+		}
+		h, w := yhi-ylo+1, xhi-xlo+1
+		if zeros != h*w || h < 4 || h > 8 || w < 4 || w > 8 {
+			t.Fatalf("image %d: %d zeros in a %d×%d box, want a full square of side 4 to 8", i, zeros, h, w)
+		}
+		if h < 8 || w < 8 {
+			clipped++
+		}
+	}
+	if clipped == 0 || clipped == b.N {
+		t.Errorf("%d of %d squares clipped by the border: the centres are not spread over the image", clipped, b.N)
+	}
+	if again := batches(t, l, 0)[0]; !slices.Equal(again.X, b.X) {
+		t.Error("cutout is not deterministic for a seed and epoch")
+	}
+}

@@ -87,8 +87,12 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		Shuffle:   true,
 		DropLast:  train.Len() >= cfg.Solver.BatchSize,
 		Norm:      s.norm,
-		Augment:   dataset.Augmentation{CropPadding: cfg.Data.Augment.CropPadding, HorizontalFlip: cfg.Data.Augment.HorizontalFlip},
-		Seed:      cfg.Seed,
+		Augment: dataset.Augmentation{
+			CropPadding:    cfg.Data.Augment.CropPadding,
+			HorizontalFlip: cfg.Data.Augment.HorizontalFlip,
+			Cutout:         cfg.Data.Augment.Cutout,
+		},
+		Seed: cfg.Seed,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)

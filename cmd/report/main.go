@@ -145,6 +145,9 @@ func augment(a config.Augment) string {
 	if a.HorizontalFlip {
 		parts = append(parts, "flip")
 	}
+	if a.Cutout > 0 {
+		parts = append(parts, fmt.Sprintf("cutout %d", a.Cutout))
+	}
 	if len(parts) == 0 {
 		return "none"
 	}
