@@ -38,7 +38,7 @@ go_rss=$(val "$go_out" max_rss_kib); t_rss=$(val "$torch_out" max_rss_kib)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}'; }
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-flags=$(grep -o -w -E 'avx2|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')
+flags=$(grep -o -w -E 'avx2|avx512f' /proc/cpuinfo | sort -u | paste -sd' ')
 
 echo "== Go"; echo "$go_out"
 echo "== PyTorch"; echo "$torch_out"

@@ -100,51 +100,43 @@ func im2col[T float](g ConvGeom, x, col []T) {
 	im2colGeneric(g, x, col)
 }
 
-// im2colGeneric is im2col for any geometry, a row of the output at a time.
+// im2colGeneric is im2col for any geometry. For each kernel offset the
+// output rows and columns that read inside the image form one rectangle,
+// computed once; everything outside it is zero.
 func im2colGeneric[T float](g ConvGeom, x, col []T) {
 	ohw := g.OH * g.OW
+	// span returns the outputs o in [lo, hi) with 0 ≤ o·Stride - Pad + k < n.
+	span := func(k, n, out int) (lo, hi int) {
+		lo = min(out, max(0, (g.Pad-k+g.Stride-1)/g.Stride))
+		hi = max(lo, min(out, (n+g.Pad-k+g.Stride-1)/g.Stride))
+		return lo, hi
+	}
 	for c := range g.C {
 		img := x[c*g.H*g.W : (c+1)*g.H*g.W]
 		for ki := range g.R {
+			ylo, yhi := span(ki, g.H, g.OH)
 			for kj := range g.R {
+				xlo, xhi := span(kj, g.W, g.OW)
 				row := col[((c*g.R+ki)*g.R+kj)*ohw:][:ohw]
-				for oy := range g.OH {
+				clear(row[:ylo*g.OW])
+				clear(row[yhi*g.OW:])
+				for oy := ylo; oy < yhi; oy++ {
 					out := row[oy*g.OW : (oy+1)*g.OW]
-					iy := oy*g.Stride - g.Pad + ki
-					if iy < 0 || iy >= g.H {
-						clear(out)
-						continue
-					}
-					src := img[iy*g.W : (iy+1)*g.W]
-					if g.Stride == 1 {
-						// Output columns ox read input column ox-Pad+kj:
-						// a zero prefix, a contiguous copy, a zero suffix.
-						lo := max(0, g.Pad-kj)
-						hi := min(g.OW, g.W+g.Pad-kj)
-						clear(out[:lo])
-						if hi > lo {
-							copy(out[lo:hi], src[lo-g.Pad+kj:hi-g.Pad+kj])
-						} else {
-							hi = lo
-						}
-						clear(out[hi:])
-						continue
-					}
-					// Columns ox in [lo, hi) read input column
-					// ox·Stride - Pad + kj inside the image.
-					lo := max(0, (g.Pad-kj+g.Stride-1)/g.Stride)
-					hi := min(g.OW, (g.W+g.Pad-kj+g.Stride-1)/g.Stride)
-					clear(out[:lo])
-					if hi > lo {
-						ix := lo*g.Stride - g.Pad + kj
-						for ox := lo; ox < hi; ox++ {
+					clear(out[:xlo])
+					clear(out[xhi:])
+					src := img[(oy*g.Stride-g.Pad+ki)*g.W:]
+					ix := xlo*g.Stride - g.Pad + kj
+					if g.Stride == 2 {
+						for ox := xlo; ox < xhi; ox++ {
 							out[ox] = src[ix]
-							ix += g.Stride
+							ix += 2
 						}
-					} else {
-						hi = lo
+						continue
 					}
-					clear(out[hi:])
+					for ox := xlo; ox < xhi; ox++ {
+						out[ox] = src[ix]
+						ix += g.Stride
+					}
 				}
 			}
 		}
