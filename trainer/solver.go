@@ -73,8 +73,11 @@ type Solver struct {
 // NewSolver prepares training of m on train, validated on val, as cfg
 // describes. The model is usually model.New(cfg.Model, cfg.Seed).
 func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
-	if train.Len() == 0 || val.Len() == 0 {
-		return nil, fmt.Errorf("trainer: the training set (%d images) and the validation set (%d images) must not be empty", train.Len(), val.Len())
+	if val.Len() == 0 {
+		return nil, fmt.Errorf("trainer: the validation set is empty (data.val_size must be > 0)")
+	}
+	if train.Len() < cfg.Solver.BatchSize {
+		return nil, fmt.Errorf("trainer: the training set has %d images, fewer than solver.batch_size = %d", train.Len(), cfg.Solver.BatchSize)
 	}
 	s := &Solver{Config: cfg, Model: m, TrainSet: train, ValSet: val}
 	var err error
@@ -85,7 +88,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	s.loader, err = dataset.NewLoader(train, dataset.LoaderOptions{
 		BatchSize: cfg.Solver.BatchSize,
 		Shuffle:   true,
-		DropLast:  train.Len() >= cfg.Solver.BatchSize,
+		DropLast:  true,
 		Norm:      s.norm,
 		Augment: dataset.Augmentation{
 			CropPadding:    cfg.Data.Augment.CropPadding,
@@ -222,12 +225,16 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 	}
 	last := s.Epoch + numEpochs
 	for s.Epoch < last {
-		if err := s.trainEpoch(ctx); err != nil {
-			if errors.Is(err, ErrInterrupted) {
-				if werr := s.save(filepath.Join(dir, LastCheckpoint)); werr != nil {
-					return errors.Join(err, werr)
-				}
+		err := ErrInterrupted
+		if ctx.Err() == nil {
+			err = s.trainEpoch(ctx)
+		}
+		if errors.Is(err, ErrInterrupted) {
+			if werr := s.save(filepath.Join(dir, LastCheckpoint)); werr != nil {
+				return errors.Join(err, werr)
 			}
+		}
+		if err != nil {
 			return err
 		}
 		if err := s.endEpoch(); err != nil {
@@ -252,9 +259,6 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 	done := s.partial.Batches
 	for it.Next() {
 		b := it.Batch()
-		if b.N != s.net.Batch {
-			continue // only without DropLast, on a set smaller than a batch
-		}
 		copy(s.net.Input(), b.X)
 		if err := s.net.SetLabels(b.Labels, s.Config.Solver.LabelSmoothing); err != nil {
 			return err
