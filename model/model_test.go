@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,23 +58,13 @@ func TestCapacityLimit(t *testing.T) {
 	if err == nil {
 		t.Fatal("New accepted a network over model.max_params")
 	}
-	for _, want := range []string{"50000", "max_params", strings.TrimSpace(itoa(n))} {
+	for _, want := range []string{"50000", "max_params", strconv.Itoa(n)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	s := ""
-	for n > 0 {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-	}
-	return s
-}
 
 // fill sets xs to uniform values in [-1, 1).
 func fill(rng *rand.Rand, xs []float64) {
