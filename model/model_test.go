@@ -65,7 +65,6 @@ func TestCapacityLimit(t *testing.T) {
 	}
 }
 
-
 // fill sets xs to uniform values in [-1, 1).
 func fill(rng *rand.Rand, xs []float64) {
 	for i := range xs {
