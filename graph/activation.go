@@ -80,15 +80,10 @@ func reluForward[T float](in []*tensor.Dense, y []T) {
 		a32, b32 := any(a).([]float32), any(b).([]float32)
 		parallel(len(y), func(_, lo, hi int) {
 			if b32 == nil {
-				for i, v := range a32[lo:hi] {
-					y32[lo+i] = relu32(v)
-				}
+				reluRow32(y32[lo:hi], a32[lo:hi])
 				return
 			}
-			bs := b32[lo:hi]
-			for i, v := range a32[lo:hi] {
-				y32[lo+i] = relu32(v + bs[i])
-			}
+			addReLURow32(y32[lo:hi], a32[lo:hi], b32[lo:hi])
 		})
 		return
 	}
@@ -153,10 +148,7 @@ func reluBackward[T float](y, dy, dx []T) {
 	if y32, ok := any(y).([]float32); ok {
 		dy32, dx32 := any(dy).([]float32), any(dx).([]float32)
 		parallel(len(y), func(_, lo, hi int) {
-			d := dy32[lo:hi]
-			for i, v := range y32[lo:hi] {
-				dx32[lo+i] = mask32(d[i], v)
-			}
+			reluMaskRow32(dx32[lo:hi], dy32[lo:hi], y32[lo:hi])
 		})
 		return
 	}

@@ -139,8 +139,15 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 				ref := float64(x[ch*hw])
 				var sum, sq float64
 				for i := range n {
+					row := x[(i*c+ch)*hw:][:hw]
+					if r32, ok := any(row).([]float32); ok {
+						ps, pq := statsRow32(r32, float32(ref))
+						sum += ps
+						sq += pq
+						continue
+					}
 					var ps, pq T
-					for _, v := range x[(i*c+ch)*hw:][:hw] {
+					for _, v := range row {
 						d := v - T(ref)
 						ps += d
 						pq += d * d
@@ -168,14 +175,11 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 			for i := range n {
 				src := x[(i*c+ch)*hw:][:hw]
 				dst := y[(i*c+ch)*hw:][:hw]
+				if s32, ok := any(src).([]float32); ok {
+					scaleShiftRow32(any(dst).([]float32), s32, float32(scale), float32(shift), op.relu)
+					continue
+				}
 				if op.relu {
-					if s32, ok := any(src).([]float32); ok {
-						d32, sc, sh := any(dst).([]float32), float32(scale), float32(shift)
-						for j, v := range s32 {
-							d32[j] = relu32(v*sc + sh)
-						}
-						continue
-					}
 					for j, v := range src {
 						dst[j] = max(v*scale+shift, 0)
 					}
@@ -306,18 +310,18 @@ func bnSums[T float](f *bnOp, s tensor.Shape, x, dy, y []T) {
 			for i := range n {
 				off := (i*c + ch) * hw
 				xs, ds := x[off:off+hw], dy[off:off+hw]
-				var a, b T
-				if y32, ok := any(y).([]float32); ok && y != nil {
-					ys, d32, x32 := y32[off:off+hw], any(ds).([]float32), any(xs).([]float32)
-					var a32, b32 float32
-					m32 := float32(mean)
-					for j, d := range d32 {
-						d = mask32(d, ys[j])
-						a32 += d
-						b32 += d * (x32[j] - m32)
+				if x32, ok := any(xs).([]float32); ok {
+					var ys []float32
+					if y != nil {
+						ys = any(y).([]float32)[off : off+hw]
 					}
-					a, b = T(a32), T(b32)
-				} else if y != nil {
+					a, b := bnSumsRow32(any(ds).([]float32), x32, ys, float32(mean))
+					sumDy += a
+					sumDyXc += b
+					continue
+				}
+				var a, b T
+				if y != nil {
 					ys := y[off : off+hw]
 					for j, d := range ds {
 						if ys[j] > 0 {
@@ -373,12 +377,12 @@ func bnBackward[T float](op *bnGradOp, s tensor.Shape, in []*tensor.Dense, out [
 			for i := range n {
 				off := (i*c + ch) * hw
 				xs, ds, dst := x[off:off+hw], dy[off:off+hw], out[off:off+hw]
-				if y32, ok := any(y).([]float32); ok && y != nil {
-					ys, d32, x32, o32 := y32[off:off+hw], any(ds).([]float32), any(xs).([]float32), any(dst).([]float32)
-					k32, a32, b32 := float32(kT), float32(aT), float32(bT)
-					for j := range o32 {
-						o32[j] = k32*mask32(d32[j], ys[j]) + a32*x32[j] + b32
+				if o32, ok := any(dst).([]float32); ok {
+					var ys []float32
+					if y != nil {
+						ys = any(y).([]float32)[off : off+hw]
 					}
+					bnDxRow32(o32, any(ds).([]float32), any(xs).([]float32), ys, float32(kT), float32(aT), float32(bT))
 					continue
 				}
 				if y != nil {

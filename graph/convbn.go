@@ -97,11 +97,8 @@ func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T,
 
 // addBias adds b to every element of row, then applies ReLU if relu is set.
 func addBias[T float](row []T, b T, relu bool) {
-	if r32, ok := any(row).([]float32); ok && relu {
-		b32 := float32(b)
-		for i, v := range r32 {
-			r32[i] = relu32(v + b32)
-		}
+	if r32, ok := any(row).([]float32); ok {
+		addBiasRow32(r32, float32(b), relu)
 		return
 	}
 	for i, v := range row {
