@@ -1,0 +1,154 @@
+package graph
+
+import (
+	"math"
+	"sync"
+
+	"github.com/cifar-resnet/trainer/graph/gemm"
+)
+
+// A gather plan computes a float32 convolution without an im2col matrix.
+// Each image is copied once, zero-padded, into a source buffer split into
+// stride² phase planes: phase (a, b) holds the padded pixels (i·s+a, j·s+b).
+// Filter tap (c, ki, kj) then reads, for the outputs (y, x), the pixels
+// (y + ki/s, x + kj/s) of phase (ki mod s, kj mod s) of channel c, so each
+// row of the patch matrix is the source buffer at a fixed offset, read in
+// runs of gemm.Segment outputs that stay within one output row. The
+// product is gemm.SgemmGather of the packed filter with those runs.
+type gatherPlan struct {
+	g      ConvGeom
+	hq, wq int     // size of a phase plane
+	phases []int   // slot of each phase a·s+b in the source buffer, -1 if unused
+	nslots int     // phases used by some tap
+	rowOff []int32 // start of each filter tap (c, ki, kj) in the source buffer
+	colOff []int32 // start of each run of outputs relative to a tap's start
+}
+
+// gatherable reports whether g can be computed by a gather plan: the
+// output rows split into whole runs, and the convolution is not a plain
+// matrix product already.
+func (g ConvGeom) gatherable() bool {
+	if g.direct() || g.OW%gemm.Segment != 0 {
+		return false
+	}
+	s := g.Stride
+	hq, wq := (g.H+2*g.Pad+s-1)/s, (g.W+2*g.Pad+s-1)/s
+	return s*s*g.C*hq*wq < math.MaxInt32
+}
+
+// plans caches the gather plans by geometry (with N = 0).
+var plans sync.Map
+
+// planFor returns the gather plan of g, which must be gatherable.
+func planFor(g ConvGeom) *gatherPlan {
+	g.N = 0
+	if p, ok := plans.Load(g); ok {
+		return p.(*gatherPlan)
+	}
+	s := g.Stride
+	p := &gatherPlan{g: g, hq: (g.H + 2*g.Pad + s - 1) / s, wq: (g.W + 2*g.Pad + s - 1) / s}
+	p.phases = make([]int, s*s)
+	for i := range p.phases {
+		p.phases[i] = -1
+	}
+	for ki := range g.R {
+		for kj := range g.R {
+			if ph := ki%s*s + kj%s; p.phases[ph] < 0 {
+				p.phases[ph] = p.nslots
+				p.nslots++
+			}
+		}
+	}
+	plane := p.hq * p.wq
+	p.rowOff = make([]int32, g.colRows())
+	for c := range g.C {
+		for ki := range g.R {
+			for kj := range g.R {
+				slot := p.phases[ki%s*s+kj%s]
+				p.rowOff[(c*g.R+ki)*g.R+kj] = int32((slot*g.C+c)*plane + ki/s*p.wq + kj/s)
+			}
+		}
+	}
+	p.colOff = make([]int32, g.OH*g.OW/gemm.Segment)
+	for q := range p.colOff {
+		j := q * gemm.Segment
+		p.colOff[q] = int32(j/g.OW*p.wq + j%g.OW)
+	}
+	v, _ := plans.LoadOrStore(g, p)
+	return v.(*gatherPlan)
+}
+
+// srcLen is the number of elements of one image's source buffer.
+func (p *gatherPlan) srcLen() int { return p.nslots * p.g.C * p.hq * p.wq }
+
+// fill writes the padded, phase-split copy of the image x (C×H×W) into src.
+func (p *gatherPlan) fill(x, src []float32) {
+	g, s := p.g, p.g.Stride
+	plane := p.hq * p.wq
+	for ph, slot := range p.phases {
+		if slot < 0 {
+			continue
+		}
+		a, b := ph/s, ph%s
+		for c := range g.C {
+			img := x[c*g.H*g.W : (c+1)*g.H*g.W]
+			dst := src[(slot*g.C+c)*plane : (slot*g.C+c+1)*plane]
+			for i := range p.hq {
+				row := dst[i*p.wq : (i+1)*p.wq]
+				iy := i*s + a - g.Pad
+				if iy < 0 || iy >= g.H {
+					clear(row)
+					continue
+				}
+				in := img[iy*g.W : (iy+1)*g.W]
+				if s == 1 {
+					clear(row[:g.Pad])
+					copy(row[g.Pad:g.Pad+g.W], in)
+					clear(row[g.Pad+g.W:])
+					continue
+				}
+				// Pixels j·s + b - Pad inside the row, for j in [jlo, jhi).
+				jlo := min(p.wq, max(0, (g.Pad-b+s-1)/s))
+				jhi := max(jlo, min(p.wq, (g.W+g.Pad-b+s-1)/s))
+				clear(row[:jlo])
+				clear(row[jhi:])
+				ix := jlo*s + b - g.Pad
+				if s == 2 {
+					for j := range row[jlo:jhi] {
+						row[jlo+j] = in[ix+2*j]
+					}
+					continue
+				}
+				for j := jlo; j < jhi; j++ {
+					row[j] = in[ix]
+					ix += s
+				}
+			}
+		}
+	}
+}
+
+// packedFilters holds filters packed for gemm.SgemmGather between calls.
+var packedFilters = sync.Pool{New: func() any { return new(gemm.PackedA) }}
+
+// convForwardGather is convForward for float32 and a gatherable geometry.
+func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(yn []float32)) {
+	p := planFor(g)
+	pa := packedFilters.Get().(*gemm.PackedA)
+	defer packedFilters.Put(pa)
+	rows := g.colRows()
+	pa.Pack(g.K, rows, w, rows)
+	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
+	bufs := cols.get(workers(g.N), p.srcLen())
+	parallel(g.N, func(wk, lo, hi int) {
+		src := bufs[wk]
+		for n := lo; n < hi; n++ {
+			p.fill(x[n*chw:(n+1)*chw], src)
+			yn := y[n*g.K*ohw : (n+1)*g.K*ohw]
+			gemm.SgemmGather(pa, ohw, src, p.rowOff, p.colOff, yn, ohw)
+			if epilogue != nil {
+				epilogue(yn)
+			}
+		}
+	})
+}
