@@ -263,6 +263,10 @@ func convBackwardData[T float](g ConvGeom, w, dy, dx []T, cols, flipped *scratch
 // convBackwardFilter computes dw = ∂L/∂w from x and dy. Each worker sums
 // its images into a private buffer; the buffers are added at the end.
 func convBackwardFilter[T float](g ConvGeom, x, dy, dw []T, cols, parts *scratch[T]) {
+	if x32, ok := any(x).([]float32); ok && g.filterGatherable() {
+		convBackwardFilterGather(g, x32, any(dy).([]float32), any(dw).([]float32), any(cols).(*scratch[float32]), any(parts).(*scratch[float32]))
+		return
+	}
 	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()
 	nw := workers(g.N)
 	bufs := cols.get(nw, rows*ohw)

@@ -22,6 +22,7 @@ type gatherPlan struct {
 	nslots int     // phases used by some tap
 	rowOff []int32 // start of each filter tap (c, ki, kj) in the source buffer
 	colOff []int32 // start of each run of outputs relative to a tap's start
+	dwOff  []int32 // rowOff padded to a multiple of dwTaps with its last tap
 }
 
 // gatherable reports whether g can be computed by a gather plan: the
@@ -68,6 +69,11 @@ func planFor(g ConvGeom) *gatherPlan {
 				p.rowOff[(c*g.R+ki)*g.R+kj] = int32((slot*g.C+c)*plane + ki/s*p.wq + kj/s)
 			}
 		}
+	}
+	p.dwOff = make([]int32, (len(p.rowOff)+dwTaps-1)/dwTaps*dwTaps)
+	copy(p.dwOff, p.rowOff)
+	for i := len(p.rowOff); i < len(p.dwOff); i++ {
+		p.dwOff[i] = p.rowOff[len(p.rowOff)-1] // computed and dropped
 	}
 	p.colOff = make([]int32, g.OH*g.OW/gemm.Segment)
 	for q := range p.colOff {
@@ -151,4 +157,74 @@ func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], ep
 			}
 		}
 	})
+}
+
+// The filter gradient of a gathered convolution is computed as dot
+// products over the output positions, dwRows output channels by dwTaps
+// filter taps at a time (dwKernel), 16 positions per vector. The positions
+// are those of the phase planes, wq per output row: the dy rows are widened
+// to that layout with zeros in the columns past the output's width, so
+// every tap reads one contiguous run of the source buffer.
+const dwRows, dwTaps = 4, 6
+
+// filterGatherable reports whether convBackwardFilterGather can compute
+// the filter gradient of g.
+func (g ConvGeom) filterGatherable() bool {
+	return dwKernel != nil && g.gatherable() && g.K%dwRows == 0
+}
+
+// convBackwardFilterGather is convBackwardFilter for float32 and a
+// geometry where filterGatherable holds.
+func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scratch[float32]) {
+	p := planFor(g)
+	wide := g.OH * p.wq
+	ld := (wide + 15) &^ 15 // the widened dy rows, padded to whole vectors
+	rows := g.colRows()
+	ntb, nkb := (rows+dwTaps-1)/dwTaps, g.K/dwRows
+	offs := p.dwOff
+	block := dwRows * dwTaps * 16
+	nw := workers(g.N)
+	// A tap reads ld elements from its start: those of the widened rows
+	// past the last phase plane come from a zeroed tail.
+	srcs := cols.get(nw, p.srcLen()+ld-wide+p.wq)
+	bufs := parts.get(nw, g.K*ld+nkb*ntb*block)
+	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
+	parallel(g.N, func(wk, lo, hi int) {
+		src, buf := srcs[wk], bufs[wk]
+		clear(src[p.srcLen():])
+		clear(buf)
+		dyw, acc := buf[:g.K*ld], buf[g.K*ld:]
+		for n := lo; n < hi; n++ {
+			p.fill(x[n*chw:(n+1)*chw], src)
+			dyn := dy[n*g.K*ohw : (n+1)*g.K*ohw]
+			for k := range g.K {
+				for y := range g.OH {
+					copy(dyw[k*ld+y*p.wq:][:g.OW], dyn[k*ohw+y*g.OW:][:g.OW])
+				}
+			}
+			for kb := range nkb {
+				for tb := range ntb {
+					dwKernel(ld/16, dyw[kb*dwRows*ld:], ld, src, offs[tb*dwTaps:], acc[(kb*ntb+tb)*block:])
+				}
+			}
+		}
+	})
+	clear(dw)
+	for _, buf := range bufs {
+		acc := buf[g.K*ld:]
+		for kb := range nkb {
+			for tb := range ntb {
+				blk := acc[(kb*ntb+tb)*block:][:block]
+				for t := range min(dwTaps, rows-tb*dwTaps) {
+					for r := range dwRows {
+						var s float32
+						for _, v := range blk[(t*dwRows+r)*16:][:16] {
+							s += v
+						}
+						dw[(kb*dwRows+r)*rows+tb*dwTaps+t] += s
+					}
+				}
+			}
+		}
+	}
 }

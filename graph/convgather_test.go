@@ -87,23 +87,42 @@ func TestConvGatherFloat32(t *testing.T) {
 				t.Fatalf("%+v (gather %v): y[%d] = %g, want %g", tc, g.gatherable(), i, v, want[i])
 			}
 		}
-		if !g.sameStride1() {
-			continue
-		}
-		// Data gradient: float32 (gather) against float64 (im2col).
+		// Filter gradient: float32 (dot products over the gathered
+		// image where possible) against float64 (im2col).
 		dy := make([]float32, len(y))
 		for i := range dy {
 			dy[i] = float32(rng.NormFloat64())
 		}
-		dx := make([]float32, len(x))
-		var cols2, flip scratch[float32]
-		convBackwardData(g, w, dy, dx, &cols2, &flip)
-		w64, dy64 := make([]float64, len(w)), make([]float64, len(dy))
-		for i, v := range w {
-			w64[i] = float64(v)
+		x64, dy64 := make([]float64, len(x)), make([]float64, len(dy))
+		for i, v := range x {
+			x64[i] = float64(v)
 		}
 		for i, v := range dy {
 			dy64[i] = float64(v)
+		}
+		dw := make([]float32, len(w))
+		dw64 := make([]float64, len(w))
+		var fc, fp scratch[float32]
+		var fc64, fp64 scratch[float64]
+		for range 2 { // the second call reuses the scratch memory
+			convBackwardFilter(g, x, dy, dw, &fc, &fp)
+		}
+		convBackwardFilter(g, x64, dy64, dw64, &fc64, &fp64)
+		for i, v := range dw {
+			if math.Abs(float64(v)-dw64[i]) > 1e-4*(1+math.Abs(dw64[i])) {
+				t.Fatalf("%+v (gather %v): dw[%d] = %g, want %g", tc, g.filterGatherable(), i, v, dw64[i])
+			}
+		}
+		if !g.sameStride1() {
+			continue
+		}
+		// Data gradient: float32 (gather) against float64 (im2col).
+		dx := make([]float32, len(x))
+		var cols2, flip scratch[float32]
+		convBackwardData(g, w, dy, dx, &cols2, &flip)
+		w64 := make([]float64, len(w))
+		for i, v := range w {
+			w64[i] = float64(v)
 		}
 		dx64 := make([]float64, len(x))
 		var c64, f64 scratch[float64]
