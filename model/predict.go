@@ -20,6 +20,11 @@ type Classifier struct {
 	// Epoch and ValAcc describe the checkpoint the weights come from.
 	Epoch  int
 	ValAcc float64
+	// FlipAverage makes Logits, and so Predict, return for each image the
+	// mean of the logits of the image and of its mirror image (left and
+	// right swapped), a test-time augmentation that matches training with
+	// horizontal flips. It doubles the cost of inference.
+	FlipAverage bool
 
 	nets map[int]*Net
 }
@@ -90,13 +95,38 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		copy(net.Input(), images[lo*ImageSize:(lo+b)*ImageSize])
+		batch := images[lo*ImageSize : (lo+b)*ImageSize]
+		copy(net.Input(), batch)
 		if err := net.Run(); err != nil {
 			return nil, err
 		}
 		out = append(out, net.LogitsValue()...)
+		if !c.FlipAverage {
+			continue
+		}
+		Mirror(net.Input(), batch)
+		if err := net.Run(); err != nil {
+			return nil, err
+		}
+		for i, v := range net.LogitsValue() {
+			o := &out[lo*NumClasses+i]
+			*o = (*o + v) / 2
+		}
 	}
 	return out, nil
+}
+
+// Mirror writes into dst the NCHW images of src (len(src) a multiple of
+// ImageSize) with each row reversed: the images flipped left to right. dst
+// may be src.
+func Mirror(dst, src []float32) {
+	for r := 0; r+Width <= len(src); r += Width {
+		in, out := src[r:r+Width], dst[r:r+Width]
+		for j := range Width / 2 {
+			a, b := in[j], in[Width-1-j]
+			out[j], out[Width-1-j] = b, a
+		}
+	}
 }
 
 // Predict classifies normalised NCHW float32 images and returns, for each,

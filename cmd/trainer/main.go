@@ -279,6 +279,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "the checkpoint to evaluate (e.g. models/best.ckpt)")
 	data := fs.String("data", "", "directory holding cifar-10-batches-bin/ (or the .bin files), or the .tar.gz archive")
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
+	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation); -flip=false for the single view only")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -316,13 +317,28 @@ func test(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var confusion [model.NumClasses][model.NumClasses]int
-	correct, n, err := trainer.Evaluate(c, set, trainer.Normalization(c.Normalize), 0, nil, &confusion)
+	norm := trainer.Normalization(c.Normalize)
+	correct, n, err := trainer.Evaluate(c, set, norm, 0, nil, &confusion)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split)
+	single := correct
+	views := "single view"
+	if *flip {
+		views = "each image averaged with its mirror image (-flip=false for the single view)"
+		c.FlipAverage = true
+		confusion = [model.NumClasses][model.NumClasses]int{}
+		if correct, _, err = trainer.Evaluate(c, set, norm, 0, nil, &confusion); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split, views)
 	writeConfusion(stdout, &confusion)
-	fmt.Fprintf(stdout, "\n%s accuracy: %.2f%%\n", *split, 100*float64(correct)/float64(n))
+	fmt.Fprintln(stdout)
+	if *flip {
+		fmt.Fprintf(stdout, "%s accuracy, single view: %.2f%%\n", *split, 100*float64(single)/float64(n))
+	}
+	fmt.Fprintf(stdout, "%s accuracy: %.2f%%\n", *split, 100*float64(correct)/float64(n))
 	return nil
 }
 

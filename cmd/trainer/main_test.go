@@ -163,6 +163,13 @@ output:
 	if code != 0 || !strings.HasPrefix(lastLine(out), "val accuracy: ") || !strings.Contains(out, "50 val images") {
 		t.Errorf("test -split val: exit %d\n%s%s", code, out, errOut)
 	}
+	// The single-view accuracy printed with flip averaging is the
+	// accuracy of -flip=false.
+	_, single, found := strings.Cut(out, "val accuracy, single view: ")
+	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-split", "val", "-flip=false")
+	if single, _, _ = strings.Cut(single, "\n"); !found || code != 0 || lastLine(out) != "val accuracy: "+single || strings.Contains(out, "single view:") {
+		t.Errorf("test -flip=false: exit %d, want last line \"val accuracy: %s\"\n%s%s", code, single, out, errOut)
+	}
 
 	os.Remove(filepath.Join(dir, "run", "training.png"))
 	code, _, errOut = runCmd("plot", "-run", filepath.Join(dir, "run"))
