@@ -89,6 +89,10 @@ func (p *gatherPlan) srcLen() int { return p.nslots * p.g.C * p.hq * p.wq }
 
 // fill writes the padded, phase-split copy of the image x (C×H×W) into src.
 func (p *gatherPlan) fill(x, src []float32) {
+	if p.g.Stride == 2 {
+		p.fill2(x, src)
+		return
+	}
 	g, s := p.g, p.g.Stride
 	plane := p.hq * p.wq
 	for ph, slot := range p.phases {
@@ -119,15 +123,65 @@ func (p *gatherPlan) fill(x, src []float32) {
 				clear(row[:jlo])
 				clear(row[jhi:])
 				ix := jlo*s + b - g.Pad
-				if s == 2 {
-					for j := range row[jlo:jhi] {
-						row[jlo+j] = in[ix+2*j]
-					}
-					continue
-				}
 				for j := jlo; j < jhi; j++ {
 					row[j] = in[ix]
 					ix += s
+				}
+			}
+		}
+	}
+}
+
+// fill2 is fill for stride 2: the two phases of a row, b = 0 and 1, take
+// the even and the odd pixels of an image row (which is which depends on
+// the padding), split in one pass by deinterleave.
+func (p *gatherPlan) fill2(x, src []float32) {
+	g := p.g
+	plane := p.hq * p.wq
+	// For phase b: the first output column jlo inside the image, the
+	// parity of its pixel (2·jlo + b - Pad, 0 or 1) and the count.
+	var jlo, par, cnt [2]int
+	for b := range 2 {
+		jlo[b] = min(p.wq, max(0, (g.Pad-b+1)/2))
+		par[b] = 2*jlo[b] + b - g.Pad
+		cnt[b] = max(0, min(p.wq-jlo[b], (g.W-par[b]+1)/2))
+	}
+	for a := range 2 {
+		slots := [2]int{p.phases[2*a], p.phases[2*a+1]}
+		if slots[0] < 0 && slots[1] < 0 {
+			continue
+		}
+		for c := range g.C {
+			img := x[c*g.H*g.W : (c+1)*g.H*g.W]
+			for i := range p.hq {
+				var rows [2][]float32
+				var byParity [2][]float32 // destinations of the even and odd pixels
+				for b, slot := range slots {
+					if slot < 0 {
+						continue
+					}
+					rows[b] = src[(slot*g.C+c)*plane+i*p.wq:][:p.wq]
+				}
+				iy := 2*i + a - g.Pad
+				if iy < 0 || iy >= g.H {
+					clear(rows[0])
+					clear(rows[1])
+					continue
+				}
+				for b, row := range rows {
+					if row == nil {
+						continue
+					}
+					clear(row[:jlo[b]])
+					clear(row[jlo[b]+cnt[b]:])
+					byParity[par[b]] = row[jlo[b] : jlo[b]+cnt[b]]
+				}
+				in := img[iy*g.W : (iy+1)*g.W]
+				switch {
+				case byParity[0] != nil:
+					deinterleave(byParity[0], byParity[1], in)
+				case byParity[1] != nil:
+					deinterleave(byParity[1], nil, in[1:])
 				}
 			}
 		}
