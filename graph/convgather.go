@@ -89,7 +89,11 @@ func (p *gatherPlan) srcLen() int { return p.nslots * p.g.C * p.hq * p.wq }
 
 // fill writes the padded, phase-split copy of the image x (C×H×W) into src.
 func (p *gatherPlan) fill(x, src []float32) {
-	if p.g.Stride == 2 {
+	switch p.g.Stride {
+	case 1:
+		p.fill1(x, src)
+		return
+	case 2:
 		p.fill2(x, src)
 		return
 	}
@@ -132,9 +136,22 @@ func (p *gatherPlan) fill(x, src []float32) {
 	}
 }
 
+// fill1 is fill for stride 1: each plane is cleared, then the image rows
+// are copied inside the border.
+func (p *gatherPlan) fill1(x, src []float32) {
+	g := p.g
+	plane := p.hq * p.wq
+	for c := range g.C {
+		dst := src[c*plane : (c+1)*plane]
+		clear(dst)
+		copyRows(dst[g.Pad*p.wq+g.Pad:], p.wq, x[c*g.H*g.W:(c+1)*g.H*g.W], g.W, g.H, g.W)
+	}
+}
+
 // fill2 is fill for stride 2: the two phases of a row, b = 0 and 1, take
 // the even and the odd pixels of an image row (which is which depends on
-// the padding), split in one pass by deinterleave.
+// the padding), split in one pass by deinterleaveRows over the rows of a
+// channel, inside planes cleared first.
 func (p *gatherPlan) fill2(x, src []float32) {
 	g := p.g
 	plane := p.hq * p.wq
@@ -151,37 +168,36 @@ func (p *gatherPlan) fill2(x, src []float32) {
 		if slots[0] < 0 && slots[1] < 0 {
 			continue
 		}
+		// Rows i of the phase planes inside the image: 0 ≤ 2i + a - Pad < H.
+		ilo := min(p.hq, max(0, (g.Pad-a+1)/2))
+		ihi := max(ilo, min(p.hq, (g.H+g.Pad-a+1)/2))
 		for c := range g.C {
 			img := x[c*g.H*g.W : (c+1)*g.H*g.W]
-			for i := range p.hq {
-				var rows [2][]float32
-				var byParity [2][]float32 // destinations of the even and odd pixels
-				for b, slot := range slots {
-					if slot < 0 {
-						continue
-					}
-					rows[b] = src[(slot*g.C+c)*plane+i*p.wq:][:p.wq]
-				}
-				iy := 2*i + a - g.Pad
-				if iy < 0 || iy >= g.H {
-					clear(rows[0])
-					clear(rows[1])
+			var dst [2][]float32 // destinations of the even and odd pixels
+			var n [2]int
+			for b, slot := range slots {
+				if slot < 0 {
 					continue
 				}
-				for b, row := range rows {
-					if row == nil {
-						continue
-					}
-					clear(row[:jlo[b]])
-					clear(row[jlo[b]+cnt[b]:])
-					byParity[par[b]] = row[jlo[b] : jlo[b]+cnt[b]]
+				pl := src[(slot*g.C+c)*plane : (slot*g.C+c+1)*plane]
+				clear(pl)
+				if ihi > ilo && cnt[b] > 0 {
+					dst[par[b]], n[par[b]] = pl[ilo*p.wq+jlo[b]:], cnt[b]
 				}
-				in := img[iy*g.W : (iy+1)*g.W]
-				switch {
-				case byParity[0] != nil:
-					deinterleave(byParity[0], byParity[1], in)
-				case byParity[1] != nil:
-					deinterleave(byParity[1], nil, in[1:])
+			}
+			if ihi == ilo {
+				continue
+			}
+			in := img[(2*ilo+a-g.Pad)*g.W:]
+			switch {
+			case dst[0] != nil && dst[1] != nil && n[0] == n[1]:
+				deinterleaveRows(dst[0], dst[1], p.wq, in, 2*g.W, ihi-ilo, n[0])
+			default:
+				if dst[0] != nil {
+					deinterleaveRows(dst[0], nil, p.wq, in, 2*g.W, ihi-ilo, n[0])
+				}
+				if dst[1] != nil {
+					deinterleaveRows(dst[1], nil, p.wq, in[1:], 2*g.W, ihi-ilo, n[1])
 				}
 			}
 		}

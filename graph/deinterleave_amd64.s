@@ -84,3 +84,94 @@ evenOnly:
 done:
 	VZEROUPPER
 	RET
+
+// func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, rows, vecs int)
+//
+// Copies rows rows of vecs·16 floats from src to dst, the rows sstride and
+// dstride floats apart; vecs > 0.
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ sstride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), CX
+	MOVQ vecs+40(FP), R10
+	TESTQ CX, CX
+	JZ   copied
+
+row:
+	XORQ AX, AX
+	MOVQ R10, DX
+
+vec:
+	VMOVUPS (SI)(AX*1), Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ    $64, AX
+	DECQ    DX
+	JNZ     vec
+	ADDQ    R9, SI
+	ADDQ    R8, DI
+	DECQ    CX
+	JNZ     row
+
+copied:
+	VZEROUPPER
+	RET
+
+// func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstride int, rows, vecs int)
+//
+// deinterleaveAVX512 of vecs·16 elements for each of rows rows, the rows of
+// even and odd dstride floats apart and those of src sstride; odd may be
+// nil.
+TEXT ·deinterleaveRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ      even+0(FP), DI
+	MOVQ      odd+8(FP), R8
+	MOVQ      dstride+16(FP), R11
+	SHLQ      $2, R11
+	MOVQ      src+24(FP), SI
+	MOVQ      sstride+32(FP), R12
+	SHLQ      $2, R12
+	MOVQ      rows+40(FP), CX
+	MOVQ      vecs+48(FP), R10
+	TESTQ     CX, CX
+	JZ        rowsDone
+	VMOVDQU32 evenIdx<>(SB), Z30
+	VMOVDQU32 oddIdx<>(SB), Z31
+
+nextRow:
+	XORQ AX, AX // offset into the output rows
+	XORQ BX, BX // offset into the source row
+	MOVQ R10, DX
+
+rowVec:
+	VMOVUPS   (SI)(BX*1), Z0
+	VMOVUPS   64(SI)(BX*1), Z1
+	VMOVAPS   Z30, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (DI)(AX*1)
+	TESTQ     R8, R8
+	JZ        noOdd
+	VMOVAPS   Z31, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z3, (R8)(AX*1)
+
+noOdd:
+	ADDQ $64, AX
+	ADDQ $128, BX
+	DECQ DX
+	JNZ  rowVec
+	ADDQ R11, DI
+	TESTQ R8, R8
+	JZ   oddDone
+	ADDQ R11, R8
+
+oddDone:
+	ADDQ R12, SI
+	DECQ CX
+	JNZ  nextRow
+
+rowsDone:
+	VZEROUPPER
+	RET

@@ -4,3 +4,11 @@ package graph
 
 // deinterleaveBulk has no fast path on this architecture.
 func deinterleaveBulk(even, odd, src []float32) int { return 0 }
+
+// copyRowsBulk has no fast path on this architecture.
+func copyRowsBulk(dst []float32, dstride int, src []float32, sstride, rows, w int) int { return 0 }
+
+// deinterleaveRowsBulk has no fast path on this architecture.
+func deinterleaveRowsBulk(even, odd []float32, dstride int, src []float32, sstride, rows, n int) int {
+	return 0
+}

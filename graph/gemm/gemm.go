@@ -10,6 +10,11 @@
 // _amd64 file suffix. Dgemm delegates to gonum and exists for float64
 // gradient checks.
 //
+// SgemmGather multiplies a matrix packed once (PackedA) by a matrix that is
+// never stored: its rows are gathered from a source slice through offset
+// tables, which is how the convolutions multiply a filter by the patches
+// of a padded image without an im2col matrix.
+//
 // All matrices are row-major, as in CBLAS with CblasRowMajor. Both
 // functions are safe for concurrent use; Sgemm itself never starts
 // goroutines, so callers parallelise over independent products (for
