@@ -186,6 +186,11 @@ func col2im[T float](g ConvGeom, col, dx []T) {
 // across workers. If epilogue is not nil it is called on each image's
 // output (K×OH·OW) right after its matrix product, while it is in cache.
 func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue func(yn []T)) {
+	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
+		ep, _ := any(epilogue).(func([]float32))
+		convForwardWinograd(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)
+		return
+	}
 	if x32, ok := any(x).([]float32); ok && g.gatherable() {
 		ep, _ := any(epilogue).(func([]float32))
 		convForwardGather(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)

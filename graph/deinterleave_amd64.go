@@ -17,29 +17,39 @@ func copyRowsAVX512(dst *float32, dstride int, src *float32, sstride int, rows, 
 // deinterleaveRows.
 //
 //go:noescape
-func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstride int, rows, vecs int)
+func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstride int, rows, vecs int, tail bool, mdst, mlo, mhi uint16)
 
 var hasDeinterleaveAVX512 = cpu.X86.HasAVX512F
 
-// deinterleaveRowsBulk does the part of deinterleaveRows it can with
-// AVX-512 and returns the number of elements of each row it wrote.
+// deinterleaveRowsBulk does deinterleaveRows with AVX-512, the last
+// vector of each row masked, and returns the number of elements of each
+// row it wrote: n, or 0 without AVX-512.
 func deinterleaveRowsBulk(even, odd []float32, dstride int, src []float32, sstride, rows, n int) int {
-	vecs := n / 16
-	if rows > 0 && (rows-1)*sstride+vecs*32 > len(src) {
-		vecs-- // the last vector of the last row would read past src
-	}
-	if !hasDeinterleaveAVX512 || vecs <= 0 || rows == 0 {
+	if !hasDeinterleaveAVX512 || n == 0 || rows == 0 {
 		return 0
 	}
-	last := (rows-1)*dstride + vecs*16 - 1
-	_, _ = even[last], src[(rows-1)*sstride+vecs*32-1]
+	// Source elements a row needs: 2n with odd, 2n-1 without.
+	need := 2 * n
+	if odd == nil {
+		need--
+	}
+	last := (rows-1)*dstride + n - 1
+	_, _ = even[last], src[(rows-1)*sstride+need-1]
 	var op *float32
 	if odd != nil {
 		_ = odd[last]
 		op = &odd[0]
 	}
-	deinterleaveRowsAVX512(&even[0], op, dstride, &src[0], sstride, rows, vecs)
-	return vecs * 16
+	// Full vectors read 32 source elements; the rest is the masked tail.
+	vecs := need / 32
+	rest := n - 16*vecs
+	tail := rest > 0
+	srcRest := need - 32*vecs
+	mdst := uint16(1)<<rest - 1 // a shift by 16 wraps to 0: all ones
+	mlo := uint16(1)<<min(16, srcRest) - 1
+	mhi := uint16(1)<<max(0, srcRest-16) - 1
+	deinterleaveRowsAVX512(&even[0], op, dstride, &src[0], sstride, rows, vecs, tail, mdst, mlo, mhi)
+	return n
 }
 
 // copyRowsBulk copies with AVX-512 the first multiple of 16 elements of

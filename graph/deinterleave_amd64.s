@@ -120,12 +120,13 @@ copied:
 	VZEROUPPER
 	RET
 
-// func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstride int, rows, vecs int)
+// func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstride int, rows, vecs int, tail bool, mdst, mlo, mhi uint16)
 //
 // deinterleaveAVX512 of vecs·16 elements for each of rows rows, the rows of
 // even and odd dstride floats apart and those of src sstride; odd may be
-// nil.
-TEXT ·deinterleaveRowsAVX512(SB), NOSPLIT, $0-56
+// nil. If tail is set, one more vector follows in each row, its output
+// lanes masked by mdst and the two source vectors by mlo and mhi.
+TEXT ·deinterleaveRowsAVX512(SB), NOSPLIT, $0-64
 	MOVQ      even+0(FP), DI
 	MOVQ      odd+8(FP), R8
 	MOVQ      dstride+16(FP), R11
@@ -135,15 +136,24 @@ TEXT ·deinterleaveRowsAVX512(SB), NOSPLIT, $0-56
 	SHLQ      $2, R12
 	MOVQ      rows+40(FP), CX
 	MOVQ      vecs+48(FP), R10
+	MOVBLZX   tail+56(FP), R13
+	MOVW      mdst+58(FP), AX
+	KMOVW     AX, K1
+	MOVW      mlo+60(FP), AX
+	KMOVW     AX, K2
+	MOVW      mhi+62(FP), AX
+	KMOVW     AX, K3
 	TESTQ     CX, CX
 	JZ        rowsDone
 	VMOVDQU32 evenIdx<>(SB), Z30
 	VMOVDQU32 oddIdx<>(SB), Z31
 
 nextRow:
-	XORQ AX, AX // offset into the output rows
-	XORQ BX, BX // offset into the source row
-	MOVQ R10, DX
+	XORQ  AX, AX // offset into the output rows
+	XORQ  BX, BX // offset into the source row
+	MOVQ  R10, DX
+	TESTQ DX, DX
+	JZ    rowTail
 
 rowVec:
 	VMOVUPS   (SI)(BX*1), Z0
@@ -162,10 +172,26 @@ noOdd:
 	ADDQ $128, BX
 	DECQ DX
 	JNZ  rowVec
-	ADDQ R11, DI
+
+rowTail:
+	TESTQ     R13, R13
+	JZ        rowEnd
+	VMOVUPS.Z (SI)(BX*1), K2, Z0
+	VMOVUPS.Z 64(SI)(BX*1), K3, Z1
+	VMOVAPS   Z30, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, K1, (DI)(AX*1)
+	TESTQ     R8, R8
+	JZ        rowEnd
+	VMOVAPS   Z31, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z3, K1, (R8)(AX*1)
+
+rowEnd:
+	ADDQ  R11, DI
 	TESTQ R8, R8
-	JZ   oddDone
-	ADDQ R11, R8
+	JZ    oddDone
+	ADDQ  R11, R8
 
 oddDone:
 	ADDQ R12, SI

@@ -165,3 +165,56 @@ func gatherPanel(dst []float32, pw int, src []float32, rowOff, segs []int32) {
 		}
 	}
 }
+
+// SgemmPacked computes C = A·B for the m×k matrix packed in a and the k×n
+// row-major matrix b with row stride ldb, which is read in place. C is m×n
+// with row stride ldc and is overwritten, not read. It runs on the calling
+// goroutine, does not allocate in steady state, and panics if an argument
+// is inconsistent.
+func SgemmPacked(a *PackedA, n int, b []float32, ldb int, c []float32, ldc int) {
+	m, k := a.m, a.k
+	if n < 0 || ldb < max(1, n) || ldc < max(1, n) {
+		panic(fmt.Sprintf("gemm: packed: n=%d, ldb=%d, ldc=%d", n, ldb, ldc))
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if need := minLen(m, n, ldc); len(c) < need {
+		panic(fmt.Sprintf("gemm: packed: len(c)=%d is shorter than the %d elements required", len(c), need))
+	}
+	if k == 0 {
+		scaleC(m, n, 0, c, ldc)
+		return
+	}
+	if need := minLen(k, n, ldb); len(b) < need {
+		panic(fmt.Sprintf("gemm: packed: len(b)=%d is shorter than the %d elements required", len(b), need))
+	}
+	kern := a.kern
+	mr, nr := kern.mr, kern.nr
+	buf := bufPool.Get().(*buffers)
+	for jr := 0; jr < n; jr += nr {
+		nn := min(nr, n-jr)
+		bp, bs := &b[jr], ldb
+		if nn < nr {
+			// A partial panel at the right edge is packed, so that the
+			// kernel does not read past the end of b.
+			packB(kern, buf.b[:], b, ldb, false, 0, k, jr, nn)
+			bp, bs = &buf.b[0], nr
+		}
+		for ir := 0; ir < m; ir += mr {
+			mm := min(mr, m-ir)
+			ap := &a.data[ir*k]
+			cp := c[ir*ldc+jr:]
+			if mm == mr && nn == nr {
+				kern.fn(k, ap, mr, bp, bs, &cp[0], ldc, 1, 0)
+				continue
+			}
+			tmp := buf.tmp[:mr*nr]
+			kern.fn(k, ap, mr, bp, bs, &tmp[0], nr, 1, 0)
+			for i := range mm {
+				copy(cp[i*ldc:i*ldc+nn], tmp[i*nr:i*nr+nn])
+			}
+		}
+	}
+	bufPool.Put(buf)
+}

@@ -115,3 +115,36 @@ func TestSgemmGatherNoAlloc(t *testing.T) {
 		t.Errorf("SgemmGather allocates %v times per call", n)
 	}
 }
+
+func TestSgemmPacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, kern := range availableKernels() {
+		for _, sz := range [][3]int{{16, 256, 16}, {32, 64, 32}, {8, 32, 3}, {13, 40, 7}, {5, 7, 9}, {1, 1, 1}, {24, 100, 600}} {
+			m, n, k := sz[0], sz[1], sz[2]
+			lda, ldb, ldc := k+1, n+2, n+3
+			a, b := randSlice(rng, m*lda), randSlice(rng, k*ldb)
+			c := make([]float32, m*ldc)
+			for i := range c {
+				c[i] = sentinel
+			}
+			var pa PackedA
+			pa.pack(kern, m, k, a, lda)
+			SgemmPacked(&pa, n, b, ldb, c, ldc)
+			want, bound := refGemm(false, false, m, n, k, 1, a, lda, b, ldb, 0, nil, ldc)
+			for i := range m {
+				for j := range ldc {
+					got := c[i*ldc+j]
+					if j >= n {
+						if got != sentinel {
+							t.Fatalf("%s %v: C[%d][%d] outside the matrix was written", kern.name, sz, i, j)
+						}
+						continue
+					}
+					if math.Abs(float64(got)-want[i*n+j]) > bound[i*n+j] {
+						t.Fatalf("%s %v: C[%d][%d] = %g, want %g", kern.name, sz, i, j, got, want[i*n+j])
+					}
+				}
+			}
+		}
+	}
+}

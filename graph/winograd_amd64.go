@@ -1,0 +1,43 @@
+package graph
+
+import "golang.org/x/sys/cpu"
+
+// The Winograd transforms are implemented in winograd_amd64.s.
+
+//go:noescape
+func winoInputAVX512(p00, p01, p10, p11 *float32, wq int, dst *float32, dstride int, mask uint16, rows, dstep int)
+
+//go:noescape
+func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep int)
+
+var hasWinograd = cpu.X86.HasAVX512F
+
+// winoInput computes the input transform of the tiles [t0, t0+nt) (nt ≤
+// 16) of rows tile rows of one channel; see winoInputAVX512. ph are the
+// four phase planes (rows wq apart) from the first tile row, and tile row
+// r is written at dst[r·dstep + t0 + ξ·dstride].
+func winoInput(ph [4][]float32, wq, t0, nt, rows int, dst []float32, dstride, dstep int) {
+	if rows == 0 {
+		return
+	}
+	for _, p := range ph {
+		_ = p[rows*wq+t0+nt]
+	}
+	_ = dst[15*dstride+(rows-1)*dstep+t0+nt-1]
+	winoInputAVX512(&ph[0][t0], &ph[1][t0], &ph[2][t0], &ph[3][t0], wq, &dst[t0], dstride, uint16(1)<<nt-1, rows, dstep)
+}
+
+// winoOutput computes the output transform of the tiles [t0, t0+nt) (nt ≤
+// 16) of rows tile rows of one output channel; see winoOutputAVX512. Tile
+// row r reads m[r·mstep + t0 + ξ·mstride] and writes the output rows
+// starting at y[2r·w] and y[(2r+1)·w].
+func winoOutput(m []float32, mstride, mstep, t0, nt, rows int, y []float32, w int) {
+	if rows == 0 {
+		return
+	}
+	_ = m[15*mstride+(rows-1)*mstep+t0+nt-1]
+	_ = y[(2*rows-1)*w+2*(t0+nt)-1]
+	// Shifts by 16 wrap to 0, so the masks are then all ones.
+	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
+	winoOutputAVX512(&m[t0], mstride, &y[2*t0], &y[w+2*t0], uint16(1)<<nt-1, lo, hi, rows, mstep, 2*w)
+}

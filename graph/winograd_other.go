@@ -1,0 +1,15 @@
+//go:build !amd64
+
+package graph
+
+// hasWinograd reports that the Winograd transforms are not available on
+// this architecture.
+const hasWinograd = false
+
+func winoInput(ph [4][]float32, wq, t0, nt, rows int, dst []float32, dstride, dstep int) {
+	panic("graph: no Winograd transforms on this architecture")
+}
+
+func winoOutput(m []float32, mstride, mstep, t0, nt, rows int, y []float32, w int) {
+	panic("graph: no Winograd transforms on this architecture")
+}
