@@ -15,10 +15,9 @@ import (
 // With U = G·g·Gᵀ transformed once per batch and V = Bᵀ·d·B per image,
 // the sum over channels is, for each of the 16 positions ξ of the 4×4
 // products, a matrix product M_ξ (K × tiles) = U_ξ (K × C) · V_ξ (C ×
-// tiles), done by gemm.SgemmPacked. The input tiles are read from the
-// image split into its four even/odd phase planes (a gather plan of a 4×4,
-// stride-2 convolution), so that a row of tiles is a contiguous run of
-// each phase row; the transforms are AVX-512 assembly, 16 tiles at a time.
+// tiles), done by gemm.SgemmPacked. The transforms are AVX-512 assembly,
+// 16 tiles of a tile row at a time: the input transform loads 32 padded
+// pixels of a row and splits them into even and odd columns.
 
 // winogradOK reports whether g is a 3×3, stride-1 convolution with padding
 // 1 over an image of even height and width, which convForward then
@@ -71,9 +70,9 @@ func (f *winoFilters) transform(k, c int, w []float32) {
 func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(yn []float32)) {
 	th, tw := g.H/2, g.W/2
 	tiles := th * tw
-	// The tiles' pixels (2ty+i, 2tx+j) of the padded image are the phase
-	// planes of a 4×4, stride-2 convolution with padding 1.
-	p := planFor(ConvGeom{C: g.C, H: g.H, W: g.W, K: g.K, R: 4, Stride: 2, Pad: 1, OH: th, OW: tw})
+	// The tiles are read from the zero-padded image: the source buffer of
+	// a gather plan of the convolution itself.
+	p := planFor(g)
 	f := winoPool.Get().(*winoFilters)
 	defer winoPool.Put(f)
 	f.transform(g.K, g.C, w)
@@ -91,13 +90,9 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 		for n := lo; n < hi; n++ {
 			p.fill(x[n*chw:(n+1)*chw], src)
 			for c := range g.C {
-				var ph [4][]float32
-				for a := range 4 {
-					base := (p.phases[a]*g.C + c) * plane
-					ph[a] = src[base : base+plane]
-				}
+				pl := src[c*plane : (c+1)*plane]
 				for t0 := 0; t0 < tw; t0 += 16 {
-					winoInput(ph, p.wq, t0, min(16, tw-t0), th, v[c*ld:], g.C*ld, tw)
+					winoInput(pl, p.wq, t0, min(16, tw-t0), th, v[c*ld:], g.C*ld, tw)
 				}
 			}
 			for xi := range 16 {

@@ -5,7 +5,7 @@ import "golang.org/x/sys/cpu"
 // The Winograd transforms are implemented in winograd_amd64.s.
 
 //go:noescape
-func winoInputAVX512(p00, p01, p10, p11 *float32, wq int, dst *float32, dstride int, mask uint16, rows, dstep int)
+func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep int)
 
 //go:noescape
 func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep int)
@@ -13,18 +13,18 @@ func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uin
 var hasWinograd = cpu.X86.HasAVX512F
 
 // winoInput computes the input transform of the tiles [t0, t0+nt) (nt ≤
-// 16) of rows tile rows of one channel; see winoInputAVX512. ph are the
-// four phase planes (rows wq apart) from the first tile row, and tile row
-// r is written at dst[r·dstep + t0 + ξ·dstride].
-func winoInput(ph [4][]float32, wq, t0, nt, rows int, dst []float32, dstride, dstep int) {
+// 16) of rows tile rows of one channel of the zero-padded image src, whose
+// rows are wp elements apart; see winoInputAVX512. Tile row r is written
+// at dst[r·dstep + t0 + ξ·dstride].
+func winoInput(src []float32, wp, t0, nt, rows int, dst []float32, dstride, dstep int) {
 	if rows == 0 {
 		return
 	}
-	for _, p := range ph {
-		_ = p[rows*wq+t0+nt]
-	}
+	_ = src[(2*rows+1)*wp+2*(t0+nt)+1]
 	_ = dst[15*dstride+(rows-1)*dstep+t0+nt-1]
-	winoInputAVX512(&ph[0][t0], &ph[1][t0], &ph[2][t0], &ph[3][t0], wq, &dst[t0], dstride, uint16(1)<<nt-1, rows, dstep)
+	// Shifts by 16 wrap to 0, so the masks are then all ones.
+	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
+	winoInputAVX512(&src[2*t0], wp, &dst[t0], dstride, uint16(1)<<nt-1, lo, hi, rows, dstep)
 }
 
 // winoOutput computes the output transform of the tiles [t0, t0+nt) (nt ≤

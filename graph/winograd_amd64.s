@@ -42,69 +42,144 @@ DATA zipHi<>+56(SB)/4, $15
 DATA zipHi<>+60(SB)/4, $31
 GLOBL zipHi<>(SB), RODATA|NOPTR, $64
 
-// func winoInputAVX512(p00, p01, p10, p11 *float32, wq int, dst *float32, dstride int, mask uint16, rows, dstep int)
+// Indices that pick the even and the odd elements of two concatenated
+// vectors.
+DATA wEven<>+0(SB)/4, $0
+DATA wEven<>+4(SB)/4, $2
+DATA wEven<>+8(SB)/4, $4
+DATA wEven<>+12(SB)/4, $6
+DATA wEven<>+16(SB)/4, $8
+DATA wEven<>+20(SB)/4, $10
+DATA wEven<>+24(SB)/4, $12
+DATA wEven<>+28(SB)/4, $14
+DATA wEven<>+32(SB)/4, $16
+DATA wEven<>+36(SB)/4, $18
+DATA wEven<>+40(SB)/4, $20
+DATA wEven<>+44(SB)/4, $22
+DATA wEven<>+48(SB)/4, $24
+DATA wEven<>+52(SB)/4, $26
+DATA wEven<>+56(SB)/4, $28
+DATA wEven<>+60(SB)/4, $30
+GLOBL wEven<>(SB), RODATA|NOPTR, $64
+
+DATA wOdd<>+0(SB)/4, $1
+DATA wOdd<>+4(SB)/4, $3
+DATA wOdd<>+8(SB)/4, $5
+DATA wOdd<>+12(SB)/4, $7
+DATA wOdd<>+16(SB)/4, $9
+DATA wOdd<>+20(SB)/4, $11
+DATA wOdd<>+24(SB)/4, $13
+DATA wOdd<>+28(SB)/4, $15
+DATA wOdd<>+32(SB)/4, $17
+DATA wOdd<>+36(SB)/4, $19
+DATA wOdd<>+40(SB)/4, $21
+DATA wOdd<>+44(SB)/4, $23
+DATA wOdd<>+48(SB)/4, $25
+DATA wOdd<>+52(SB)/4, $27
+DATA wOdd<>+56(SB)/4, $29
+DATA wOdd<>+60(SB)/4, $31
+GLOBL wOdd<>(SB), RODATA|NOPTR, $64
+
+// func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep int)
 //
-// For each of rows tile rows of one channel it writes V = Bᵀ·d·B, the 16
-// values ξ = 4i+j to dst + ξ·dstride. Pixel (i, j) of the tile in lane t
-// is phase (i mod 2, j mod 2) at row i/2 and column t + j/2 from pab, the
-// phase planes' rows being wq floats apart. The next tile row starts one
-// phase row further, and dstep floats further in dst.
-TEXT ·winoInputAVX512(SB), NOSPLIT, $0-80
-	MOVQ  p00+0(FP), AX
-	MOVQ  p01+8(FP), BX
-	MOVQ  p10+16(FP), CX
-	MOVQ  p11+24(FP), DX
-	MOVQ  wq+32(FP), R8
+// For each of rows tile rows of one channel of the zero-padded image src
+// (rows wp floats apart) it writes V = Bᵀ·d·B, the 16 values ξ = 4i+j to
+// dst + ξ·dstride. The tile in lane t covers the padded pixels (i, 2t+j),
+// i, j < 4: the even and odd columns of two pairs of vectors, from 0 and
+// from 2, loaded under lo and hi. The next tile row starts two padded
+// rows further, and dstep floats further in dst.
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-56
+	MOVQ  src+0(FP), SI
+	MOVQ  wp+8(FP), R8
 	SHLQ  $2, R8
-	MOVQ  dst+40(FP), DI
-	MOVQ  dstride+48(FP), R9
+	MOVQ  dst+16(FP), DI
+	MOVQ  dstride+24(FP), R9
 	SHLQ  $2, R9
-	MOVW  mask+56(FP), R12
-	KMOVW R12, K1
-	MOVQ  rows+64(FP), SI
-	MOVQ  dstep+72(FP), R14
-	SHLQ  $2, R14
+	MOVW  mask+32(FP), AX
+	KMOVW AX, K1
+	MOVW  lo+34(FP), AX
+	KMOVW AX, K2
+	MOVW  hi+36(FP), AX
+	KMOVW AX, K3
+	MOVQ  rows+40(FP), CX
+	MOVQ  dstep+48(FP), BX
+	SHLQ  $2, BX
 	LEAQ  (R9)(R9*2), R10
-	TESTQ SI, SI
+	LEAQ  (R8)(R8*2), DX // 3 rows
+	VMOVDQU32 wEven<>(SB), Z30
+	VMOVDQU32 wOdd<>(SB), Z31
+	TESTQ CX, CX
 	JZ    inDone
 
 inRow:
-	// row 0 of the tiles: column transform into Z0..Z3
-	VMOVUPS.Z (AX), K1, Z16
-	VMOVUPS.Z (BX), K1, Z17
-	VMOVUPS.Z 4(AX), K1, Z18
-	VMOVUPS.Z 4(BX), K1, Z19
-	VSUBPS    Z18, Z16, Z0
-	VADDPS    Z18, Z17, Z1
-	VSUBPS    Z17, Z18, Z2
-	VSUBPS    Z19, Z17, Z3
-	// row 1 of the tiles: column transform into Z4..Z7
-	VMOVUPS.Z (CX), K1, Z16
-	VMOVUPS.Z (DX), K1, Z17
-	VMOVUPS.Z 4(CX), K1, Z18
-	VMOVUPS.Z 4(DX), K1, Z19
-	VSUBPS    Z18, Z16, Z4
-	VADDPS    Z18, Z17, Z5
-	VSUBPS    Z17, Z18, Z6
-	VSUBPS    Z19, Z17, Z7
-	// row 2 of the tiles: column transform into Z8..Z11
-	VMOVUPS.Z (AX)(R8*1), K1, Z16
-	VMOVUPS.Z (BX)(R8*1), K1, Z17
-	VMOVUPS.Z 4(AX)(R8*1), K1, Z18
-	VMOVUPS.Z 4(BX)(R8*1), K1, Z19
-	VSUBPS    Z18, Z16, Z8
-	VADDPS    Z18, Z17, Z9
-	VSUBPS    Z17, Z18, Z10
-	VSUBPS    Z19, Z17, Z11
-	// row 3 of the tiles: column transform into Z12..Z15
-	VMOVUPS.Z (CX)(R8*1), K1, Z16
-	VMOVUPS.Z (DX)(R8*1), K1, Z17
-	VMOVUPS.Z 4(CX)(R8*1), K1, Z18
-	VMOVUPS.Z 4(DX)(R8*1), K1, Z19
-	VSUBPS    Z18, Z16, Z12
-	VADDPS    Z18, Z17, Z13
-	VSUBPS    Z17, Z18, Z14
-	VSUBPS    Z19, Z17, Z15
+	// row 0 of the tiles: columns 2t..2t+3, then the column transform
+	VMOVUPS.Z (SI), K2, Z16
+	VMOVUPS.Z 64(SI), K3, Z17
+	VMOVUPS.Z 8(SI), K2, Z18
+	VMOVUPS.Z 72(SI), K3, Z19
+	VMOVAPS   Z30, Z20
+	VPERMI2PS Z17, Z16, Z20 // d0
+	VMOVAPS   Z31, Z21
+	VPERMI2PS Z17, Z16, Z21 // d1
+	VMOVAPS   Z30, Z22
+	VPERMI2PS Z19, Z18, Z22 // d2
+	VMOVAPS   Z31, Z23
+	VPERMI2PS Z19, Z18, Z23 // d3
+	VSUBPS    Z22, Z20, Z0
+	VADDPS    Z22, Z21, Z1
+	VSUBPS    Z21, Z22, Z2
+	VSUBPS    Z23, Z21, Z3
+	// row 1 of the tiles: columns 2t..2t+3, then the column transform
+	VMOVUPS.Z (SI)(R8*1), K2, Z16
+	VMOVUPS.Z 64(SI)(R8*1), K3, Z17
+	VMOVUPS.Z 8(SI)(R8*1), K2, Z18
+	VMOVUPS.Z 72(SI)(R8*1), K3, Z19
+	VMOVAPS   Z30, Z20
+	VPERMI2PS Z17, Z16, Z20 // d0
+	VMOVAPS   Z31, Z21
+	VPERMI2PS Z17, Z16, Z21 // d1
+	VMOVAPS   Z30, Z22
+	VPERMI2PS Z19, Z18, Z22 // d2
+	VMOVAPS   Z31, Z23
+	VPERMI2PS Z19, Z18, Z23 // d3
+	VSUBPS    Z22, Z20, Z4
+	VADDPS    Z22, Z21, Z5
+	VSUBPS    Z21, Z22, Z6
+	VSUBPS    Z23, Z21, Z7
+	// row 2 of the tiles: columns 2t..2t+3, then the column transform
+	VMOVUPS.Z (SI)(R8*2), K2, Z16
+	VMOVUPS.Z 64(SI)(R8*2), K3, Z17
+	VMOVUPS.Z 8(SI)(R8*2), K2, Z18
+	VMOVUPS.Z 72(SI)(R8*2), K3, Z19
+	VMOVAPS   Z30, Z20
+	VPERMI2PS Z17, Z16, Z20 // d0
+	VMOVAPS   Z31, Z21
+	VPERMI2PS Z17, Z16, Z21 // d1
+	VMOVAPS   Z30, Z22
+	VPERMI2PS Z19, Z18, Z22 // d2
+	VMOVAPS   Z31, Z23
+	VPERMI2PS Z19, Z18, Z23 // d3
+	VSUBPS    Z22, Z20, Z8
+	VADDPS    Z22, Z21, Z9
+	VSUBPS    Z21, Z22, Z10
+	VSUBPS    Z23, Z21, Z11
+	// row 3 of the tiles: columns 2t..2t+3, then the column transform
+	VMOVUPS.Z (SI)(DX*1), K2, Z16
+	VMOVUPS.Z 64(SI)(DX*1), K3, Z17
+	VMOVUPS.Z 8(SI)(DX*1), K2, Z18
+	VMOVUPS.Z 72(SI)(DX*1), K3, Z19
+	VMOVAPS   Z30, Z20
+	VPERMI2PS Z17, Z16, Z20 // d0
+	VMOVAPS   Z31, Z21
+	VPERMI2PS Z17, Z16, Z21 // d1
+	VMOVAPS   Z30, Z22
+	VPERMI2PS Z19, Z18, Z22 // d2
+	VMOVAPS   Z31, Z23
+	VPERMI2PS Z19, Z18, Z23 // d3
+	VSUBPS    Z22, Z20, Z12
+	VADDPS    Z22, Z21, Z13
+	VSUBPS    Z21, Z22, Z14
+	VSUBPS    Z23, Z21, Z15
 	LEAQ (DI)(R9*4), R11 // ξ 4..7
 	LEAQ (R11)(R9*4), R12 // ξ 8..11
 	LEAQ (R12)(R9*4), R13 // ξ 12..15
@@ -144,12 +219,9 @@ inRow:
 	VMOVUPS Z21, K1, (R11)(R10*1)
 	VMOVUPS Z22, K1, (R12)(R10*1)
 	VMOVUPS Z23, K1, (R13)(R10*1)
-	ADDQ R8, AX
-	ADDQ R8, BX
-	ADDQ R8, CX
-	ADDQ R8, DX
-	ADDQ R14, DI
-	DECQ SI
+	LEAQ (SI)(R8*2), SI
+	ADDQ BX, DI
+	DECQ CX
 	JNZ  inRow
 
 inDone:

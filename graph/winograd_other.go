@@ -6,7 +6,7 @@ package graph
 // this architecture.
 const hasWinograd = false
 
-func winoInput(ph [4][]float32, wq, t0, nt, rows int, dst []float32, dstride, dstep int) {
+func winoInput(src []float32, wp, t0, nt, rows int, dst []float32, dstride, dstep int) {
 	panic("graph: no Winograd transforms on this architecture")
 }
 
