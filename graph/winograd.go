@@ -84,6 +84,9 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 	nsrc, nv := p.srcLen(), 16*g.C*ld
 	bufs := cols.get(workers(g.N), nsrc+nv+16*g.K*ld)
 	plane := p.hq * p.wq
+	// Images 16 pixels wide have 8 tiles a row: two tile rows share a
+	// vector.
+	pairs := tw == 8 && th%2 == 0
 	parallel(g.N, func(wk, lo, hi int) {
 		buf := bufs[wk]
 		src, v, m := buf[:nsrc], buf[nsrc:nsrc+nv], buf[nsrc+nv:]
@@ -91,6 +94,10 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 			p.fill(x[n*chw:(n+1)*chw], src)
 			for c := range g.C {
 				pl := src[c*plane : (c+1)*plane]
+				if pairs {
+					winoInputPairs(pl, p.wq, th/2, v[c*ld:], g.C*ld)
+					continue
+				}
 				for t0 := 0; t0 < tw; t0 += 16 {
 					winoInput(pl, p.wq, t0, min(16, tw-t0), th, v[c*ld:], g.C*ld, tw)
 				}
@@ -100,6 +107,10 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 			}
 			yn := y[n*g.K*hw : (n+1)*g.K*hw]
 			for k := range g.K {
+				if pairs {
+					winoOutputPairs(m[k*ld:], g.K*ld, th/2, yn[k*hw:(k+1)*hw])
+					continue
+				}
 				for t0 := 0; t0 < tw; t0 += 16 {
 					winoOutput(m[k*ld:], g.K*ld, tw, t0, min(16, tw-t0), th, yn[k*hw:(k+1)*hw], g.W)
 				}

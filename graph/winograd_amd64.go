@@ -5,10 +5,10 @@ import "golang.org/x/sys/cpu"
 // The Winograd transforms are implemented in winograd_amd64.s.
 
 //go:noescape
-func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep int)
+func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep, hoff, sstep int)
 
 //go:noescape
-func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep int)
+func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep, hoff int)
 
 var hasWinograd = cpu.X86.HasAVX512F
 
@@ -24,7 +24,19 @@ func winoInput(src []float32, wp, t0, nt, rows int, dst []float32, dstride, dste
 	_ = dst[15*dstride+(rows-1)*dstep+t0+nt-1]
 	// Shifts by 16 wrap to 0, so the masks are then all ones.
 	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
-	winoInputAVX512(&src[2*t0], wp, &dst[t0], dstride, uint16(1)<<nt-1, lo, hi, rows, dstep)
+	winoInputAVX512(&src[2*t0], wp, &dst[t0], dstride, uint16(1)<<nt-1, lo, hi, rows, dstep, 16, 2*wp)
+}
+
+// winoInputPairs is winoInput for an image 16 pixels wide (8 tiles a
+// row), two tile rows per vector; rows is the number of pairs, and the
+// tile rows' transforms are written one after the other, 8 apart.
+func winoInputPairs(src []float32, wp, rows int, dst []float32, dstride int) {
+	if rows == 0 {
+		return
+	}
+	_ = src[(4*rows+1)*wp+17]
+	_ = dst[15*dstride+16*rows-1]
+	winoInputAVX512(&src[0], wp, &dst[0], dstride, 0xffff, 0xffff, 0xffff, rows, 16, 2*wp, 4*wp)
 }
 
 // winoOutput computes the output transform of the tiles [t0, t0+nt) (nt ≤
@@ -39,5 +51,16 @@ func winoOutput(m []float32, mstride, mstep, t0, nt, rows int, y []float32, w in
 	_ = y[(2*rows-1)*w+2*(t0+nt)-1]
 	// Shifts by 16 wrap to 0, so the masks are then all ones.
 	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
-	winoOutputAVX512(&m[t0], mstride, &y[2*t0], &y[w+2*t0], uint16(1)<<nt-1, lo, hi, rows, mstep, 2*w)
+	winoOutputAVX512(&m[t0], mstride, &y[2*t0], &y[w+2*t0], uint16(1)<<nt-1, lo, hi, rows, mstep, 2*w, 16)
+}
+
+// winoOutputPairs is winoOutput for an output 16 pixels wide (8 tiles a
+// row), two tile rows per vector; rows is the number of pairs.
+func winoOutputPairs(m []float32, mstride, rows int, y []float32) {
+	if rows == 0 {
+		return
+	}
+	_ = m[15*mstride+16*rows-1]
+	_ = y[64*rows-1]
+	winoOutputAVX512(&m[0], mstride, &y[0], &y[16], 0xffff, 0xffff, 0xffff, rows, 16, 64, 32)
 }

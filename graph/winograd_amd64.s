@@ -80,15 +80,17 @@ DATA wOdd<>+56(SB)/4, $29
 DATA wOdd<>+60(SB)/4, $31
 GLOBL wOdd<>(SB), RODATA|NOPTR, $64
 
-// func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep int)
+// func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep, hoff, sstep int)
 //
 // For each of rows tile rows of one channel of the zero-padded image src
 // (rows wp floats apart) it writes V = Bᵀ·d·B, the 16 values ξ = 4i+j to
 // dst + ξ·dstride. The tile in lane t covers the padded pixels (i, 2t+j),
 // i, j < 4: the even and odd columns of two pairs of vectors, from 0 and
-// from 2, loaded under lo and hi. The next tile row starts two padded
-// rows further, and dstep floats further in dst.
-TEXT ·winoInputAVX512(SB), NOSPLIT, $0-56
+// from 2, loaded under lo and hi, the second vector of each pair hoff
+// floats after the first (16 for a row of up to 16 tiles; two padded rows
+// to put the next tile row in lanes 8-15). Each iteration moves sstep
+// floats further in src and dstep floats further in dst.
+TEXT ·winoInputAVX512(SB), NOSPLIT, $0-72
 	MOVQ  src+0(FP), SI
 	MOVQ  wp+8(FP), R8
 	SHLQ  $2, R8
@@ -104,8 +106,11 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-56
 	MOVQ  rows+40(FP), CX
 	MOVQ  dstep+48(FP), BX
 	SHLQ  $2, BX
+	MOVQ  hoff+56(FP), R14
+	SHLQ  $2, R14
+	MOVQ  sstep+64(FP), DX
+	SHLQ  $2, DX
 	LEAQ  (R9)(R9*2), R10
-	LEAQ  (R8)(R8*2), DX // 3 rows
 	VMOVDQU32 wEven<>(SB), Z30
 	VMOVDQU32 wOdd<>(SB), Z31
 	TESTQ CX, CX
@@ -113,10 +118,11 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-56
 
 inRow:
 	// row 0 of the tiles: columns 2t..2t+3, then the column transform
-	VMOVUPS.Z (SI), K2, Z16
-	VMOVUPS.Z 64(SI), K3, Z17
-	VMOVUPS.Z 8(SI), K2, Z18
-	VMOVUPS.Z 72(SI), K3, Z19
+	LEAQ      (SI), AX
+	VMOVUPS.Z (AX), K2, Z16
+	VMOVUPS.Z (AX)(R14*1), K3, Z17
+	VMOVUPS.Z 8(AX), K2, Z18
+	VMOVUPS.Z 8(AX)(R14*1), K3, Z19
 	VMOVAPS   Z30, Z20
 	VPERMI2PS Z17, Z16, Z20 // d0
 	VMOVAPS   Z31, Z21
@@ -130,10 +136,11 @@ inRow:
 	VSUBPS    Z21, Z22, Z2
 	VSUBPS    Z23, Z21, Z3
 	// row 1 of the tiles: columns 2t..2t+3, then the column transform
-	VMOVUPS.Z (SI)(R8*1), K2, Z16
-	VMOVUPS.Z 64(SI)(R8*1), K3, Z17
-	VMOVUPS.Z 8(SI)(R8*1), K2, Z18
-	VMOVUPS.Z 72(SI)(R8*1), K3, Z19
+	LEAQ      (SI)(R8*1), AX
+	VMOVUPS.Z (AX), K2, Z16
+	VMOVUPS.Z (AX)(R14*1), K3, Z17
+	VMOVUPS.Z 8(AX), K2, Z18
+	VMOVUPS.Z 8(AX)(R14*1), K3, Z19
 	VMOVAPS   Z30, Z20
 	VPERMI2PS Z17, Z16, Z20 // d0
 	VMOVAPS   Z31, Z21
@@ -147,10 +154,11 @@ inRow:
 	VSUBPS    Z21, Z22, Z6
 	VSUBPS    Z23, Z21, Z7
 	// row 2 of the tiles: columns 2t..2t+3, then the column transform
-	VMOVUPS.Z (SI)(R8*2), K2, Z16
-	VMOVUPS.Z 64(SI)(R8*2), K3, Z17
-	VMOVUPS.Z 8(SI)(R8*2), K2, Z18
-	VMOVUPS.Z 72(SI)(R8*2), K3, Z19
+	LEAQ      (SI)(R8*2), AX
+	VMOVUPS.Z (AX), K2, Z16
+	VMOVUPS.Z (AX)(R14*1), K3, Z17
+	VMOVUPS.Z 8(AX), K2, Z18
+	VMOVUPS.Z 8(AX)(R14*1), K3, Z19
 	VMOVAPS   Z30, Z20
 	VPERMI2PS Z17, Z16, Z20 // d0
 	VMOVAPS   Z31, Z21
@@ -164,10 +172,11 @@ inRow:
 	VSUBPS    Z21, Z22, Z10
 	VSUBPS    Z23, Z21, Z11
 	// row 3 of the tiles: columns 2t..2t+3, then the column transform
-	VMOVUPS.Z (SI)(DX*1), K2, Z16
-	VMOVUPS.Z 64(SI)(DX*1), K3, Z17
-	VMOVUPS.Z 8(SI)(DX*1), K2, Z18
-	VMOVUPS.Z 72(SI)(DX*1), K3, Z19
+	LEAQ      (AX)(R8*1), AX
+	VMOVUPS.Z (AX), K2, Z16
+	VMOVUPS.Z (AX)(R14*1), K3, Z17
+	VMOVUPS.Z 8(AX), K2, Z18
+	VMOVUPS.Z 8(AX)(R14*1), K3, Z19
 	VMOVAPS   Z30, Z20
 	VPERMI2PS Z17, Z16, Z20 // d0
 	VMOVAPS   Z31, Z21
@@ -219,7 +228,7 @@ inRow:
 	VMOVUPS Z21, K1, (R11)(R10*1)
 	VMOVUPS Z22, K1, (R12)(R10*1)
 	VMOVUPS Z23, K1, (R13)(R10*1)
-	LEAQ (SI)(R8*2), SI
+	ADDQ DX, SI
 	ADDQ BX, DI
 	DECQ CX
 	JNZ  inRow
@@ -228,14 +237,16 @@ inDone:
 	VZEROUPPER
 	RET
 
-// func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep int)
+// func winoOutputAVX512(m *float32, mstride int, y0, y1 *float32, mask, lo, hi uint16, rows, mstep, ystep, hoff int)
 //
 // For each of rows tile rows of one output channel it reads the 16 values
 // ξ = 4i+j at m + ξ·mstride and writes Y = Aᵀ·M·A: the two output rows y0
 // and y1, the tiles' columns interleaved (lo and hi mask the two 16-float
-// halves of each row). The next tile row reads mstep floats further and
-// writes ystep floats further.
-TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-64
+// halves of each row, the second written hoff floats after the first: 16
+// within a row of up to 16 tiles, or two output rows when lanes 8-15 hold
+// the next tile row). Each iteration reads mstep floats further and writes
+// ystep floats further.
+TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-72
 	MOVQ  m+0(FP), SI
 	MOVQ  mstride+8(FP), R9
 	SHLQ  $2, R9
@@ -252,6 +263,8 @@ TEXT ·winoOutputAVX512(SB), NOSPLIT, $0-64
 	SHLQ  $2, BX
 	MOVQ  ystep+56(FP), R8
 	SHLQ  $2, R8
+	MOVQ  hoff+64(FP), R14
+	SHLQ  $2, R14
 	LEAQ  (R9)(R9*2), R10
 	VMOVDQU32 zipLo<>(SB), Z28
 	VMOVDQU32 zipHi<>(SB), Z29
@@ -307,13 +320,13 @@ outRow:
 	VMOVAPS   Z29, Z21
 	VPERMI2PS Z17, Z16, Z21
 	VMOVUPS   Z20, K2, (DI)
-	VMOVUPS   Z21, K3, 64(DI)
+	VMOVUPS   Z21, K3, (DI)(R14*1)
 	VMOVAPS   Z28, Z20
 	VPERMI2PS Z19, Z18, Z20
 	VMOVAPS   Z29, Z21
 	VPERMI2PS Z19, Z18, Z21
 	VMOVUPS   Z20, K2, (DX)
-	VMOVUPS   Z21, K3, 64(DX)
+	VMOVUPS   Z21, K3, (DX)(R14*1)
 	ADDQ BX, SI
 	ADDQ R8, DI
 	ADDQ R8, DX
