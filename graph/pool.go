@@ -55,6 +55,14 @@ func (op *gapOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error)
 }
 
 func gapForward[T float](hw int, x, y []T) {
+	if x32, ok := any(x).([]float32); ok {
+		y32 := any(y).([]float32)
+		for i := range y32 {
+			s, _ := statsRow32(x32[i*hw:(i+1)*hw], 0) // vector sums
+			y32[i] = float32(s / float64(hw))
+		}
+		return
+	}
 	for i := range y {
 		var s T
 		for _, v := range x[i*hw : (i+1)*hw] {
