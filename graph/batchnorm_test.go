@@ -197,6 +197,17 @@ func TestConvBNEval(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The end of a residual block: ReLU(conv+BN + skip).
+			var res, resRef *G.Node
+			if !relu {
+				skip := node(g, "skip", randTensor(rng, ref.Shape()...))
+				if res, err = ConvBNAddReLUEval(xn, wn, gn, bn, skip, s, geo.stride, geo.pad); err != nil {
+					t.Fatal(err)
+				}
+				if resRef, err = AddReLU(ref, skip); err != nil {
+					t.Fatal(err)
+				}
+			}
 			m := G.NewTapeMachine(g)
 			if err := m.RunAll(); err != nil {
 				t.Fatal(err)
@@ -205,6 +216,21 @@ func TestConvBNEval(t *testing.T) {
 			for i := range want {
 				if math.Abs(got[i]-want[i]) > 1e-12 {
 					t.Fatalf("relu=%v %+v: element %d = %v, want %v", relu, geo, i, got[i], want[i])
+				}
+			}
+			if res != nil {
+				got, want := res.Value().Data().([]float64), resRef.Value().Data().([]float64)
+				zeros := 0
+				for i := range want {
+					if math.Abs(got[i]-want[i]) > 1e-12 {
+						t.Fatalf("residual %+v: element %d = %v, want %v", geo, i, got[i], want[i])
+					}
+					if want[i] == 0 {
+						zeros++
+					}
+				}
+				if zeros == 0 || zeros == len(want) {
+					t.Fatalf("residual %+v: %d of %d outputs are 0: the ReLU is not tested", geo, zeros, len(want))
 				}
 			}
 			m.Close()

@@ -183,16 +183,17 @@ func col2im[T float](g ConvGeom, col, dx []T) {
 }
 
 // convForward computes y = conv(x, w) for a whole batch, images split
-// across workers. If epilogue is not nil it is called on each image's
-// output (K×OH·OW) right after its matrix product, while it is in cache.
-func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue func(yn []T)) {
+// across workers. If epilogue is not nil it is called on each image n and
+// its output yn (K×OH·OW) right after its matrix product, while it is in
+// cache.
+func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue func(n int, yn []T)) {
 	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
-		ep, _ := any(epilogue).(func([]float32))
+		ep, _ := any(epilogue).(func(int, []float32))
 		convForwardWinograd(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)
 		return
 	}
 	if x32, ok := any(x).([]float32); ok && g.gatherable() {
-		ep, _ := any(epilogue).(func([]float32))
+		ep, _ := any(epilogue).(func(int, []float32))
 		convForwardGather(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)
 		return
 	}
@@ -210,7 +211,7 @@ func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue fu
 			yn := y[n*g.K*ohw : (n+1)*g.K*ohw]
 			matmul(false, false, g.K, ohw, rows, w, rows, col, ohw, 0, yn, ohw)
 			if epilogue != nil {
-				epilogue(yn)
+				epilogue(n, yn)
 			}
 		}
 	})

@@ -19,6 +19,7 @@ type convBNOp struct {
 	opBase
 	stride, pad int
 	relu        bool
+	residual    bool // a fifth input is added before the ReLU
 	state       *BNState
 	cols32      scratch[float32]
 	cols64      scratch[float64]
@@ -41,11 +42,38 @@ func ConvBNEval(x, w, gamma, beta *G.Node, s *BNState, stride, pad int, relu boo
 	return G.ApplyOp(op, x, w, gamma, beta)
 }
 
-func (op *convBNOp) Arity() int { return 4 }
+// ConvBNAddReLUEval returns ReLU(BatchNorm(Conv2D(x, w, stride, pad),
+// gamma, beta, s, false) + skip), the end of a residual block, computed in
+// one pass: the skip is added to each image's output while it is in
+// cache. It is for evaluation only: it has no gradient.
+func ConvBNAddReLUEval(x, w, gamma, beta, skip *G.Node, s *BNState, stride, pad int) (*G.Node, error) {
+	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
+	if err != nil {
+		return nil, err
+	}
+	if !gamma.Shape().Eq(tensor.Shape{g.K}) || !beta.Shape().Eq(tensor.Shape{g.K}) || len(s.Mean) != g.K {
+		return nil, fmt.Errorf("graph: conv+bn+add: γ %v, β %v and the statistics (%d) must have %d channels", gamma.Shape(), beta.Shape(), len(s.Mean), g.K)
+	}
+	if want := (tensor.Shape{g.N, g.K, g.OH, g.OW}); !skip.Shape().Eq(want) {
+		return nil, fmt.Errorf("graph: conv+bn+add: skip has shape %v, the convolution %v", skip.Shape(), want)
+	}
+	op := &convBNOp{opBase: newBase("ConvBNAddReLUEval(s=%d,p=%d)", stride, pad), stride: stride, pad: pad, relu: true, residual: true, state: s}
+	return G.ApplyOp(op, x, w, gamma, beta, skip)
+}
+
+func (op *convBNOp) Arity() int {
+	if op.residual {
+		return 5
+	}
+	return 4
+}
 func (op *convBNOp) Type() hm.Type {
+	if op.residual {
+		return fnType(tensorOf(4), tensorOf(4), tensorOf(1), tensorOf(1), tensorOf(4), tensorOf(4))
+	}
 	return fnType(tensorOf(4), tensorOf(4), tensorOf(1), tensorOf(1), tensorOf(4))
 }
-func (op *convBNOp) DiffWRT(int) []bool { return []bool{false, false, false, false} }
+func (op *convBNOp) DiffWRT(n int) []bool { return make([]bool, n) }
 func (op *convBNOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("graph: %s: evaluation-only operation has no gradient", op.name)
 }
@@ -57,7 +85,7 @@ func (op *convBNOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 func (op *convBNOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
 
 func (op *convBNOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	in, dt, err := inputs(op.name, 4, vs)
+	in, dt, err := inputs(op.name, op.Arity(), vs)
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +116,32 @@ func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T,
 		bias[k] = T(float64(beta[k]) - float64(st.Mean[k])*scale)
 	}
 	ohw := g.OH * g.OW
-	convForward(g, x, wf, y, cols, func(yn []T) {
+	if !op.residual {
+		convForward(g, x, wf, y, cols, func(_ int, yn []T) {
+			for k := range g.K {
+				addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu)
+			}
+		})
+		return
+	}
+	skip := slice[T](in[4])
+	convForward(g, x, wf, y, cols, func(n int, yn []T) {
 		for k := range g.K {
-			addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu)
+			addBias(yn[k*ohw:(k+1)*ohw], bias[k], false)
 		}
+		addReLU(yn, yn, skip[n*g.K*ohw:(n+1)*g.K*ohw])
 	})
+}
+
+// addReLU sets dst = ReLU(a + b) elementwise.
+func addReLU[T float](dst, a, b []T) {
+	if d32, ok := any(dst).([]float32); ok {
+		addReLURow32(d32, any(a).([]float32), any(b).([]float32))
+		return
+	}
+	for i := range dst {
+		dst[i] = max(a[i]+b[i], 0)
+	}
 }
 
 // addBias adds b to every element of row, then applies ReLU if relu is set.

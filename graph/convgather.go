@@ -208,7 +208,7 @@ func (p *gatherPlan) fill2(x, src []float32) {
 var packedFilters = sync.Pool{New: func() any { return new(gemm.PackedA) }}
 
 // convForwardGather is convForward for float32 and a gatherable geometry.
-func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(yn []float32)) {
+func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(n int, yn []float32)) {
 	p := planFor(g)
 	pa := packedFilters.Get().(*gemm.PackedA)
 	defer packedFilters.Put(pa)
@@ -223,7 +223,7 @@ func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], ep
 			yn := y[n*g.K*ohw : (n+1)*g.K*ohw]
 			gemm.SgemmGather(pa, ohw, src, p.rowOff, p.colOff, yn, ohw)
 			if epilogue != nil {
-				epilogue(yn)
+				epilogue(n, yn)
 			}
 		}
 	})

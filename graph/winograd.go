@@ -67,7 +67,7 @@ func (f *winoFilters) transform(k, c int, w []float32) {
 }
 
 // convForwardWinograd is convForward for float32 when g.winogradOK().
-func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(yn []float32)) {
+func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(n int, yn []float32)) {
 	th, tw := g.H/2, g.W/2
 	tiles := th * tw
 	// The tiles are read from the zero-padded image: the source buffer of
@@ -116,7 +116,7 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 				}
 			}
 			if epilogue != nil {
-				epilogue(yn)
+				epilogue(n, yn)
 			}
 		}
 	})

@@ -78,10 +78,21 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 		switch o.kind {
 		case opConv:
 			if next := i + 1; !training && next < len(m.spec) && m.spec[next].kind == opBN {
-				// In evaluation the batch norm folds into the convolution.
+				// In evaluation the batch norm folds into the convolution,
+				// and so does the residual addition that may follow.
 				b := m.spec[next]
-				cur, err = graph.ConvBNEval(cur, nodes[o.name+".weight"], nodes[b.name+".gamma"], nodes[b.name+".beta"], b.bn, o.stride, o.pad, b.relu)
+				w, gamma, beta := nodes[o.name+".weight"], nodes[b.name+".gamma"], nodes[b.name+".beta"]
 				i++
+				if add := i + 1; !b.relu && add < len(m.spec) && m.spec[add].kind == opAddReLU {
+					skip := saved
+					if m.spec[add].projection {
+						skip = main
+					}
+					cur, err = graph.ConvBNAddReLUEval(cur, w, gamma, beta, skip, b.bn, o.stride, o.pad)
+					i++
+					break
+				}
+				cur, err = graph.ConvBNEval(cur, w, gamma, beta, b.bn, o.stride, o.pad, b.relu)
 				break
 			}
 			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
