@@ -44,7 +44,10 @@ func naiveConv(g ConvGeom, x, w []float32) (y, scale []float64) {
 // plans where the geometry allows and im2col otherwise, against the
 // definition, and the data gradient of "same" convolutions (a convolution
 // with the flipped filter) against the im2col float64 path.
-func TestConvGatherFloat32(t *testing.T) {
+func TestConvGatherFloat32(t *testing.T) { checkConvFloat32(t) }
+
+func checkConvFloat32(t *testing.T) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 8))
 	cases := []struct{ n, c, h, w, k, r, s, p int }{
 		{3, 3, 32, 32, 16, 3, 1, 1},  // stem
