@@ -103,8 +103,16 @@
 	VPXORD Z14, Z14, Z14;       \
 	VPXORD Z15, Z15, Z15
 
-// EPILOGUE512 writes the tile to C and returns; nobeta is a local label.
-#define EPILOGUE512(nobeta) \
+// C row = acc.
+#define ROW512ONE(r0, r1) \
+	VMOVUPS r0, (DI);    \
+	VMOVUPS r1, 64(DI);  \
+	ADDQ    R9, DI
+
+// EPILOGUE512 writes the tile to C and returns; nobeta and noscale are
+// local labels. With beta = 0 and alpha = 1 (the convolutions' case) the
+// accumulators are stored as they are.
+#define EPILOGUE512(nobeta, noscale) \
 	VBROADCASTSS alpha+56(FP), Z26; \
 	MOVL         beta+60(FP), DX;   \
 	ANDL         $0x7fffffff, DX;   \
@@ -121,6 +129,9 @@
 	VZEROUPPER;                     \
 	RET;                            \
 nobeta:                             \
+	MOVL         alpha+56(FP), DX;  \
+	CMPL         DX, $0x3f800000;   \
+	JEQ          noscale;           \
 	ROW512(Z0, Z1);                 \
 	ROW512(Z2, Z3);                 \
 	ROW512(Z4, Z5);                 \
@@ -129,6 +140,17 @@ nobeta:                             \
 	ROW512(Z10, Z11);               \
 	ROW512(Z12, Z13);               \
 	ROW512(Z14, Z15);               \
+	VZEROUPPER;                     \
+	RET;                            \
+noscale:                            \
+	ROW512ONE(Z0, Z1);              \
+	ROW512ONE(Z2, Z3);              \
+	ROW512ONE(Z4, Z5);              \
+	ROW512ONE(Z6, Z7);              \
+	ROW512ONE(Z8, Z9);              \
+	ROW512ONE(Z10, Z11);            \
+	ROW512ONE(Z12, Z13);            \
+	ROW512ONE(Z14, Z15);            \
 	VZEROUPPER;                     \
 	RET
 
@@ -157,7 +179,7 @@ loop1:
 	JNE  loop1
 
 done:
-	EPILOGUE512(nobeta)
+	EPILOGUE512(nobeta, noscale)
 
 // func kernelAVX512Pack(k int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, bpack *float32)
 //
@@ -190,7 +212,7 @@ loop1:
 	JNE  loop1
 
 done:
-	EPILOGUE512(nobeta)
+	EPILOGUE512(nobeta, noscale)
 
 // Register use of kernelAVX2 (6×16 tile):
 //   Y0..Y11   accumulators, row r in Y(2r) (columns 0-7) and Y(2r+1) (8-15)
