@@ -3,7 +3,7 @@
 # (../shared/bench/torch_ref.py bench) back to back on the same network,
 # batch and iteration count, and prints both results and the ratios.
 #
-#   bench/compare.sh [--readme] [-batch 128] [-iters 20] [-runs 3]
+#   bench/compare.sh [--readme] [-batch 128] [-iters 20] [-runs 5]
 #
 # The two programs run -runs times, alternating, and the table shows the
 # median of each measurement (PyTorch's throughput on this kind of shared
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 readme=0
 batch=128
 iters=20
-runs=3
+runs=5
 while [ $# -gt 0 ]; do
   case "$1" in
     --readme) readme=1 ;;
