@@ -29,18 +29,21 @@ type gatherPlan struct {
 // output rows split into whole runs, and the convolution is not a plain
 // matrix product already.
 func (g ConvGeom) gatherable() bool {
-	if g.direct() || g.OW%gemm.Segment != 0 {
-		return false
-	}
+	return !g.direct() && g.OW%gemm.Segment == 0 && g.planFits()
+}
+
+// planFits reports whether the offsets of g's gather plan fit in int32.
+func (g ConvGeom) planFits() bool {
 	s := g.Stride
 	hq, wq := (g.H+2*g.Pad+s-1)/s, (g.W+2*g.Pad+s-1)/s
-	return s*s*g.C*hq*wq < math.MaxInt32
+	return int64(s*s)*int64(g.C)*int64(hq)*int64(wq) < math.MaxInt32
 }
 
 // plans caches the gather plans by geometry (with N = 0).
 var plans sync.Map
 
-// planFor returns the gather plan of g, which must be gatherable.
+// planFor returns the gather plan of g, for which planFits must hold; its
+// column offsets are meaningful only when g is gatherable.
 func planFor(g ConvGeom) *gatherPlan {
 	g.N = 0
 	if p, ok := plans.Load(g); ok {
@@ -115,12 +118,6 @@ func (p *gatherPlan) fill(x, src []float32) {
 					continue
 				}
 				in := img[iy*g.W : (iy+1)*g.W]
-				if s == 1 {
-					clear(row[:g.Pad])
-					copy(row[g.Pad:g.Pad+g.W], in)
-					clear(row[g.Pad+g.W:])
-					continue
-				}
 				// Pixels j·s + b - Pad inside the row, for j in [jlo, jhi).
 				jlo := min(p.wq, max(0, (g.Pad-b+s-1)/s))
 				jhi := max(jlo, min(p.wq, (g.W+g.Pad-b+s-1)/s))

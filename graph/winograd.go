@@ -23,7 +23,7 @@ import (
 // 1 over an image of even height and width, which convForward then
 // computes with Winograd F(2×2, 3×3).
 func (g ConvGeom) winogradOK() bool {
-	return hasWinograd && g.R == 3 && g.Stride == 1 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 && g.H > 0 && g.W > 0
+	return hasWinograd && g.R == 3 && g.Stride == 1 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 && g.H > 0 && g.W > 0 && g.planFits()
 }
 
 // winoFilters is the filter of a convolution transformed and packed for
