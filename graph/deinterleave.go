@@ -1,17 +1,5 @@
 package graph
 
-// deinterleave sets even[i] = src[2i] for i < len(even) and, if odd is not
-// nil, odd[i] = src[2i+1] for i < len(odd). src must hold those elements.
-func deinterleave(even, odd, src []float32) {
-	i := deinterleaveBulk(even, odd, src)
-	for j := i; j < len(even); j++ {
-		even[j] = src[2*j]
-	}
-	for j := i; j < len(odd); j++ {
-		odd[j] = src[2*j+1]
-	}
-}
-
 // copyRows copies rows rows of w elements from src to dst, the rows sstride
 // and dstride elements apart.
 func copyRows(dst []float32, dstride int, src []float32, sstride, rows, w int) {
@@ -24,9 +12,9 @@ func copyRows(dst []float32, dstride int, src []float32, sstride, rows, w int) {
 	}
 }
 
-// deinterleaveRows does deinterleave for rows rows: row r of even (and of
-// odd, if not nil) starts at r·dstride and holds n elements, row r of src
-// starts at r·sstride. An odd row reads src[2n-1] of its row; with odd nil,
+// deinterleaveRows sets even[r·dstride+i] = src[r·sstride+2i] and, if odd
+// is not nil, odd[r·dstride+i] = src[r·sstride+2i+1], for rows r < rows and
+// i < n. An odd row reads src[2n-1] of its row; with odd nil,
 // src rows need only 2n-1 elements, of which the last vector may read one
 // more.
 func deinterleaveRows(even, odd []float32, dstride int, src []float32, sstride, rows, n int) {

@@ -2,12 +2,6 @@ package graph
 
 import "golang.org/x/sys/cpu"
 
-// deinterleaveAVX512 is implemented in deinterleave_amd64.s; see
-// deinterleave.
-//
-//go:noescape
-func deinterleaveAVX512(even, odd, src *float32, n int)
-
 // copyRowsAVX512 is implemented in deinterleave_amd64.s; see copyRows.
 //
 //go:noescape
@@ -62,24 +56,4 @@ func copyRowsBulk(dst []float32, dstride int, src []float32, sstride, rows, w in
 	_, _ = dst[(rows-1)*dstride+vecs*16-1], src[(rows-1)*sstride+vecs*16-1]
 	copyRowsAVX512(&dst[0], dstride, &src[0], sstride, rows, vecs)
 	return vecs * 16
-}
-
-// deinterleaveBulk does the part of deinterleave it can with AVX-512 and
-// returns the number of elements of even (and odd) it wrote.
-func deinterleaveBulk(even, odd, src []float32) int {
-	n := len(even)
-	if odd != nil {
-		n = min(n, len(odd))
-	}
-	// Whole vectors whose 32-element source is inside src.
-	n = min(n, len(src)/2) &^ 15
-	if !hasDeinterleaveAVX512 || n == 0 {
-		return 0
-	}
-	var op *float32
-	if odd != nil {
-		op = &odd[0]
-	}
-	deinterleaveAVX512(&even[0], op, &src[0], n)
-	return n
 }

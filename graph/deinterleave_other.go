@@ -2,9 +2,6 @@
 
 package graph
 
-// deinterleaveBulk has no fast path on this architecture.
-func deinterleaveBulk(even, odd, src []float32) int { return 0 }
-
 // copyRowsBulk has no fast path on this architecture.
 func copyRowsBulk(dst []float32, dstride int, src []float32, sstride, rows, w int) int { return 0 }
 

@@ -42,44 +42,6 @@ DATA zipHi<>+56(SB)/4, $15
 DATA zipHi<>+60(SB)/4, $31
 GLOBL zipHi<>(SB), RODATA|NOPTR, $64
 
-// Indices that pick the even and the odd elements of two concatenated
-// vectors.
-DATA wEven<>+0(SB)/4, $0
-DATA wEven<>+4(SB)/4, $2
-DATA wEven<>+8(SB)/4, $4
-DATA wEven<>+12(SB)/4, $6
-DATA wEven<>+16(SB)/4, $8
-DATA wEven<>+20(SB)/4, $10
-DATA wEven<>+24(SB)/4, $12
-DATA wEven<>+28(SB)/4, $14
-DATA wEven<>+32(SB)/4, $16
-DATA wEven<>+36(SB)/4, $18
-DATA wEven<>+40(SB)/4, $20
-DATA wEven<>+44(SB)/4, $22
-DATA wEven<>+48(SB)/4, $24
-DATA wEven<>+52(SB)/4, $26
-DATA wEven<>+56(SB)/4, $28
-DATA wEven<>+60(SB)/4, $30
-GLOBL wEven<>(SB), RODATA|NOPTR, $64
-
-DATA wOdd<>+0(SB)/4, $1
-DATA wOdd<>+4(SB)/4, $3
-DATA wOdd<>+8(SB)/4, $5
-DATA wOdd<>+12(SB)/4, $7
-DATA wOdd<>+16(SB)/4, $9
-DATA wOdd<>+20(SB)/4, $11
-DATA wOdd<>+24(SB)/4, $13
-DATA wOdd<>+28(SB)/4, $15
-DATA wOdd<>+32(SB)/4, $17
-DATA wOdd<>+36(SB)/4, $19
-DATA wOdd<>+40(SB)/4, $21
-DATA wOdd<>+44(SB)/4, $23
-DATA wOdd<>+48(SB)/4, $25
-DATA wOdd<>+52(SB)/4, $27
-DATA wOdd<>+56(SB)/4, $29
-DATA wOdd<>+60(SB)/4, $31
-GLOBL wOdd<>(SB), RODATA|NOPTR, $64
-
 // func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep, hoff, sstep int)
 //
 // For each of rows tile rows of one channel of the zero-padded image src
@@ -111,8 +73,8 @@ TEXT ·winoInputAVX512(SB), NOSPLIT, $0-72
 	MOVQ  sstep+64(FP), DX
 	SHLQ  $2, DX
 	LEAQ  (R9)(R9*2), R10
-	VMOVDQU32 wEven<>(SB), Z30
-	VMOVDQU32 wOdd<>(SB), Z31
+	VMOVDQU32 ·evenIdx(SB), Z30
+	VMOVDQU32 ·oddIdx(SB), Z31
 	TESTQ CX, CX
 	JZ    inDone
 
