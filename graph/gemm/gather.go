@@ -101,27 +101,8 @@ func SgemmGather(a *PackedA, n int, src []float32, rowOff, colOff []int32, c []f
 			bp := buf.b[:kb*pw]
 			gatherPanel(bp, pw, src, rowOff[pc:pc+kb], segs)
 			for jr := 0; jr < nb; jr += nr {
-				nn := min(nr, nb-jr)
 				for ir := 0; ir < m; ir += mr {
-					mm := min(mr, m-ir)
-					ap := &a.data[ir*k+pc*mr]
-					cp := c[ir*ldc+jc+jr:]
-					if mm == mr && nn == nr {
-						kern.fn(kb, ap, mr, &bp[jr], pw, &cp[0], ldc, 1, beta)
-						continue
-					}
-					tmp := buf.tmp[:mr*nr]
-					kern.fn(kb, ap, mr, &bp[jr], pw, &tmp[0], nr, 1, 0)
-					for i := range mm {
-						src, dst := tmp[i*nr:i*nr+nn], cp[i*ldc:i*ldc+nn]
-						if beta == 0 {
-							copy(dst, src)
-							continue
-						}
-						for j, v := range src {
-							dst[j] += v
-						}
-					}
+					tile(kern, buf, kb, &a.data[ir*k+pc*mr], mr, &bp[jr], pw, c[ir*ldc+jc+jr:], ldc, min(mr, m-ir), min(nr, nb-jr), 1, beta)
 				}
 			}
 		}
@@ -202,18 +183,7 @@ func SgemmPacked(a *PackedA, n int, b []float32, ldb int, c []float32, ldc int) 
 			bp, bs = &buf.b[0], nr
 		}
 		for ir := 0; ir < m; ir += mr {
-			mm := min(mr, m-ir)
-			ap := &a.data[ir*k]
-			cp := c[ir*ldc+jr:]
-			if mm == mr && nn == nr {
-				kern.fn(k, ap, mr, bp, bs, &cp[0], ldc, 1, 0)
-				continue
-			}
-			tmp := buf.tmp[:mr*nr]
-			kern.fn(k, ap, mr, bp, bs, &tmp[0], nr, 1, 0)
-			for i := range mm {
-				copy(cp[i*ldc:i*ldc+nn], tmp[i*nr:i*nr+nn])
-			}
+			tile(kern, buf, k, &a.data[ir*k], mr, bp, bs, c[ir*ldc+jr:], ldc, min(mr, m-ir), nn, 1, 0)
 		}
 	}
 	bufPool.Put(buf)

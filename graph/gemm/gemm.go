@@ -309,26 +309,32 @@ func macroKernel(kern *kernel, buf *buffers, blk *block) {
 			}
 		}
 		for ; ir < mb; ir += mr {
-			mm := min(mr, mb-ir)
 			ap, as := blk.aPanel(buf, ir, mr)
-			c := blk.c[ir*blk.ldc+jr:]
-			if mm == mr && nn == nr {
-				kern.fn(kb, ap, as, bp, bs, &c[0], blk.ldc, blk.alpha, blk.beta)
-				continue
-			}
-			tmp := buf.tmp[:mr*nr]
-			kern.fn(kb, ap, as, bp, bs, &tmp[0], nr, blk.alpha, 0)
-			for i := 0; i < mm; i++ {
-				src := tmp[i*nr : i*nr+nn]
-				dst := c[i*blk.ldc : i*blk.ldc+nn]
-				if blk.beta == 0 {
-					copy(dst, src)
-					continue
-				}
-				for j, v := range src {
-					dst[j] = blk.beta*dst[j] + v
-				}
-			}
+			tile(kern, buf, kb, ap, as, bp, bs, blk.c[ir*blk.ldc+jr:], blk.ldc, min(mr, mb-ir), nn, blk.alpha, blk.beta)
+		}
+	}
+}
+
+// tile computes the mm×nn tile (mm ≤ mr, nn ≤ nr) C = alpha·Ap·Bp +
+// beta·C with the micro-kernel, whose operands are as in microKernel: a
+// full tile in place, a partial one in buf.tmp, merged into C afterwards.
+func tile(kern *kernel, buf *buffers, k int, a *float32, as int, b *float32, bs int, c []float32, ldc, mm, nn int, alpha, beta float32) {
+	mr, nr := kern.mr, kern.nr
+	if mm == mr && nn == nr {
+		kern.fn(k, a, as, b, bs, &c[0], ldc, alpha, beta)
+		return
+	}
+	tmp := buf.tmp[:mr*nr]
+	kern.fn(k, a, as, b, bs, &tmp[0], nr, alpha, 0)
+	for i := 0; i < mm; i++ {
+		src := tmp[i*nr : i*nr+nn]
+		dst := c[i*ldc : i*ldc+nn]
+		if beta == 0 {
+			copy(dst, src)
+			continue
+		}
+		for j, v := range src {
+			dst[j] = beta*dst[j] + v
 		}
 	}
 }
