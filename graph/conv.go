@@ -187,14 +187,14 @@ func col2im[T float](g ConvGeom, col, dx []T) {
 // its output yn (K×OH·OW) right after its matrix product, while it is in
 // cache.
 func convForward[T float](g ConvGeom, x, w, y []T, cols *scratch[T], epilogue func(n int, yn []T)) {
-	if x32, ok := any(x).([]float32); ok && g.winogradOK() {
+	if x32, ok := any(x).([]float32); ok && (g.winogradOK() || g.gatherable()) {
+		w32, y32, c32 := any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32])
 		ep, _ := any(epilogue).(func(int, []float32))
-		convForwardWinograd(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)
-		return
-	}
-	if x32, ok := any(x).([]float32); ok && g.gatherable() {
-		ep, _ := any(epilogue).(func(int, []float32))
-		convForwardGather(g, x32, any(w).([]float32), any(y).([]float32), any(cols).(*scratch[float32]), ep)
+		if g.winogradOK() {
+			convForwardWinograd(g, x32, w32, y32, c32, ep)
+		} else {
+			convForwardGather(g, x32, w32, y32, c32, ep)
+		}
 		return
 	}
 	chw, ohw, rows := g.C*g.H*g.W, g.OH*g.OW, g.colRows()

@@ -116,20 +116,18 @@ func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T,
 		bias[k] = T(float64(beta[k]) - float64(st.Mean[k])*scale)
 	}
 	ohw := g.OH * g.OW
-	if !op.residual {
-		convForward(g, x, wf, y, cols, func(_ int, yn []T) {
-			for k := range g.K {
-				addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu)
-			}
-		})
-		return
+	var skip []T
+	if op.residual {
+		skip = slice[T](in[4])
 	}
-	skip := slice[T](in[4])
 	convForward(g, x, wf, y, cols, func(n int, yn []T) {
+		// With a residual input, the ReLU comes after the addition.
 		for k := range g.K {
-			addBias(yn[k*ohw:(k+1)*ohw], bias[k], false)
+			addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu && skip == nil)
 		}
-		addReLU(yn, yn, skip[n*g.K*ohw:(n+1)*g.K*ohw])
+		if skip != nil {
+			addReLU(yn, yn, skip[n*len(yn):(n+1)*len(yn)])
+		}
 	})
 }
 

@@ -42,6 +42,9 @@ DATA zipHi<>+56(SB)/4, $15
 DATA zipHi<>+60(SB)/4, $31
 GLOBL zipHi<>(SB), RODATA|NOPTR, $64
 
+// The even/odd permutation indices ·evenIdx and ·oddIdx are defined in
+// deinterleave_amd64.s.
+
 // func winoInputAVX512(src *float32, wp int, dst *float32, dstride int, mask, lo, hi uint16, rows, dstep, hoff, sstep int)
 //
 // For each of rows tile rows of one channel of the zero-padded image src
