@@ -15,6 +15,13 @@ func deinterleaveRowsAVX512(even, odd *float32, dstride int, src *float32, sstri
 
 var hasDeinterleaveAVX512 = cpu.X86.HasAVX512F
 
+// laneMasks returns the AVX-512 masks of the first n lanes (0 ≤ n ≤ 32) of
+// a pair of 16-lane vectors. Shifts by 16 wrap to 0, so a full vector's
+// mask is all ones.
+func laneMasks(n int) (lo, hi uint16) {
+	return uint16(1)<<min(16, n) - 1, uint16(1)<<max(0, n-16) - 1
+}
+
 // deinterleaveRowsBulk does deinterleaveRows with AVX-512, the last
 // vector of each row masked, and returns the number of elements of each
 // row it wrote: n, or 0 without AVX-512.
@@ -39,9 +46,8 @@ func deinterleaveRowsBulk(even, odd []float32, dstride int, src []float32, sstri
 	rest := n - 16*vecs
 	tail := rest > 0
 	srcRest := need - 32*vecs
-	mdst := uint16(1)<<rest - 1 // a shift by 16 wraps to 0: all ones
-	mlo := uint16(1)<<min(16, srcRest) - 1
-	mhi := uint16(1)<<max(0, srcRest-16) - 1
+	mdst, _ := laneMasks(rest)
+	mlo, mhi := laneMasks(srcRest)
 	deinterleaveRowsAVX512(&even[0], op, dstride, &src[0], sstride, rows, vecs, tail, mdst, mlo, mhi)
 	return n
 }

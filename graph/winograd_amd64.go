@@ -22,9 +22,9 @@ func winoInput(src []float32, wp, t0, nt, rows int, dst []float32, dstride, dste
 	}
 	_ = src[(2*rows+1)*wp+2*(t0+nt)+1]
 	_ = dst[15*dstride+(rows-1)*dstep+t0+nt-1]
-	// Shifts by 16 wrap to 0, so the masks are then all ones.
-	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
-	winoInputAVX512(&src[2*t0], wp, &dst[t0], dstride, uint16(1)<<nt-1, lo, hi, rows, dstep, 16, 2*wp)
+	mask, _ := laneMasks(nt)
+	lo, hi := laneMasks(2 * nt)
+	winoInputAVX512(&src[2*t0], wp, &dst[t0], dstride, mask, lo, hi, rows, dstep, 16, 2*wp)
 }
 
 // winoInputPairs is winoInput for an image 16 pixels wide (8 tiles a
@@ -49,9 +49,9 @@ func winoOutput(m []float32, mstride, mstep, t0, nt, rows int, y []float32, w in
 	}
 	_ = m[15*mstride+(rows-1)*mstep+t0+nt-1]
 	_ = y[(2*rows-1)*w+2*(t0+nt)-1]
-	// Shifts by 16 wrap to 0, so the masks are then all ones.
-	lo, hi := uint16(1)<<min(16, 2*nt)-1, uint16(1)<<max(0, 2*nt-16)-1
-	winoOutputAVX512(&m[t0], mstride, &y[2*t0], &y[w+2*t0], uint16(1)<<nt-1, lo, hi, rows, mstep, 2*w, 16)
+	mask, _ := laneMasks(nt)
+	lo, hi := laneMasks(2 * nt)
+	winoOutputAVX512(&m[t0], mstride, &y[2*t0], &y[w+2*t0], mask, lo, hi, rows, mstep, 2*w, 16)
 }
 
 // winoOutputPairs is winoOutput for an output 16 pixels wide (8 tiles a
