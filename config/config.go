@@ -119,7 +119,36 @@ type Solver struct {
 	NumTrainSamples int `yaml:"num_train_samples" msgpack:"num_train_samples"`
 	// NumValSamples is the same for the validation set; 0 means all.
 	NumValSamples int `yaml:"num_val_samples" msgpack:"num_val_samples"`
+	// Distillation adds the predictions of trained teacher networks to
+	// the targets; it is off when Distillation.Teachers is empty.
+	Distillation Distillation `yaml:"distillation" msgpack:"distillation"`
 }
+
+// Distillation configures knowledge distillation (Hinton et al., 2015):
+// the loss of a batch becomes
+//
+//	(1-Weight)·CE(labels, softmax(z)) + Weight·T²·CE(q, softmax(z/T))
+//
+// where z are the network's logits, T is Temperature and q is the mean
+// over the teachers of softmax(teacher logits/T), the teachers seeing the
+// same augmented images as the network. Label smoothing applies to the
+// labels' term.
+type Distillation struct {
+	// Teachers are checkpoint files written by the trainer (any
+	// architecture and size; max_params does not apply to them), read
+	// when training starts; relative paths are relative to the working
+	// directory, as Data.Dir is. Their data.normalize must equal this
+	// configuration's. Empty disables distillation.
+	Teachers []string `yaml:"teachers" msgpack:"teachers"`
+	// Weight is the share of the teachers' term, in [0, 1].
+	Weight float64 `yaml:"weight" msgpack:"weight"`
+	// Temperature softens the teachers' and the network's
+	// distributions, > 0.
+	Temperature float64 `yaml:"temperature" msgpack:"temperature"`
+}
+
+// Enabled reports whether distillation is configured.
+func (d Distillation) Enabled() bool { return len(d.Teachers) > 0 }
 
 // Optimizer names an optimizer and its arguments.
 type Optimizer struct {
@@ -248,6 +277,7 @@ func Default() Config {
 			Epochs:          20,
 			NumTrainSamples: 1000,
 			NumValSamples:   0,
+			Distillation:    Distillation{Weight: 0.9, Temperature: 4},
 		},
 		Output: Output{
 			Name:          "default",

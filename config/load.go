@@ -109,6 +109,9 @@ func (c *Config) canonical() {
 	if len(c.Solver.Scheduler.Milestones) == 0 {
 		c.Solver.Scheduler.Milestones = nil
 	}
+	if len(c.Solver.Distillation.Teachers) == 0 {
+		c.Solver.Distillation.Teachers = nil
+	}
 }
 
 // decode decodes data into c, which holds the defaults. It first checks the

@@ -184,6 +184,18 @@ func (s *Solver) validate(v *validator, path string) {
 	v.positiveInt(join(path, "epochs"), s.Epochs)
 	v.nonNegativeInt(join(path, "num_train_samples"), s.NumTrainSamples)
 	v.nonNegativeInt(join(path, "num_val_samples"), s.NumValSamples)
+	s.Distillation.validate(v, join(path, "distillation"))
+}
+
+func (d *Distillation) validate(v *validator, path string) {
+	teachers := join(path, "teachers")
+	for i, t := range d.Teachers {
+		v.nonEmpty(index(teachers, i), t)
+	}
+	if p := join(path, "weight"); v.finite(p, d.Weight) && (d.Weight < 0 || d.Weight > 1) {
+		v.addf(p, "must be in [0, 1], got %g", d.Weight)
+	}
+	v.positive(join(path, "temperature"), d.Temperature)
 }
 
 func (o *Optimizer) validate(v *validator, path string) {

@@ -161,6 +161,13 @@ func TestValidateRules(t *testing.T) {
 		{"label_smoothing 1", func(c *Config) { c.Solver.LabelSmoothing = 1 }, []string{"solver.label_smoothing: must be in [0, 1), got 1"}},
 		{"label_smoothing negative", func(c *Config) { c.Solver.LabelSmoothing = -0.1 }, []string{"solver.label_smoothing: must be in [0, 1), got -0.1"}},
 		{"label_smoothing 0.1", func(c *Config) { c.Solver.LabelSmoothing = 0.1 }, nil},
+		{"distillation weight 1.5", func(c *Config) { c.Solver.Distillation.Weight = 1.5 }, []string{"solver.distillation.weight: must be in [0, 1], got 1.5"}},
+		{"distillation weight negative", func(c *Config) { c.Solver.Distillation.Weight = -0.5 }, []string{"solver.distillation.weight: must be in [0, 1], got -0.5"}},
+		{"distillation temperature 0", func(c *Config) { c.Solver.Distillation.Temperature = 0 }, []string{"solver.distillation.temperature: must be > 0, got 0"}},
+		{"distillation empty teacher", func(c *Config) { c.Solver.Distillation.Teachers = []string{"a.ckpt", ""} }, []string{"solver.distillation.teachers[1]: must not be empty"}},
+		{"distillation on", func(c *Config) {
+			c.Solver.Distillation = Distillation{Teachers: []string{"t.ckpt"}, Weight: 1, Temperature: 1}
+		}, nil},
 		{"batch_size zero", func(c *Config) { c.Solver.BatchSize = 0 }, []string{"solver.batch_size: must be > 0, got 0"}},
 		{"epochs zero", func(c *Config) { c.Solver.Epochs = 0 }, []string{"solver.epochs: must be > 0, got 0"}},
 		{"num_train_samples negative", func(c *Config) { c.Solver.NumTrainSamples = -1 }, []string{"solver.num_train_samples: must be >= 0, got -1"}},

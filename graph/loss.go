@@ -10,9 +10,12 @@ import (
 )
 
 // xentOp is the mean over a batch of the cross-entropy between
-// softmax(logits) and target distributions, computed through a stable
+// softmax(logits/t) and target rows, times t², computed through a stable
 // log-softmax.
-type xentOp struct{ opBase }
+type xentOp struct {
+	opBase
+	t float64 // temperature
+}
 
 // SoftmaxCrossEntropy returns the scalar
 //
@@ -22,10 +25,30 @@ type xentOp struct{ opBase }
 // (one-hot labels, or labels smoothed with SmoothLabels). The gradient with
 // respect to the logits is (softmax(logits) - target)/N; targets get none.
 func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
+	return SoftmaxCrossEntropyT(logits, targets, 1)
+}
+
+// SoftmaxCrossEntropyT returns the cross-entropy at temperature t > 0,
+//
+//	-t²/N · Σₙ Σₖ target[n,k] · log softmax(logits[n]/t)ₖ,
+//
+// the distillation term of Hinton et al. (2015), whose t² keeps the
+// gradient's scale independent of t. Target rows need not sum to 1: a row
+// w·p is w times the loss of p. The gradient with respect to the logits
+// is t·(Sₙ·softmax(logits[n]/t) - target[n])/N, where Sₙ is the sum of
+// the row's targets; targets get none.
+func SoftmaxCrossEntropyT(logits, targets *G.Node, t float64) (*G.Node, error) {
 	if len(logits.Shape()) != 2 || !logits.Shape().Eq(targets.Shape()) {
 		return nil, fmt.Errorf("graph: cross-entropy: logits %v and targets %v must both be N×K", logits.Shape(), targets.Shape())
 	}
-	return G.ApplyOp(&xentOp{newBase("SoftmaxCrossEntropy")}, logits, targets)
+	if !(t > 0) || math.IsInf(t, 1) {
+		return nil, fmt.Errorf("graph: cross-entropy: the temperature must be positive and finite, got %g", t)
+	}
+	base := newBase("SoftmaxCrossEntropy")
+	if t != 1 {
+		base = newBase("SoftmaxCrossEntropy(T=%g)", t)
+	}
+	return G.ApplyOp(&xentOp{base, t}, logits, targets)
 }
 
 // SmoothLabels writes into dst (N×k) the targets for the given labels with
@@ -59,51 +82,54 @@ func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("graph: %s: logits %v and targets %v must both be N×K", op.name, s, in[1].Shape())
 	}
 	if dt == tensor.Float32 {
-		l := xentForward(s[0], s[1], slice[float32](in[0]), slice[float32](in[1]))
+		l := xentForward(s[0], s[1], op.t, slice[float32](in[0]), slice[float32](in[1]))
 		return G.NewF32(float32(l)), nil
 	}
-	l := xentForward(s[0], s[1], slice[float64](in[0]), slice[float64](in[1]))
+	l := xentForward(s[0], s[1], op.t, slice[float64](in[0]), slice[float64](in[1]))
 	return G.NewF64(l), nil
 }
 
-// logSumExp returns log Σ exp(row) without overflow.
-func logSumExp[T float](row []T) float64 {
+// logSumExp returns log Σ exp(row/t) without overflow.
+func logSumExp[T float](row []T, t float64) float64 {
 	m := math.Inf(-1)
 	for _, v := range row {
-		m = math.Max(m, float64(v))
+		m = math.Max(m, float64(v)/t)
 	}
 	var s float64
 	for _, v := range row {
-		s += math.Exp(float64(v) - m)
+		s += math.Exp(float64(v)/t - m)
 	}
 	return m + math.Log(s)
 }
 
-func xentForward[T float](n, k int, logits, targets []T) float64 {
+func xentForward[T float](n, k int, temp float64, logits, targets []T) float64 {
 	var total float64
 	for r := range n {
 		row, t := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k]
-		lse := logSumExp(row)
+		lse := logSumExp(row, temp)
 		for j, v := range row {
 			if t[j] != 0 {
-				total -= float64(t[j]) * (float64(v) - lse)
+				total -= float64(t[j]) * (float64(v)/temp - lse)
 			}
 		}
 	}
-	return total / float64(n)
+	return temp * temp * total / float64(n)
 }
 
 func (op *xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(&xentGradOp{newBase("SoftmaxCrossEntropyGrad")}, in[0], in[1], grad)
+	d, err := G.ApplyOp(&xentGradOp{newBase("%sGrad", op.name), op.t}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{d, nil}, nil
 }
 
-// xentGradOp computes g·(softmax(logits) - targets)/N from
-// (logits, targets, g).
-type xentGradOp struct{ opBase }
+// xentGradOp computes g·t·(S·softmax(logits/t) - targets)/N from
+// (logits, targets, g), S being the sum of each target row.
+type xentGradOp struct {
+	opBase
+	t float64 // temperature
+}
 
 func (op *xentGradOp) Arity() int    { return 3 }
 func (op *xentGradOp) Type() hm.Type { return fnType(tensorOf(2), tensorOf(2), hmA(), tensorOf(2)) }
@@ -131,20 +157,24 @@ func (op *xentGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 	s := in[0].Shape()
 	d := op.output(prealloc, dt, s...)
 	if dt == tensor.Float32 {
-		xentBackward(s[0], s[1], g, slice[float32](in[0]), slice[float32](in[1]), slice[float32](d))
+		xentBackward(s[0], s[1], g, op.t, slice[float32](in[0]), slice[float32](in[1]), slice[float32](d))
 	} else {
-		xentBackward(s[0], s[1], g, slice[float64](in[0]), slice[float64](in[1]), slice[float64](d))
+		xentBackward(s[0], s[1], g, op.t, slice[float64](in[0]), slice[float64](in[1]), slice[float64](d))
 	}
 	return d, nil
 }
 
-func xentBackward[T float](n, k int, g float64, logits, targets, d []T) {
-	scale := g / float64(n)
+func xentBackward[T float](n, k int, g, temp float64, logits, targets, d []T) {
+	scale := g * temp / float64(n)
 	for r := range n {
 		row, t, out := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k], d[r*k:(r+1)*k]
-		lse := logSumExp(row)
+		lse := logSumExp(row, temp)
+		var sum float64
+		for _, v := range t {
+			sum += float64(v)
+		}
 		for j, v := range row {
-			out[j] = T(scale * (math.Exp(float64(v)-lse) - float64(t[j])))
+			out[j] = T(scale * (sum*math.Exp(float64(v)/temp-lse) - float64(t[j])))
 		}
 	}
 }

@@ -76,6 +76,14 @@ func fill(rng *rand.Rand, xs []float64) {
 // net with central finite differences for every parameter element.
 func checkNetGradient(t *testing.T, cfg config.Model) {
 	t.Helper()
+	checkNetGradientDistill(t, cfg, 0, 0)
+}
+
+// checkNetGradientDistill is checkNetGradient for a distillation net with
+// the given weight and temperature (a plain training net for temperature
+// 0), with random teacher distributions.
+func checkNetGradientDistill(t *testing.T, cfg config.Model, weight, temperature float64) {
+	t.Helper()
 	m, err := newModel(cfg, 3, tensor.Float64)
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +99,9 @@ func checkNetGradient(t *testing.T, cfg config.Model) {
 		}
 	}
 	net, err := m.Build(4, true)
+	if temperature > 0 {
+		net, err = m.BuildDistillation(4, weight, temperature)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +109,11 @@ func checkNetGradient(t *testing.T, cfg config.Model) {
 	fill(rng, net.x.Data().([]float64))
 	if err := net.SetLabels([]int{1, 7, 3, 1}, 0.1); err != nil {
 		t.Fatal(err)
+	}
+	if temperature > 0 {
+		if err := net.SetTeacherProbs(randomProbs(rng, 4)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	loss := func() float64 {
 		t.Helper()

@@ -26,21 +26,48 @@ type Net struct {
 	Logits *G.Node
 	// Targets (Batch×10) and Loss exist in training nets only.
 	Targets, Loss *G.Node
+	// Soft (Batch×10) holds the teachers' targets of a distillation net
+	// (see BuildDistillation); it is nil otherwise.
+	Soft *G.Node
 	// Grads holds ∂Loss/∂p for every parameter p of the model, in order.
 	Grads G.Nodes
 
-	model  *Model
-	vm     G.VM
-	x, tgt *tensor.Dense
+	model        *Model
+	vm           G.VM
+	x, tgt, soft *tensor.Dense
+	// weight is the share of the teachers' term in a distillation net.
+	weight float64
 }
 
 // Build returns a net for batches of the given size.
 func (m *Model) Build(batch int, training bool) (*Net, error) {
+	return m.build(batch, training, 0, 0)
+}
+
+// BuildDistillation returns a training net whose loss is
+//
+//	(1-weight)·CE(labels, softmax(z)) + weight·T²·CE(q, softmax(z/T))
+//
+// for logits z, temperature T and teachers' distributions q, set for each
+// batch with SetLabels and SetTeacherProbs. The weight is in [0, 1] and
+// the temperature is positive.
+func (m *Model) BuildDistillation(batch int, weight, temperature float64) (*Net, error) {
+	if !(weight >= 0 && weight <= 1) {
+		return nil, fmt.Errorf("model: the distillation weight must be in [0, 1], got %g", weight)
+	}
+	if !(temperature > 0) || math.IsInf(temperature, 1) {
+		return nil, fmt.Errorf("model: the distillation temperature must be positive and finite, got %g", temperature)
+	}
+	return m.build(batch, true, weight, temperature)
+}
+
+// build returns a net; a temperature > 0 makes it a distillation net.
+func (m *Model) build(batch int, training bool, weight, temperature float64) (*Net, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("model: batch size must be positive, got %d", batch)
 	}
 	g := G.NewGraph()
-	n := &Net{Batch: batch, Training: training, Graph: g, model: m}
+	n := &Net{Batch: batch, Training: training, Graph: g, model: m, weight: weight}
 	n.x = tensor.New(tensor.WithShape(batch, Channels, m.size, m.size), tensor.Of(m.dtype))
 	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
 	nodes := make(map[string]*G.Node, len(m.Params))
@@ -59,6 +86,17 @@ func (m *Model) Build(batch int, training bool) (*Net, error) {
 		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
 		if n.Loss, err = graph.SoftmaxCrossEntropy(logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
+		}
+		if temperature > 0 {
+			n.soft = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
+			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
+			kd, err := graph.SoftmaxCrossEntropyT(logits, n.Soft, temperature)
+			if err != nil {
+				return nil, fmt.Errorf("model: distillation loss: %w", err)
+			}
+			if n.Loss, err = G.Add(n.Loss, kd); err != nil {
+				return nil, fmt.Errorf("model: distillation loss: %w", err)
+			}
 		}
 		if n.Grads, err = G.Grad(n.Loss, params...); err != nil {
 			return nil, fmt.Errorf("model: gradient: %w", err)
@@ -131,7 +169,8 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 func (n *Net) Input() []float32 { return n.x.Data().([]float32) }
 
 // SetLabels writes the targets of a training net: the one-hot labels mixed
-// with the uniform distribution by label smoothing eps.
+// with the uniform distribution by label smoothing eps (and, in a
+// distillation net, scaled by 1-weight).
 func (n *Net) SetLabels(labels []int, eps float64) error {
 	if !n.Training {
 		return fmt.Errorf("model: an evaluation net has no targets")
@@ -147,10 +186,44 @@ func (n *Net) SetLabels(labels []int, eps float64) error {
 	switch t := n.tgt.Data().(type) {
 	case []float32:
 		graph.SmoothLabels(t, labels, NumClasses, eps)
+		scale(t, 1-n.weight)
 	case []float64:
 		graph.SmoothLabels(t, labels, NumClasses, eps)
+		scale(t, 1-n.weight)
 	}
 	return nil
+}
+
+// SetTeacherProbs writes the teachers' targets of a distillation net:
+// probs holds Batch rows of 10 probabilities (each row summing to 1), the
+// teachers' softmax at the net's temperature.
+func (n *Net) SetTeacherProbs(probs []float32) error {
+	if n.soft == nil {
+		return fmt.Errorf("model: the net was not built for distillation")
+	}
+	if len(probs) != n.Batch*NumClasses {
+		return fmt.Errorf("model: %d teacher probabilities for a batch of %d×%d", len(probs), n.Batch, NumClasses)
+	}
+	switch t := n.soft.Data().(type) {
+	case []float32:
+		for i, p := range probs {
+			t[i] = float32(n.weight) * p
+		}
+	case []float64:
+		for i, p := range probs {
+			t[i] = n.weight * float64(p)
+		}
+	}
+	return nil
+}
+
+func scale[T float32 | float64](xs []T, a float64) {
+	if a == 1 {
+		return
+	}
+	for i := range xs {
+		xs[i] *= T(a)
+	}
 }
 
 // Run executes the graph once: forward, and in a training net backward.

@@ -63,6 +63,7 @@ type Solver struct {
 	net        *model.Net
 	classifier *model.Classifier
 	params     []Param
+	teachers   *teachers // nil without distillation
 
 	bestParams, bestStats []checkpoint.Tensor
 	// The epoch in progress: batches done, their summed loss and the
@@ -108,6 +109,11 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		s.params[i] = Param{Name: p.Name, Data: p.Data(), Decay: p.Decay || cfg.Solver.Optimizer.DecayBNAndBias}
 	}
 	s.classifier = model.NewClassifier(m, cfg.Data.Normalize)
+	if d := cfg.Solver.Distillation; d.Enabled() {
+		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -133,6 +139,9 @@ func (s *Solver) Close() {
 		s.net = nil
 	}
 	s.classifier.Close()
+	if s.teachers != nil {
+		s.teachers.close()
+	}
 }
 
 // Test returns the accuracy in percent of the model in evaluation mode
@@ -213,7 +222,13 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 		return nil
 	}
 	if s.net == nil {
-		net, err := s.Model.Build(s.Config.Solver.BatchSize, true)
+		var net *model.Net
+		var err error
+		if d := s.Config.Solver.Distillation; s.teachers != nil {
+			net, err = s.Model.BuildDistillation(s.Config.Solver.BatchSize, d.Weight, d.Temperature)
+		} else {
+			net, err = s.Model.Build(s.Config.Solver.BatchSize, true)
+		}
 		if err != nil {
 			return err
 		}
@@ -262,6 +277,15 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 		copy(s.net.Input(), b.X)
 		if err := s.net.SetLabels(b.Labels, s.Config.Solver.LabelSmoothing); err != nil {
 			return err
+		}
+		if s.teachers != nil {
+			probs, err := s.teachers.predict(b.X)
+			if err != nil {
+				return err
+			}
+			if err := s.net.SetTeacherProbs(probs); err != nil {
+				return err
+			}
 		}
 		if err := s.net.Run(); err != nil {
 			return err

@@ -138,6 +138,13 @@ func recipe(s config.Solver) string {
 	if s.LabelSmoothing > 0 {
 		out += fmt.Sprintf(", smoothing %g", s.LabelSmoothing)
 	}
+	if d := s.Distillation; d.Enabled() {
+		names := make([]string, len(d.Teachers))
+		for i, t := range d.Teachers {
+			names[i] = filepath.Base(filepath.Dir(t))
+		}
+		out += fmt.Sprintf(", distilled from %s (weight %g, T %g)", strings.Join(names, "+"), d.Weight, d.Temperature)
+	}
 	return out
 }
 

@@ -195,6 +195,9 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 		return err
 	}
 	defer s.Close()
+	if d := cfg.Solver.Distillation; d.Enabled() {
+		fmt.Fprintf(stdout, "distillation: %d teacher(s) %v, weight %g, temperature %g\n", len(d.Teachers), d.Teachers, d.Weight, d.Temperature)
+	}
 	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	if resume != "" {
 		if err := s.Resume(resume); err != nil {

@@ -1,0 +1,75 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// TestSoftmaxCrossEntropyTValue checks the loss and its gradient at
+// temperature 2 against values worked out by hand.
+func TestSoftmaxCrossEntropyTValue(t *testing.T) {
+	// logits/2 = (0, ln 3), so softmax(logits/2) = (1/4, 3/4). The target
+	// row sums to 1/2: loss = -2²·½·ln ¼ = 2 ln 4, and the gradient is
+	// 2·(½·(¼, ¾) - (½, 0)) = (-¾, ¾).
+	g := G.NewGraph()
+	z := node(g, "z", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 2 * math.Log(3)})))
+	tg := node(g, "t", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0.5, 0})))
+	loss, err := SoftmaxCrossEntropyT(z, tg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := G.Grad(loss, z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g)
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loss.Value().Data().(float64), 2*math.Log(4); math.Abs(got-want) > 1e-12 {
+		t.Errorf("loss = %.15g, want %.15g", got, want)
+	}
+	for i, want := range []float64{-0.75, 0.75} {
+		if got := grads[0].Value().Data().([]float64)[i]; math.Abs(got-want) > 1e-12 {
+			t.Errorf("gradient[%d] = %.15g, want %g", i, got, want)
+		}
+	}
+}
+
+// TestSoftmaxCrossEntropyTGradient checks the gradient at temperature 3
+// with target rows that do not sum to 1 (a weighted distillation term)
+// by finite differences.
+func TestSoftmaxCrossEntropyTGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := randTensor(rng, 4, 5)
+	w := randTensor(rng, 3, 5)
+	b := randTensor(rng, 3)
+	targets := make([]float64, 4*3)
+	for i := range targets {
+		targets[i] = 0.3 * rng.Float64()
+	}
+	tt := tensor.New(tensor.WithShape(4, 3), tensor.WithBacking(targets))
+	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+		y, err := Dense(in[0], in[1], in[2])
+		if err != nil {
+			return nil, err
+		}
+		return SoftmaxCrossEntropyT(y, in[3], 3)
+	}, []*tensor.Dense{x, w, b, tt}, []int{0, 1, 2})
+	t.Logf("max relative error %.3g", worst)
+}
+
+func TestSoftmaxCrossEntropyTRejectsTemperature(t *testing.T) {
+	g := G.NewGraph()
+	z := node(g, "z", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 1})))
+	for _, temp := range []float64{0, -1, math.NaN(), math.Inf(1)} {
+		if _, err := SoftmaxCrossEntropyT(z, z, temp); err == nil {
+			t.Errorf("temperature %g: no error", temp)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/model"
+)
+
+// teachers are the trained networks of knowledge distillation.
+type teachers struct {
+	nets        []*model.Classifier
+	temperature float64
+	probs       []float32
+}
+
+// loadTeachers reads the teacher checkpoints of d, which must have been
+// trained on inputs normalised as norm.
+func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, error) {
+	t := &teachers{temperature: d.Temperature}
+	for i, path := range d.Teachers {
+		c, err := model.Load(path)
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("trainer: solver.distillation.teachers[%d]: %w", i, err)
+		}
+		t.nets = append(t.nets, c)
+		if !slices.Equal(c.Normalize.Mean, norm.Mean) || !slices.Equal(c.Normalize.Std, norm.Std) {
+			t.close()
+			return nil, fmt.Errorf("trainer: solver.distillation.teachers[%d]: %s was trained with data.normalize mean %v, std %v, not this configuration's mean %v, std %v",
+				i, path, c.Normalize.Mean, c.Normalize.Std, norm.Mean, norm.Std)
+		}
+	}
+	return t, nil
+}
+
+// predict returns, for the normalised images x, the mean over the
+// teachers of softmax(logits/T), one row of model.NumClasses per image.
+// The slice is overwritten by the next call.
+func (t *teachers) predict(x []float32) ([]float32, error) {
+	n := len(x) / model.ImageSize
+	t.probs = slices.Grow(t.probs[:0], n*model.NumClasses)[:n*model.NumClasses]
+	clear(t.probs)
+	w := 1 / float64(len(t.nets))
+	for _, c := range t.nets {
+		logits, err := c.Logits(x)
+		if err != nil {
+			return nil, fmt.Errorf("trainer: teacher: %w", err)
+		}
+		for r := range n {
+			addSoftmax(t.probs[r*model.NumClasses:(r+1)*model.NumClasses], logits[r*model.NumClasses:(r+1)*model.NumClasses], t.temperature, w)
+		}
+	}
+	return t.probs, nil
+}
+
+// addSoftmax adds w·softmax(logits/temp) to dst.
+func addSoftmax(dst, logits []float32, temp, w float64) {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v)/temp)
+	}
+	var e [model.NumClasses]float64
+	var sum float64
+	for i, v := range logits {
+		e[i] = math.Exp(float64(v)/temp - m)
+		sum += e[i]
+	}
+	for i := range dst {
+		dst[i] += float32(w * e[i] / sum)
+	}
+}
+
+func (t *teachers) close() {
+	for _, c := range t.nets {
+		c.Close()
+	}
+}
