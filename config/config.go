@@ -127,7 +127,7 @@ type Solver struct {
 // Distillation configures knowledge distillation (Hinton et al., 2015):
 // the loss of a batch becomes
 //
-//	(1-Weight)·CE(labels, softmax(z)) + Weight·T²·CE(q, softmax(z/T))
+//	(1-Weight)·CE(labels, softmax(z)) + Weight·T²·KL(q ‖ softmax(z/T))
 //
 // where z are the network's logits, T is Temperature and q is the mean
 // over the teachers of softmax(teacher logits/T), the teachers seeing the

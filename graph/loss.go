@@ -11,10 +11,12 @@ import (
 
 // xentOp is the mean over a batch of the cross-entropy between
 // softmax(logits/t) and target rows, times t², computed through a stable
-// log-softmax.
+// log-softmax; with kl set, the targets' own entropy is subtracted, which
+// makes it a Kullback-Leibler divergence.
 type xentOp struct {
 	opBase
-	t float64 // temperature
+	t  float64 // temperature
+	kl bool
 }
 
 // SoftmaxCrossEntropy returns the scalar
@@ -25,30 +27,39 @@ type xentOp struct {
 // (one-hot labels, or labels smoothed with SmoothLabels). The gradient with
 // respect to the logits is (softmax(logits) - target)/N; targets get none.
 func SoftmaxCrossEntropy(logits, targets *G.Node) (*G.Node, error) {
-	return SoftmaxCrossEntropyT(logits, targets, 1)
+	if err := checkXent(logits, targets, 1); err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(&xentOp{newBase("SoftmaxCrossEntropy"), 1, false}, logits, targets)
 }
 
-// SoftmaxCrossEntropyT returns the cross-entropy at temperature t > 0,
+// SoftmaxKLDivergence returns the distillation term of Hinton et al.
+// (2015) at temperature t > 0,
 //
-//	-t²/N · Σₙ Σₖ target[n,k] · log softmax(logits[n]/t)ₖ,
+//	t²/N · Σₙ Σₖ target[n,k] · (log(target[n,k]/Sₙ) - log softmax(logits[n]/t)ₖ)
 //
-// the distillation term of Hinton et al. (2015), whose t² keeps the
-// gradient's scale independent of t. Target rows need not sum to 1: a row
-// w·p is w times the loss of p. The gradient with respect to the logits
-// is t·(Sₙ·softmax(logits[n]/t) - target[n])/N, where Sₙ is the sum of
-// the row's targets; targets get none.
-func SoftmaxCrossEntropyT(logits, targets *G.Node, t float64) (*G.Node, error) {
+// where Sₙ is the sum of row n of the targets: Sₙ times the
+// Kullback-Leibler divergence of softmax(logits[n]/t) from the target
+// distribution target[n]/Sₙ, so that a row w·q weighs the divergence from q
+// by w. The t² keeps the gradient's scale independent of t. The gradient
+// with respect to the logits is t·(Sₙ·softmax(logits[n]/t) - target[n])/N,
+// that of the cross-entropy, from which the divergence differs by the
+// targets' entropy; targets get none.
+func SoftmaxKLDivergence(logits, targets *G.Node, t float64) (*G.Node, error) {
+	if err := checkXent(logits, targets, t); err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(&xentOp{newBase("SoftmaxKLDivergence(T=%g)", t), t, true}, logits, targets)
+}
+
+func checkXent(logits, targets *G.Node, t float64) error {
 	if len(logits.Shape()) != 2 || !logits.Shape().Eq(targets.Shape()) {
-		return nil, fmt.Errorf("graph: cross-entropy: logits %v and targets %v must both be N×K", logits.Shape(), targets.Shape())
+		return fmt.Errorf("graph: cross-entropy: logits %v and targets %v must both be N×K", logits.Shape(), targets.Shape())
 	}
 	if !(t > 0) || math.IsInf(t, 1) {
-		return nil, fmt.Errorf("graph: cross-entropy: the temperature must be positive and finite, got %g", t)
+		return fmt.Errorf("graph: cross-entropy: the temperature must be positive and finite, got %g", t)
 	}
-	base := newBase("SoftmaxCrossEntropy")
-	if t != 1 {
-		base = newBase("SoftmaxCrossEntropy(T=%g)", t)
-	}
-	return G.ApplyOp(&xentOp{base, t}, logits, targets)
+	return nil
 }
 
 // SmoothLabels writes into dst (N×k) the targets for the given labels with
@@ -82,10 +93,10 @@ func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("graph: %s: logits %v and targets %v must both be N×K", op.name, s, in[1].Shape())
 	}
 	if dt == tensor.Float32 {
-		l := xentForward(s[0], s[1], op.t, slice[float32](in[0]), slice[float32](in[1]))
+		l := xentForward(s[0], s[1], op.t, op.kl, slice[float32](in[0]), slice[float32](in[1]))
 		return G.NewF32(float32(l)), nil
 	}
-	l := xentForward(s[0], s[1], op.t, slice[float64](in[0]), slice[float64](in[1]))
+	l := xentForward(s[0], s[1], op.t, op.kl, slice[float64](in[0]), slice[float64](in[1]))
 	return G.NewF64(l), nil
 }
 
@@ -102,14 +113,24 @@ func logSumExp[T float](row []T, t float64) float64 {
 	return m + math.Log(s)
 }
 
-func xentForward[T float](n, k int, temp float64, logits, targets []T) float64 {
+func xentForward[T float](n, k int, temp float64, kl bool, logits, targets []T) float64 {
 	var total float64
 	for r := range n {
 		row, t := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k]
 		lse := logSumExp(row, temp)
+		var sum float64
+		if kl {
+			for _, v := range t {
+				sum += float64(v)
+			}
+		}
 		for j, v := range row {
-			if t[j] != 0 {
-				total -= float64(t[j]) * (float64(v)/temp - lse)
+			if t[j] == 0 {
+				continue
+			}
+			total -= float64(t[j]) * (float64(v)/temp - lse)
+			if kl {
+				total += float64(t[j]) * math.Log(float64(t[j])/sum)
 			}
 		}
 	}

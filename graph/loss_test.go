@@ -9,16 +9,17 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// TestSoftmaxCrossEntropyTValue checks the loss and its gradient at
+// TestSoftmaxKLDivergenceValue checks the divergence and its gradient at
 // temperature 2 against values worked out by hand.
-func TestSoftmaxCrossEntropyTValue(t *testing.T) {
-	// logits/2 = (0, ln 3), so softmax(logits/2) = (1/4, 3/4). The target
-	// row sums to 1/2: loss = -2²·½·ln ¼ = 2 ln 4, and the gradient is
-	// 2·(½·(¼, ¾) - (½, 0)) = (-¾, ¾).
+func TestSoftmaxKLDivergenceValue(t *testing.T) {
+	// logits/2 = (0, ln 3), so p = softmax(logits/2) = (1/4, 3/4). The
+	// target row (¼, ¼) is ½ times q = (½, ½): KL(q ‖ p) = ½ ln 2 + ½ ln ⅔
+	// = ½ ln(4/3), so the loss is 2²·½·½ ln(4/3) = ln(4/3), and the
+	// gradient is 2·(½·(¼, ¾) - (¼, ¼)) = (-¼, ¼).
 	g := G.NewGraph()
 	z := node(g, "z", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 2 * math.Log(3)})))
-	tg := node(g, "t", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0.5, 0})))
-	loss, err := SoftmaxCrossEntropyT(z, tg, 2)
+	tg := node(g, "t", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0.25, 0.25})))
+	loss, err := SoftmaxKLDivergence(z, tg, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,20 +32,20 @@ func TestSoftmaxCrossEntropyTValue(t *testing.T) {
 	if err := m.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := loss.Value().Data().(float64), 2*math.Log(4); math.Abs(got-want) > 1e-12 {
+	if got, want := loss.Value().Data().(float64), math.Log(4.0/3); math.Abs(got-want) > 1e-12 {
 		t.Errorf("loss = %.15g, want %.15g", got, want)
 	}
-	for i, want := range []float64{-0.75, 0.75} {
+	for i, want := range []float64{-0.25, 0.25} {
 		if got := grads[0].Value().Data().([]float64)[i]; math.Abs(got-want) > 1e-12 {
 			t.Errorf("gradient[%d] = %.15g, want %g", i, got, want)
 		}
 	}
 }
 
-// TestSoftmaxCrossEntropyTGradient checks the gradient at temperature 3
+// TestSoftmaxKLDivergenceGradient checks the gradient at temperature 3
 // with target rows that do not sum to 1 (a weighted distillation term)
 // by finite differences.
-func TestSoftmaxCrossEntropyTGradient(t *testing.T) {
+func TestSoftmaxKLDivergenceGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	x := randTensor(rng, 4, 5)
 	w := randTensor(rng, 3, 5)
@@ -59,16 +60,16 @@ func TestSoftmaxCrossEntropyTGradient(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return SoftmaxCrossEntropyT(y, in[3], 3)
+		return SoftmaxKLDivergence(y, in[3], 3)
 	}, []*tensor.Dense{x, w, b, tt}, []int{0, 1, 2})
 	t.Logf("max relative error %.3g", worst)
 }
 
-func TestSoftmaxCrossEntropyTRejectsTemperature(t *testing.T) {
+func TestSoftmaxKLDivergenceRejectsTemperature(t *testing.T) {
 	g := G.NewGraph()
 	z := node(g, "z", tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float64{0, 1})))
 	for _, temp := range []float64{0, -1, math.NaN(), math.Inf(1)} {
-		if _, err := SoftmaxCrossEntropyT(z, z, temp); err == nil {
+		if _, err := SoftmaxKLDivergence(z, z, temp); err == nil {
 			t.Errorf("temperature %g: no error", temp)
 		}
 	}

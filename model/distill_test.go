@@ -82,7 +82,8 @@ func TestDistillationLoss(t *testing.T) {
 			if k == l {
 				target += 1 - eps
 			}
-			want -= (1-weight)*target*hard[k] + weight*temp*temp*float64(probs[n*NumClasses+k])*soft[k]
+			q := float64(probs[n*NumClasses+k])
+			want += -(1-weight)*target*hard[k] + weight*temp*temp*q*(math.Log(q)-soft[k])
 		}
 	}
 	want /= 4

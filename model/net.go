@@ -46,7 +46,7 @@ func (m *Model) Build(batch int, training bool) (*Net, error) {
 
 // BuildDistillation returns a training net whose loss is
 //
-//	(1-weight)·CE(labels, softmax(z)) + weight·T²·CE(q, softmax(z/T))
+//	(1-weight)·CE(labels, softmax(z)) + weight·T²·KL(q ‖ softmax(z/T))
 //
 // for logits z, temperature T and teachers' distributions q, set for each
 // batch with SetLabels and SetTeacherProbs. The weight is in [0, 1] and
@@ -90,7 +90,7 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		if temperature > 0 {
 			n.soft = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
 			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
-			kd, err := graph.SoftmaxCrossEntropyT(logits, n.Soft, temperature)
+			kd, err := graph.SoftmaxKLDivergence(logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
