@@ -72,7 +72,8 @@ type Solver struct {
 }
 
 // NewSolver prepares training of m on train, validated on val, as cfg
-// describes. The model is usually model.New(cfg.Model, cfg.Seed).
+// describes. The model is usually model.New(cfg.Model, cfg.Seed). With
+// distillation configured, it reads the teacher checkpoints.
 func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
 	if val.Len() == 0 {
 		return nil, fmt.Errorf("trainer: the validation set is empty (data.val_size must be > 0)")
