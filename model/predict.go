@@ -140,7 +140,7 @@ func (c *Classifier) Predict(images []float32) (classes []int, probs [][]float32
 	classes, probs = make([]int, n), make([][]float32, n)
 	for i := range n {
 		classes[i] = Argmax(logits[i*NumClasses : (i+1)*NumClasses])
-		probs[i] = softmax(logits[i*NumClasses : (i+1)*NumClasses])
+		probs[i] = Softmax(logits[i*NumClasses:(i+1)*NumClasses], 1)
 	}
 	return classes, probs, nil
 }
@@ -183,15 +183,17 @@ func Argmax(xs []float32) int {
 	return best
 }
 
-func softmax(logits []float32) []float32 {
+// Softmax returns softmax(logits/temperature), computed in float64
+// without overflow; temperature 1 gives the plain softmax.
+func Softmax(logits []float32, temperature float64) []float32 {
 	m := math.Inf(-1)
 	for _, v := range logits {
-		m = math.Max(m, float64(v))
+		m = math.Max(m, float64(v)/temperature)
 	}
 	var s float64
 	p := make([]float32, len(logits))
 	for i, v := range logits {
-		e := math.Exp(float64(v) - m)
+		e := math.Exp(float64(v)/temperature - m)
 		p[i] = float32(e)
 		s += e
 	}

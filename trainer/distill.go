@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -50,27 +49,13 @@ func (t *teachers) predict(x []float32) ([]float32, error) {
 			return nil, fmt.Errorf("trainer: teacher: %w", err)
 		}
 		for r := range n {
-			addSoftmax(t.probs[r*model.NumClasses:(r+1)*model.NumClasses], logits[r*model.NumClasses:(r+1)*model.NumClasses], t.temperature, w)
+			p := model.Softmax(logits[r*model.NumClasses:(r+1)*model.NumClasses], t.temperature)
+			for k, v := range p {
+				t.probs[r*model.NumClasses+k] += float32(w) * v
+			}
 		}
 	}
 	return t.probs, nil
-}
-
-// addSoftmax adds w·softmax(logits/temp) to dst.
-func addSoftmax(dst, logits []float32, temp, w float64) {
-	m := math.Inf(-1)
-	for _, v := range logits {
-		m = math.Max(m, float64(v)/temp)
-	}
-	var e [model.NumClasses]float64
-	var sum float64
-	for i, v := range logits {
-		e[i] = math.Exp(float64(v)/temp - m)
-		sum += e[i]
-	}
-	for i := range dst {
-		dst[i] += float32(w * e[i] / sum)
-	}
 }
 
 func (t *teachers) close() {

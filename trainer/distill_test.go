@@ -2,7 +2,6 @@ package trainer
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,15 +9,6 @@ import (
 
 	"github.com/cifar-resnet/trainer/model"
 )
-
-func TestAddSoftmax(t *testing.T) {
-	// softmax((0, 2 ln 3)/2) = (1/4, 3/4); half of it added to (1, 0).
-	dst := []float32{1, 0}
-	addSoftmax(dst, []float32{0, float32(2 * math.Log(3))}, 2, 0.5)
-	if math.Abs(float64(dst[0])-1.125) > 1e-6 || math.Abs(float64(dst[1])-0.375) > 1e-6 {
-		t.Errorf("got %v, want [1.125 0.375]", dst)
-	}
-}
 
 // trainTeacher trains the tiny network and returns its saved model.
 func trainTeacher(t *testing.T, dir string) string {
