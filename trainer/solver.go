@@ -225,7 +225,8 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 	if s.net == nil {
 		var net *model.Net
 		var err error
-		if d := s.Config.Solver.Distillation; s.teachers != nil {
+		if s.teachers != nil {
+			d := s.Config.Solver.Distillation
 			net, err = s.Model.BuildDistillation(s.Config.Solver.BatchSize, d.Weight, d.Temperature)
 		} else {
 			net, err = s.Model.Build(s.Config.Solver.BatchSize, true)
