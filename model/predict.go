@@ -25,6 +25,14 @@ type Classifier struct {
 	// right swapped), a test-time augmentation that matches training with
 	// horizontal flips. It doubles the cost of inference.
 	FlipAverage bool
+	// Shift, if positive, makes Logits also average over translations of
+	// each image: the views Translate gives for every offset (dy, dx) with
+	// |dy|, |dx| ≤ Shift, the pixels that come from outside the image set
+	// to zero (the normalised mean), as training's zero-padded crops see
+	// them. With FlipAverage the mirror image is translated the same ways,
+	// so a Shift of 1 with FlipAverage averages 18 views and costs 18 times
+	// a single one. Shift must be less than Width.
+	Shift int
 
 	nets map[int]*Net
 }
@@ -82,13 +90,24 @@ func (c *Classifier) net(batch int) (*Net, error) {
 }
 
 // Logits runs the network in evaluation mode on normalised NCHW images
-// (len(images) a multiple of 3·32·32) and returns their N×10 logits.
+// (len(images) a multiple of 3·32·32) and returns their N×10 logits: with
+// FlipAverage or Shift set, the mean of the logits of the views they ask
+// for.
 func (c *Classifier) Logits(images []float32) ([]float32, error) {
 	if len(images)%ImageSize != 0 {
 		return nil, fmt.Errorf("model: %d values is not a whole number of %d-value images", len(images), ImageSize)
 	}
+	if c.Shift < 0 || c.Shift >= Width {
+		return nil, fmt.Errorf("model: a test-time shift of %d pixels; want 0 to %d", c.Shift, Width-1)
+	}
 	n := len(images) / ImageSize
-	out := make([]float32, 0, n*NumClasses)
+	views := c.views()
+	out := make([]float32, n*NumClasses)
+	sum := make([]float64, min(EvalBatch, n)*NumClasses)
+	var mirrored []float32
+	if c.FlipAverage {
+		mirrored = make([]float32, min(EvalBatch, n)*ImageSize)
+	}
 	for lo := 0; lo < n; lo += EvalBatch {
 		b := min(EvalBatch, n-lo)
 		net, err := c.net(b)
@@ -96,24 +115,88 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 			return nil, err
 		}
 		batch := images[lo*ImageSize : (lo+b)*ImageSize]
-		copy(net.Input(), batch)
-		if err := net.Run(); err != nil {
-			return nil, err
+		if c.FlipAverage {
+			Mirror(mirrored[:len(batch)], batch)
 		}
-		out = append(out, net.LogitsValue()...)
-		if !c.FlipAverage {
-			continue
+		clear(sum)
+		for _, v := range views {
+			src := batch
+			if v.flip {
+				src = mirrored[:len(batch)]
+			}
+			Translate(net.Input(), src, v.dy, v.dx)
+			if err := net.Run(); err != nil {
+				return nil, err
+			}
+			for i, z := range net.LogitsValue() {
+				sum[i] += float64(z)
+			}
 		}
-		Mirror(net.Input(), batch)
-		if err := net.Run(); err != nil {
-			return nil, err
-		}
-		for i, v := range net.LogitsValue() {
-			o := &out[lo*NumClasses+i]
-			*o = (*o + v) / 2
+		for i := range b * NumClasses {
+			out[lo*NumClasses+i] = float32(sum[i] / float64(len(views)))
 		}
 	}
 	return out, nil
+}
+
+// view is one test-time view of an image: translated by (dy, dx),
+// mirrored first if flip is set.
+type view struct {
+	dy, dx int
+	flip   bool
+}
+
+// views lists the views FlipAverage and Shift ask for, the plain image
+// first.
+func (c *Classifier) views() []view {
+	var vs []view
+	for _, flip := range []bool{false, true} {
+		if flip && !c.FlipAverage {
+			break
+		}
+		vs = append(vs, view{0, 0, flip})
+		for dy := -c.Shift; dy <= c.Shift; dy++ {
+			for dx := -c.Shift; dx <= c.Shift; dx++ {
+				if dy != 0 || dx != 0 {
+					vs = append(vs, view{dy, dx, flip})
+				}
+			}
+		}
+	}
+	return vs
+}
+
+// Translate writes into dst the NCHW images of src (len(src) a multiple of
+// ImageSize, len(dst) at least len(src)) moved so that pixel (y, x) of each
+// output plane is pixel (y+dy, x+dx) of the input plane, or zero where that
+// falls outside the image: the crop at offset (dy, dx) of the image padded
+// with zeros. dst must not overlap src unless dy and dx are both zero.
+func Translate(dst, src []float32, dy, dx int) {
+	if dy == 0 && dx == 0 {
+		copy(dst, src)
+		return
+	}
+	for p := 0; p+Height*Width <= len(src); p += Height * Width {
+		in, out := src[p:p+Height*Width], dst[p:p+Height*Width]
+		for y := range Height {
+			row := out[y*Width : (y+1)*Width]
+			sy := y + dy
+			if sy < 0 || sy >= Height {
+				clear(row)
+				continue
+			}
+			srow := in[sy*Width : (sy+1)*Width]
+			// Columns x with 0 ≤ x+dx < Width come from the input.
+			x0, x1 := max(0, -dx), min(Width, Width-dx)
+			if x0 >= x1 {
+				clear(row)
+				continue
+			}
+			clear(row[:x0])
+			copy(row[x0:x1], srow[x0+dx:x1+dx])
+			clear(row[x1:])
+		}
+	}
 }
 
 // Mirror writes into dst the NCHW images of src (len(src) a multiple of

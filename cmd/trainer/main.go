@@ -282,12 +282,17 @@ func test(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "the checkpoint to evaluate (e.g. models/best.ckpt)")
 	data := fs.String("data", "", "directory holding cifar-10-batches-bin/ (or the .bin files), or the .tar.gz archive")
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
-	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation); -flip=false for the single view only")
+	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation)")
+	shift := fs.Int("shift", 1, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; -shift 0 -flip=false for the single view only")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *ckpt == "" || *data == "" {
 		fmt.Fprintln(stderr, "trainer test: -checkpoint and -data are required")
+		return errUsage
+	}
+	if *shift < 0 || *shift > maxShift {
+		fmt.Fprintf(stderr, "trainer test: -shift must be 0 to %d pixels, got %d\n", maxShift, *shift)
 		return errUsage
 	}
 	c, err := model.Load(*ckpt)
@@ -326,10 +331,9 @@ func test(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	single := correct
-	views := "single view"
-	if *flip {
-		views = "each image averaged with its mirror image (-flip=false for the single view)"
-		c.FlipAverage = true
+	c.FlipAverage, c.Shift = *flip, *shift
+	views := describeViews(*flip, *shift)
+	if *flip || *shift > 0 {
 		confusion = [model.NumClasses][model.NumClasses]int{}
 		if correct, _, err = trainer.Evaluate(c, set, norm, 0, nil, &confusion); err != nil {
 			return err
@@ -338,11 +342,32 @@ func test(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split, views)
 	writeConfusion(stdout, &confusion)
 	fmt.Fprintln(stdout)
-	if *flip {
+	if *flip || *shift > 0 {
 		fmt.Fprintf(stdout, "%s accuracy, single view: %.2f%%\n", *split, 100*float64(single)/float64(n))
 	}
 	fmt.Fprintf(stdout, "%s accuracy: %.2f%%\n", *split, 100*float64(correct)/float64(n))
 	return nil
+}
+
+// maxShift is the largest -shift of trainer test: beyond it most of the
+// image is gone.
+const maxShift = 8
+
+// describeViews says which test-time views trainer test averages.
+func describeViews(flip bool, shift int) string {
+	switch {
+	case !flip && shift == 0:
+		return "single view"
+	case shift == 0:
+		return "each image averaged with its mirror image (-flip=false for the single view)"
+	}
+	n := (2*shift + 1) * (2*shift + 1)
+	what := "the image"
+	if flip {
+		n *= 2
+		what = "the image and its mirror image"
+	}
+	return fmt.Sprintf("the mean of %d views: %s, each translated by up to %d pixel(s) (-shift 0 -flip=false for the single view)", n, what, shift)
 }
 
 // writeConfusion prints per-class accuracy and the confusion matrix (rows:

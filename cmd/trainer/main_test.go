@@ -163,12 +163,19 @@ output:
 	if code != 0 || !strings.HasPrefix(lastLine(out), "val accuracy: ") || !strings.Contains(out, "50 val images") {
 		t.Errorf("test -split val: exit %d\n%s%s", code, out, errOut)
 	}
-	// The single-view accuracy printed with flip averaging is the
-	// accuracy of -flip=false.
+	if !strings.Contains(out, "the mean of 18 views") {
+		t.Errorf("test: the default views are not described as 18 views:\n%s", out)
+	}
+	// The single-view accuracy printed with the averaged views is the
+	// accuracy of -flip=false -shift 0.
 	_, single, found := strings.Cut(out, "val accuracy, single view: ")
-	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-split", "val", "-flip=false")
+	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-split", "val", "-flip=false", "-shift", "0")
 	if single, _, _ = strings.Cut(single, "\n"); !found || code != 0 || lastLine(out) != "val accuracy: "+single || strings.Contains(out, "single view:") {
-		t.Errorf("test -flip=false: exit %d, want last line \"val accuracy: %s\"\n%s%s", code, single, out, errOut)
+		t.Errorf("test -flip=false -shift 0: exit %d, want last line \"val accuracy: %s\"\n%s%s", code, single, out, errOut)
+	}
+	code, _, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-shift", "-1")
+	if code != 2 || !strings.Contains(errOut, "-shift must be 0 to 8 pixels, got -1") {
+		t.Errorf("test -shift -1: exit %d, stderr:\n%s", code, errOut)
 	}
 
 	os.Remove(filepath.Join(dir, "run", "training.png"))

@@ -1,0 +1,140 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/config"
+)
+
+func TestTranslate(t *testing.T) {
+	src := make([]float32, 2*ImageSize)
+	for i := range src {
+		src[i] = float32(i + 1)
+	}
+	dst := make([]float32, len(src))
+	for i := range dst {
+		dst[i] = -1 // every element must be written
+	}
+	Translate(dst, src, 2, -3)
+	plane := Height * Width
+	for p := 0; p < 2*Channels; p++ {
+		for y := range Height {
+			for x := range Width {
+				want := float32(0)
+				if sy, sx := y+2, x-3; sy < Height && sx >= 0 {
+					want = src[p*plane+sy*Width+sx]
+				}
+				if got := dst[p*plane+y*Width+x]; got != want {
+					t.Fatalf("plane %d, pixel (%d, %d) = %v, want %v", p, y, x, got, want)
+				}
+			}
+		}
+	}
+	// Spot checks by hand: image 1, channel 0 starts at element 3·1024.
+	// Its pixel (0, 3) is input pixel (2, 0); its pixel (30, 5) comes from
+	// row 32, outside the image; pixel (4, 2) from column -1.
+	base := 3 * plane
+	if got, want := dst[base+0*Width+3], float32(base+2*Width+0+1); got != want {
+		t.Errorf("pixel (0, 3) = %v, want %v", got, want)
+	}
+	if got := dst[base+30*Width+5]; got != 0 {
+		t.Errorf("pixel (30, 5) = %v, want 0", got)
+	}
+	if got := dst[base+4*Width+2]; got != 0 {
+		t.Errorf("pixel (4, 2) = %v, want 0", got)
+	}
+	// A shift by the whole width leaves nothing; no shift copies.
+	Translate(dst, src, 0, Width)
+	for i, v := range dst {
+		if v != 0 {
+			t.Fatalf("shift by the width: element %d = %v, want 0", i, v)
+		}
+	}
+	Translate(dst, src, 0, 0)
+	for i, v := range dst {
+		if v != src[i] {
+			t.Fatalf("no shift: element %d = %v, want %v", i, v, src[i])
+		}
+	}
+}
+
+// TestShiftAverage checks that Shift (with and without FlipAverage) returns
+// the mean of the logits of every translated view, each computed on its
+// own, across a partial last batch.
+func TestShiftAverage(t *testing.T) {
+	m, err := New(reference(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(6, 7))
+	n := EvalBatch + 2
+	x := make([]float32, n*ImageSize)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	mx := make([]float32, len(x))
+	Mirror(mx, x)
+	c := NewClassifier(m, config.Default().Data.Normalize)
+	defer c.Close()
+	for _, flip := range []bool{false, true} {
+		var want []float64
+		views := 0
+		for _, img := range [][]float32{x, mx} {
+			if !flip && views > 0 {
+				break
+			}
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					tx := make([]float32, len(img))
+					Translate(tx, img, dy, dx)
+					c.FlipAverage, c.Shift = false, 0
+					z, err := c.Logits(tx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want == nil {
+						want = make([]float64, len(z))
+					}
+					for i, v := range z {
+						want[i] += float64(v)
+					}
+					views++
+				}
+			}
+		}
+		c.FlipAverage, c.Shift = flip, 1
+		got, err := c.Logits(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if views != 9 && !flip || views != 18 && flip {
+			t.Fatalf("flip %v: %d views in the test", flip, views)
+		}
+		for i, v := range got {
+			w := want[i] / float64(views)
+			if math.Abs(float64(v)-w) > 1e-5*math.Max(1, math.Abs(w)) {
+				t.Fatalf("flip %v: logit %d = %v, want the mean of %d views %v", flip, i, v, views, w)
+			}
+		}
+		// The average differs from the single view, or the test could
+		// not tell that the views were used.
+		c.FlipAverage, c.Shift = false, 0
+		single, err := c.Logits(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if single[0] == got[0] && single[1] == got[1] {
+			t.Fatalf("flip %v: the averaged logits equal the single view's", flip)
+		}
+	}
+	c.Shift = -1
+	if _, err := c.Logits(x); err == nil {
+		t.Error("a negative shift was accepted")
+	}
+	c.Shift = Width
+	if _, err := c.Logits(x); err == nil {
+		t.Error("a shift of the whole width was accepted")
+	}
+}
