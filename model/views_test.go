@@ -8,6 +8,28 @@ import (
 	"github.com/cifar-resnet/trainer/config"
 )
 
+func TestMirror(t *testing.T) {
+	src := make([]float32, 2*ImageSize)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	dst := make([]float32, len(src))
+	Mirror(dst, src)
+	// Image 1, channel 2, row 5: pixel x holds what pixel 31-x held.
+	row := (1*Channels+2)*Height*Width + 5*Width
+	for x := range Width {
+		if want := float32(row + Width - 1 - x); dst[row+x] != want {
+			t.Fatalf("pixel %d of the row = %v, want %v", x, dst[row+x], want)
+		}
+	}
+	Mirror(dst, dst)
+	for i, v := range dst {
+		if v != src[i] {
+			t.Fatalf("mirroring twice changed element %d: %v, want %v", i, v, src[i])
+		}
+	}
+}
+
 func TestTranslate(t *testing.T) {
 	src := make([]float32, 2*ImageSize)
 	for i := range src {
@@ -60,10 +82,10 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
-// TestShiftAverage checks that Shift (with and without FlipAverage) returns
-// the mean of the logits of every translated view, each computed on its
-// own, across a partial last batch.
-func TestShiftAverage(t *testing.T) {
+// TestViewAverage checks that FlipAverage and Shift return the mean of the
+// logits of every view they ask for, each view computed on its own, across
+// a partial last batch.
+func TestViewAverage(t *testing.T) {
 	m, err := New(reference(), 3)
 	if err != nil {
 		t.Fatal(err)
@@ -78,24 +100,34 @@ func TestShiftAverage(t *testing.T) {
 	Mirror(mx, x)
 	c := NewClassifier(m, config.Default().Data.Normalize)
 	defer c.Close()
-	for _, flip := range []bool{false, true} {
-		var want []float64
+	single, err := c.Logits(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flip  bool
+		shift int
+		views int
+	}{
+		{flip: true, shift: 0, views: 2},
+		{flip: false, shift: 1, views: 9},
+		{flip: true, shift: 1, views: 18},
+	} {
+		images := [][]float32{x}
+		if tc.flip {
+			images = append(images, mx)
+		}
+		want := make([]float64, len(single))
 		views := 0
-		for _, img := range [][]float32{x, mx} {
-			if !flip && views > 0 {
-				break
-			}
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
+		c.FlipAverage, c.Shift = false, 0
+		for _, img := range images {
+			for dy := -tc.shift; dy <= tc.shift; dy++ {
+				for dx := -tc.shift; dx <= tc.shift; dx++ {
 					tx := make([]float32, len(img))
 					Translate(tx, img, dy, dx)
-					c.FlipAverage, c.Shift = false, 0
 					z, err := c.Logits(tx)
 					if err != nil {
 						t.Fatal(err)
-					}
-					if want == nil {
-						want = make([]float64, len(z))
 					}
 					for i, v := range z {
 						want[i] += float64(v)
@@ -104,37 +136,30 @@ func TestShiftAverage(t *testing.T) {
 				}
 			}
 		}
-		c.FlipAverage, c.Shift = flip, 1
+		if views != tc.views {
+			t.Fatalf("flip %v, shift %d: %d views in the test, want %d", tc.flip, tc.shift, views, tc.views)
+		}
+		c.FlipAverage, c.Shift = tc.flip, tc.shift
 		got, err := c.Logits(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if views != 9 && !flip || views != 18 && flip {
-			t.Fatalf("flip %v: %d views in the test", flip, views)
-		}
 		for i, v := range got {
 			w := want[i] / float64(views)
 			if math.Abs(float64(v)-w) > 1e-5*math.Max(1, math.Abs(w)) {
-				t.Fatalf("flip %v: logit %d = %v, want the mean of %d views %v", flip, i, v, views, w)
+				t.Fatalf("flip %v, shift %d: logit %d = %v, want the mean of %d views %v", tc.flip, tc.shift, i, v, views, w)
 			}
 		}
 		// The average differs from the single view, or the test could
 		// not tell that the views were used.
-		c.FlipAverage, c.Shift = false, 0
-		single, err := c.Logits(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if single[0] == got[0] && single[1] == got[1] {
-			t.Fatalf("flip %v: the averaged logits equal the single view's", flip)
+		if got[0] == single[0] && got[1] == single[1] {
+			t.Fatalf("flip %v, shift %d: the averaged logits equal the single view's", tc.flip, tc.shift)
 		}
 	}
-	c.Shift = -1
-	if _, err := c.Logits(x); err == nil {
-		t.Error("a negative shift was accepted")
-	}
-	c.Shift = Width
-	if _, err := c.Logits(x); err == nil {
-		t.Error("a shift of the whole width was accepted")
+	for _, shift := range []int{-1, Width} {
+		c.Shift = shift
+		if _, err := c.Logits(x); err == nil {
+			t.Errorf("a shift of %d pixels was accepted", shift)
+		}
 	}
 }
