@@ -88,6 +88,10 @@ type Model struct {
 	BNMomentum float64 `yaml:"bn_momentum" msgpack:"bn_momentum"`
 	// BNEpsilon is added to the variance before the square root.
 	BNEpsilon float64 `yaml:"bn_epsilon" msgpack:"bn_epsilon"`
+	// ZeroInitResidual starts the γ of each block's second batch norm at 0
+	// instead of 1, so that every block starts as its skip path (Goyal et
+	// al. 2017; torchvision's zero_init_residual).
+	ZeroInitResidual bool `yaml:"zero_init_residual" msgpack:"zero_init_residual"`
 }
 
 // Stage is a run of residual blocks of one width. Its first block uses

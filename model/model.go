@@ -102,6 +102,7 @@ type op struct {
 	r           int // kernel size
 	stride, pad int
 	relu        bool // a batch norm followed by ReLU
+	residual    bool // the batch norm that ends a block's residual branch
 	projection  bool // an opAddReLU whose skip is a projection
 	bn          *graph.BNState
 }
@@ -114,6 +115,9 @@ func program(cfg config.Model) []op {
 	}
 	bn := func(name string, c int, relu bool) {
 		p = append(p, op{kind: opBN, name: name, cin: c, cout: c, relu: relu})
+	}
+	residualBN := func(name string, c int) {
+		p = append(p, op{kind: opBN, name: name, cin: c, cout: c, residual: true})
 	}
 	conv("stem.conv", Channels, cfg.StemChannels, 3, 1, 1)
 	bn("stem.bn", cfg.StemChannels, true)
@@ -129,7 +133,7 @@ func program(cfg config.Model) []op {
 			conv(name+".conv1", cin, s.Channels, 3, stride, 1)
 			bn(name+".bn1", s.Channels, true)
 			conv(name+".conv2", s.Channels, s.Channels, 3, 1, 1)
-			bn(name+".bn2", s.Channels, false)
+			residualBN(name+".bn2", s.Channels)
 			if stride != 1 || cin != s.Channels {
 				p = append(p, op{kind: opSaveMain}, op{kind: opSkip})
 				conv(name+".skip.conv", cin, s.Channels, 1, stride, 0)
@@ -172,8 +176,9 @@ func Capacity(cfg config.Model) int {
 // New builds a float32 model from cfg with weights initialised from seed:
 // convolutions He-normal with fan-out (std √(2/(K·R·R))), the dense layer
 // uniform in ±1/√in for weights and bias (PyTorch's default), batch norm
-// γ = 1, β = 0, running mean 0 and variance 1. It refuses a network with
-// more than cfg.MaxParams learnable parameters.
+// γ = 1 (0 for each block's second batch norm if cfg.ZeroInitResidual),
+// β = 0, running mean 0 and variance 1. It refuses a network with more than
+// cfg.MaxParams learnable parameters.
 func New(cfg config.Model, seed int64) (*Model, error) {
 	return newModel(cfg, seed, tensor.Float32)
 }
@@ -227,7 +232,11 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 			std := math.Sqrt(2 / float64(o.cout*o.r*o.r))
 			add(o.name+".weight", []int{o.cout, o.cin, o.r, o.r}, true, func() float64 { return rng.NormFloat64() * std })
 		case opBN:
-			add(o.name+".gamma", []int{o.cout}, false, func() float64 { return 1 })
+			gamma := 1.0
+			if o.residual && cfg.ZeroInitResidual {
+				gamma = 0
+			}
+			add(o.name+".gamma", []int{o.cout}, false, func() float64 { return gamma })
 			add(o.name+".beta", []int{o.cout}, false, func() float64 { return 0 })
 			o.bn = graph.NewBNState(o.cout, momentum, epsilon)
 			m.BNs = append(m.BNs, &BN{Name: o.name, State: o.bn})

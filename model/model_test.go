@@ -214,3 +214,79 @@ func TestPerSampleIndependence(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroInitResidual checks that zero_init_residual starts exactly the
+// γ of each block's second batch norm at 0, and that the network then
+// computes what its skip paths alone do: a net with two identity blocks
+// before a projection block gives the logits of the net with only the
+// projection block and the same stem, projection and dense weights.
+func TestZeroInitResidual(t *testing.T) {
+	full := config.Model{StemChannels: 4, Stages: []config.Stage{{Channels: 4, Blocks: 2, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}, BNMomentum: 0.1, BNEpsilon: 1e-5, ZeroInitResidual: true}
+	short := full
+	short.Stages = full.Stages[1:]
+	a, err := New(full, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeroed := 0
+	for _, p := range a.Params {
+		if !strings.HasSuffix(p.Name, ".gamma") {
+			continue
+		}
+		want := float32(1)
+		if strings.HasSuffix(p.Name, ".bn2.gamma") {
+			want = 0
+			zeroed++
+		}
+		for _, v := range p.Value.Data().([]float32) {
+			if v != want {
+				t.Fatalf("%s holds %v, want %v", p.Name, v, want)
+			}
+		}
+	}
+	if zeroed != 3 {
+		t.Fatalf("%d second batch norms, want 3", zeroed)
+	}
+	logits := func(m *Model, x []float32) []float32 {
+		c := NewClassifier(m, config.Default().Data.Normalize)
+		defer c.Close()
+		z, err := c.Logits(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	x := make([]float32, 3*ImageSize)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for _, zero := range []bool{true, false} {
+		short.ZeroInitResidual = zero
+		b, err := New(short, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// b's only block is a's third; every other weight has its name.
+		for _, p := range b.Params {
+			name := strings.Replace(p.Name, "stage1.", "stage2.", 1)
+			if name == "stage2.block1.bn2.gamma" {
+				continue
+			}
+			copy(p.Value.Data().([]float32), a.Param(name).Value.Data().([]float32))
+		}
+		za, zb := logits(a, x), logits(b, x)
+		same := true
+		for i := range za {
+			if math.Abs(float64(za[i]-zb[i])) > 1e-5 {
+				same = false
+			}
+		}
+		if zero && !same {
+			t.Fatalf("with zero-initialised residual branches the logits %v differ from the skip paths' %v", za, zb)
+		}
+		if !zero && same {
+			t.Fatal("the short net's own residual branch did not change its logits: the test cannot tell")
+		}
+	}
+}

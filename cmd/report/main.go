@@ -124,7 +124,11 @@ func arch(m config.Model) string {
 			parts[i] += fmt.Sprintf("/%d", s.Stride)
 		}
 	}
-	return fmt.Sprintf("stem %d; %s", m.StemChannels, strings.Join(parts, ", "))
+	out := fmt.Sprintf("stem %d; %s", m.StemChannels, strings.Join(parts, ", "))
+	if m.ZeroInitResidual {
+		out += "; residual γ from 0"
+	}
+	return out
 }
 
 // recipe describes the optimisation compactly.

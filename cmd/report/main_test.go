@@ -38,6 +38,7 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Data.ValSize = 5000
+	cfg.Model.ZeroInitResidual = true
 	cfg.Solver.LabelSmoothing = 0.1
 	cfg.Solver.Distillation.Teachers = []string{"experiments/t01/best.ckpt"}
 	if yml, err = cfg.Marshal(); err != nil {
@@ -51,7 +52,7 @@ func TestTable(t *testing.T) {
 	table := markdown(rows)
 	for _, want := range []string{
 		"| r1 | stem 16; 16×2, 32×2/2 | 43226 | sgd+nesterov 0.9 lr 0.1, wd 0.0005, onecycle, batch 128 | crop 4 + flip | 2 of 3 | 2 min | 1000 | 40.00% (1) | learned something |",
-		"| r2 | stem 16; 16×2, 32×2/2 | 43226 | sgd+nesterov 0.9 lr 0.1, wd 0.0005, onecycle, batch 128, smoothing 0.1, distilled from t01 (weight 0.9, T 4) | crop 4 + flip | 0 of 3 | 0 min | 5000 | – |  |",
+		"| r2 | stem 16; 16×2, 32×2/2; residual γ from 0 | 43226 | sgd+nesterov 0.9 lr 0.1, wd 0.0005, onecycle, batch 128, smoothing 0.1, distilled from t01 (weight 0.9, T 4) | crop 4 + flip | 0 of 3 | 0 min | 5000 | – |  |",
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks\n%s\ngot\n%s", want, table)
