@@ -282,8 +282,8 @@ func test(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "the checkpoint to evaluate (e.g. models/best.ckpt)")
 	data := fs.String("data", "", "directory holding cifar-10-batches-bin/ (or the .bin files), or the .tar.gz archive")
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
-	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation)")
-	shift := fs.Int("shift", 1, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; -shift 0 -flip=false for the single view only")
+	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation); by default on if the checkpoint was trained with horizontal flips")
+	shift := fs.Int("shift", 1, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; by default 1 if the checkpoint was trained with random crops, else 0. -shift 0 -flip=false for the single view only")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -304,17 +304,26 @@ func test(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var set *dataset.Set
+	// Unless asked otherwise, the views are those training saw.
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if !given["flip"] {
+		*flip = f.Config.Data.Augment.HorizontalFlip
+	}
+	if !given["shift"] {
+		*shift = min(1, f.Config.Data.Augment.CropPadding)
+	}
+	var images *dataset.Set
 	switch *split {
 	case "test":
-		set, err = dataset.LoadTest(*data)
+		images, err = dataset.LoadTest(*data)
 	case "val", "train":
 		var all, tr, val *dataset.Set
 		if all, err = dataset.LoadTrain(*data); err == nil {
 			tr, val, err = all.Split(f.Config.Data.ValSize, f.Config.Data.Seed)
-			set = tr
+			images = tr
 			if *split == "val" {
-				set = val
+				images = val
 			}
 		}
 	default:
@@ -326,7 +335,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	}
 	var confusion [model.NumClasses][model.NumClasses]int
 	norm := trainer.Normalization(c.Normalize)
-	correct, n, err := trainer.Evaluate(c, set, norm, 0, nil, &confusion)
+	correct, n, err := trainer.Evaluate(c, images, norm, 0, nil, &confusion)
 	if err != nil {
 		return err
 	}
@@ -335,7 +344,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	views := describeViews(*flip, *shift)
 	if *flip || *shift > 0 {
 		confusion = [model.NumClasses][model.NumClasses]int{}
-		if correct, _, err = trainer.Evaluate(c, set, norm, 0, nil, &confusion); err != nil {
+		if correct, _, err = trainer.Evaluate(c, images, norm, 0, nil, &confusion); err != nil {
 			return err
 		}
 	}

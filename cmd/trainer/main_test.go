@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
 
 // writeBatch writes a CIFAR-10 binary file of n records whose class is
@@ -172,6 +174,25 @@ output:
 	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-split", "val", "-flip=false", "-shift", "0")
 	if single, _, _ = strings.Cut(single, "\n"); !found || code != 0 || lastLine(out) != "val accuracy: "+single || strings.Contains(out, "single view:") {
 		t.Errorf("test -flip=false -shift 0: exit %d, want last line \"val accuracy: %s\"\n%s%s", code, single, out, errOut)
+	}
+	// A model trained without flips or crops is tested on the single view
+	// unless asked otherwise.
+	f, err := checkpoint.Load(filepath.Join(dir, "models", "tiny.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Config.Data.Augment.HorizontalFlip, f.Config.Data.Augment.CropPadding = false, 0
+	plain := filepath.Join(dir, "plain.ckpt")
+	if err := checkpoint.Save(plain, f); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd("test", "-checkpoint", plain, "-data", data, "-split", "val")
+	if code != 0 || lastLine(out) != "val accuracy: "+single || !strings.Contains(out, "; single view") {
+		t.Errorf("test of a model trained without augmentation: exit %d, want the single view and last line \"val accuracy: %s\"\n%s%s", code, single, out, errOut)
+	}
+	code, out, errOut = runCmd("test", "-checkpoint", plain, "-data", data, "-split", "val", "-flip", "-shift", "2")
+	if code != 0 || !strings.Contains(out, "the mean of 50 views") {
+		t.Errorf("test -flip -shift 2: exit %d, want 50 views\n%s%s", code, out, errOut)
 	}
 	code, _, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data, "-shift", "-1")
 	if code != 2 || !strings.Contains(errOut, "-shift must be 0 to 8 pixels, got -1") {
