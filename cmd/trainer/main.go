@@ -282,8 +282,8 @@ func test(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "the checkpoint to evaluate (e.g. models/best.ckpt)")
 	data := fs.String("data", "", "directory holding cifar-10-batches-bin/ (or the .bin files), or the .tar.gz archive")
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
-	flip := fs.Bool("flip", true, "average each image's logits with those of its mirror image (test-time augmentation); by default on if the checkpoint was trained with horizontal flips")
-	shift := fs.Int("shift", 1, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; by default 1 if the checkpoint was trained with random crops, else 0. -shift 0 -flip=false for the single view only")
+	flip := fs.Bool("flip", false, "average each image's logits with those of its mirror image (test-time augmentation); by default on if the checkpoint was trained with horizontal flips")
+	shift := fs.Int("shift", 0, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; by default 1 if the checkpoint was trained with random crops, else 0. -shift 0 -flip=false for the single view only")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
