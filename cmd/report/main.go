@@ -63,6 +63,9 @@ func run(args []string, w io.Writer) error {
 		return nil
 	}
 	for _, r := range rows {
+		if r.h.Len() == 0 {
+			continue // no epoch finished yet: nothing to plot
+		}
 		if err := trainer.PlotTraining(filepath.Join(*dir, r.name, trainer.PlotFile), r.h, r.name); err != nil {
 			return err
 		}

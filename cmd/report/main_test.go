@@ -11,14 +11,17 @@ import (
 	"github.com/cifar-resnet/trainer/trainer"
 )
 
-func TestTable(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "experiments")
+// makeRuns writes two runs under dir: r1 with two epochs of history and a
+// note, r2 (with other settings) before its first epoch.
+func makeRuns(t *testing.T, dir string) {
+	t.Helper()
 	run1 := filepath.Join(dir, "r1")
 	if err := os.MkdirAll(run1, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
 	cfg.Solver.Epochs = 3
+	cfg.Output.Name = "r1"
 	yml, err := cfg.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +40,7 @@ func TestTable(t *testing.T) {
 	if err := os.MkdirAll(run2, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	cfg.Output.Name = "r2"
 	cfg.Data.ValSize = 5000
 	cfg.Model.ZeroInitResidual = true
 	cfg.Solver.LabelSmoothing = 0.1
@@ -45,6 +49,11 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(run2, "config.yaml"), yml, 0o644)
+}
+
+func TestTable(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "experiments")
+	makeRuns(t, dir)
 	rows, err := load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +65,44 @@ func TestTable(t *testing.T) {
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks\n%s\ngot\n%s", want, table)
+		}
+	}
+}
+
+// TestReadme checks that -readme rewrites only the README's table, draws the
+// plot of every run that has finished an epoch (a run that has not is
+// skipped, not an error) and the best model's plot.
+func TestReadme(t *testing.T) {
+	root := t.TempDir()
+	t.Chdir(root)
+	makeRuns(t, "experiments")
+	readme := "# Title\n\n<!-- accuracy:begin -->\nold table\n<!-- accuracy:end -->\n\nAfter.\n"
+	os.WriteFile("README.md", []byte(readme), 0o644)
+	os.MkdirAll("models", 0o755)
+	best, err := os.ReadFile(filepath.Join("experiments", "r1", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join("models", "best.yaml"), best, 0o644)
+	var out strings.Builder
+	if err := run([]string{"-readme"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(got), "# Title\n\n<!-- accuracy:begin -->\n") || !strings.HasSuffix(string(got), "<!-- accuracy:end -->\n\nAfter.\n") ||
+		strings.Contains(string(got), "old table") || !strings.Contains(string(got), "| r1 |") || !strings.Contains(string(got), "| r2 |") {
+		t.Errorf("README.md after -readme:\n%s", got)
+	}
+	for path, want := range map[string]bool{
+		filepath.Join("experiments", "r1", "training.png"): true,
+		filepath.Join("experiments", "r2", "training.png"): false,
+		filepath.Join("models", "training.png"):            true,
+	} {
+		if _, err := os.Stat(path); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", path, err == nil, want)
 		}
 	}
 }
