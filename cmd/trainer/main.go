@@ -295,15 +295,15 @@ func test(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "trainer test: -shift must be 0 to %d pixels, got %d\n", maxShift, *shift)
 		return errUsage
 	}
-	c, err := model.Load(*ckpt)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	f, err := checkpoint.Load(*ckpt)
 	if err != nil {
 		return err
 	}
+	c, err := model.FromCheckpoint(f)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	// Unless asked otherwise, the views are those training saw.
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
