@@ -16,9 +16,6 @@ import (
 func makeRuns(t *testing.T, dir string) {
 	t.Helper()
 	run1 := filepath.Join(dir, "r1")
-	if err := os.MkdirAll(run1, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	cfg := config.Default()
 	cfg.Solver.Epochs = 3
 	cfg.Output.Name = "r1"
@@ -26,8 +23,8 @@ func makeRuns(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(run1, "config.yaml"), yml, 0o644)
-	os.WriteFile(filepath.Join(run1, "note.txt"), []byte("  learned\nsomething \n"), 0o644)
+	writeFile(t, filepath.Join(run1, "config.yaml"), yml)
+	writeFile(t, filepath.Join(run1, "note.txt"), []byte("  learned\nsomething \n"))
 	h := checkpoint.History{
 		Loss: []float64{2, 1.5}, TrainAcc: []float64{0.3, 0.5}, ValAcc: []float64{0.4, 0.35},
 		LR: []float64{0.1, 0.05}, Seconds: []float64{60, 60},
@@ -37,9 +34,6 @@ func makeRuns(t *testing.T, dir string) {
 	}
 	// A run that has not finished an epoch has no history yet.
 	run2 := filepath.Join(dir, "r2")
-	if err := os.MkdirAll(run2, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	cfg.Output.Name = "r2"
 	cfg.Data.ValSize = 5000
 	cfg.Model.ZeroInitResidual = true
@@ -48,7 +42,18 @@ func makeRuns(t *testing.T, dir string) {
 	if yml, err = cfg.Marshal(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(run2, "config.yaml"), yml, 0o644)
+	writeFile(t, filepath.Join(run2, "config.yaml"), yml)
+}
+
+// writeFile writes data to path, creating its directory, or fails the test.
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTable(t *testing.T) {
@@ -77,13 +82,12 @@ func TestReadme(t *testing.T) {
 	t.Chdir(root)
 	makeRuns(t, "experiments")
 	readme := "# Title\n\n<!-- accuracy:begin -->\nold table\n<!-- accuracy:end -->\n\nAfter.\n"
-	os.WriteFile("README.md", []byte(readme), 0o644)
-	os.MkdirAll("models", 0o755)
+	writeFile(t, "README.md", []byte(readme))
 	best, err := os.ReadFile(filepath.Join("experiments", "r1", "config.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join("models", "best.yaml"), best, 0o644)
+	writeFile(t, filepath.Join("models", "best.yaml"), best)
 	var out strings.Builder
 	if err := run([]string{"-readme"}, &out); err != nil {
 		t.Fatal(err)
