@@ -189,7 +189,7 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("trainer: data.val_size: %w", err)
 	}
-	fmt.Fprintf(stdout, "data: %s: %d training and %d validation images\n", path, trainSet.Len(), valSet.Len())
+	fmt.Fprintf(stdout, "data: %d training and %d validation images from %s\n", trainSet.Len(), valSet.Len(), path)
 	s, err := trainer.NewSolver(cfg, m, trainSet, valSet)
 	if err != nil {
 		return err

@@ -141,6 +141,9 @@ output:
 	if code != 0 {
 		t.Fatalf("train: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
+	if want := "data: 150 training and 50 validation images from " + data + "\n"; !strings.Contains(out, want) {
+		t.Errorf("no line %q:\n%s", want, out)
+	}
 	if n := strings.Count(out, "epoch "); n < 3 || !strings.Contains(out, "epoch 3/3") {
 		t.Errorf("expected one line per epoch:\n%s", out)
 	}
