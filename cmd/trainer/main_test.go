@@ -202,7 +202,9 @@ output:
 		t.Errorf("test -shift -1: exit %d, stderr:\n%s", code, errOut)
 	}
 
-	os.Remove(filepath.Join(dir, "run", "training.png"))
+	if err := os.Remove(filepath.Join(dir, "run", "training.png")); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut = runCmd("plot", "-run", filepath.Join(dir, "run"))
 	if code != 0 {
 		t.Fatalf("plot: exit %d: %s", code, errOut)
@@ -213,7 +215,9 @@ output:
 
 	// A corrupt checkpoint is refused with its name, without a panic.
 	bad := filepath.Join(dir, "bad.ckpt")
-	os.WriteFile(bad, []byte("not a checkpoint"), 0o644)
+	if err := os.WriteFile(bad, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut = runCmd("test", "-checkpoint", bad, "-data", data)
 	if code != exitError || !strings.Contains(errOut, "bad.ckpt") {
 		t.Errorf("corrupt checkpoint: exit %d, stderr %q", code, errOut)
