@@ -18,6 +18,7 @@ import (
 	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
+	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
 // File names in a run directory.
@@ -236,10 +237,10 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 		}
 		s.net = net
 	}
-	dir := s.Config.Output.CheckpointDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("trainer: %w", err)
+	if err := s.CheckOutputs(); err != nil {
+		return err
 	}
+	dir := s.Config.Output.CheckpointDir
 	last := s.Epoch + numEpochs
 	for s.Epoch < last {
 		err := ErrInterrupted
@@ -247,8 +248,10 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			err = s.trainEpoch(ctx)
 		}
 		if errors.Is(err, ErrInterrupted) {
-			if werr := s.save(filepath.Join(dir, LastCheckpoint)); werr != nil {
-				return errors.Join(err, werr)
+			path := filepath.Join(dir, LastCheckpoint)
+			if werr := s.save(path); werr != nil {
+				// Not ErrInterrupted: the state of this session is lost.
+				return fmt.Errorf("trainer: training was interrupted at epoch %d, batch %d, but its state could not be saved, so the batches since the last checkpoint are lost: %w", s.Epoch+1, s.partial.Batches, werr)
 			}
 		}
 		if err != nil {
@@ -258,7 +261,25 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			return err
 		}
 	}
-	return s.finish()
+	_, err := s.SaveBestModel()
+	return err
+}
+
+// CheckOutputs creates the run's output folders (checkpoint_dir, the plots
+// folder and models_dir) and checks that each is writable, so that a bad
+// path fails before the first epoch. Train calls it.
+func (s *Solver) CheckOutputs() error {
+	o := s.Config.Output
+	for _, d := range []struct{ key, dir string }{
+		{"output.checkpoint_dir", o.CheckpointDir},
+		{"output.plots_dir", o.PlotsDirOrDefault()},
+		{"output.models_dir", o.ModelsDir},
+	} {
+		if err := rundir.CheckWritable(d.key, d.dir); err != nil {
+			return fmt.Errorf("trainer: %w", err)
+		}
+	}
+	return nil
 }
 
 // trainEpoch runs the remaining batches of the current epoch.
@@ -370,27 +391,36 @@ func (s *Solver) endEpoch() error {
 	return PlotTraining(filepath.Join(plots, PlotFile), s.History, s.Config.Output.Name)
 }
 
-// finish loads the best parameters into the model and saves them in the
-// models directory.
-func (s *Solver) finish() error {
+// BestModelPath returns the path of the run's best model:
+// models_dir/NAME.ckpt.
+func (s *Solver) BestModelPath() string {
+	return filepath.Join(s.Config.Output.ModelsDir, s.Config.Output.Name+".ckpt")
+}
+
+// SaveBestModel loads the best parameters and statistics into the model
+// and saves the state at BestModelPath, returning that path. Train calls
+// it when its epochs are done; a caller that finds the run already
+// finished calls it to write a best model that is missing. It does
+// nothing, and returns "", before the first evaluation.
+func (s *Solver) SaveBestModel() (string, error) {
 	if s.bestParams == nil {
-		return nil
+		return "", nil
 	}
 	if err := s.Model.SetParams(s.bestParams); err != nil {
-		return err
+		return "", err
 	}
 	if err := s.Model.SetStats(s.bestStats); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.MkdirAll(s.Config.Output.ModelsDir, 0o755); err != nil {
-		return fmt.Errorf("trainer: %w", err)
+		return "", fmt.Errorf("trainer: output.models_dir: %w", err)
 	}
-	path := filepath.Join(s.Config.Output.ModelsDir, s.Config.Output.Name+".ckpt")
+	path := s.BestModelPath()
 	if err := s.save(path); err != nil {
-		return err
+		return "", err
 	}
 	s.logf("best model (epoch %d, validation accuracy %.2f%%) saved to %s", s.BestEpoch, 100*s.BestValAcc, path)
-	return nil
+	return path, nil
 }
 
 func (s *Solver) logf(format string, args ...any) {

@@ -3,6 +3,7 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -220,6 +221,127 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	if e.History.Len() != 4 || e.History.Loss[2] != a.History.Loss[2] {
 		t.Errorf("interrupted epoch's average loss %v, uninterrupted %v", e.History.Loss, a.History.Loss)
+	}
+}
+
+// TestResumeAdamExact interrupts Adam and AdamW runs in the middle of an
+// epoch and resumes them: the parameters and the optimizer state must be
+// those of an uninterrupted run. Adam's bias correction depends on the
+// optimizer's step count, so a checkpoint that lost it would diverge.
+func TestResumeAdamExact(t *testing.T) {
+	for _, name := range []string{"adam", "adamw"} {
+		t.Run(name, func(t *testing.T) {
+			cfg := func(dir string) config.Config {
+				c := tinyConfig(dir)
+				c.Solver.Epochs = 2
+				c.Solver.Optimizer.Name = name
+				c.Solver.Optimizer.LR = 0.01
+				return c
+			}
+			dirA := t.TempDir()
+			a := newTinySolver(t, cfg(dirA))
+			if err := a.Train(context.Background(), 2); err != nil {
+				t.Fatal(err)
+			}
+			want, err := checkpoint.Load(filepath.Join(dirA, "run", LastCheckpoint))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			dirB := t.TempDir()
+			b := newTinySolver(t, cfg(dirB))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			b.Progress = &cancelAfter{n: 27, cancel: cancel}
+			if err := b.Train(ctx, 2); err != ErrInterrupted {
+				t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
+			}
+			last := filepath.Join(dirB, "run", LastCheckpoint)
+			saved, err := checkpoint.Load(last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if saved.Optimizer.Step != 27 || saved.Step != 27 {
+				t.Fatalf("checkpoint after 27 batches: optimizer step %d, run step %d", saved.Optimizer.Step, saved.Step)
+			}
+			c := newTinySolver(t, cfg(dirB))
+			if err := c.Resume(last); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Train(context.Background(), 2-c.Epoch); err != nil {
+				t.Fatal(err)
+			}
+			got, err := checkpoint.Load(last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Params, want.Params) {
+				t.Error("the resumed run's parameters differ from the uninterrupted run's")
+			}
+			if !reflect.DeepEqual(got.Optimizer, want.Optimizer) {
+				t.Errorf("optimizer state: resumed step %d, uninterrupted %d (or the moments differ)", got.Optimizer.Step, want.Optimizer.Step)
+			}
+		})
+	}
+}
+
+// TestInterruptSaveFailure makes the save on interruption fail (last.ckpt
+// is a folder that cannot be replaced): Train must not report a saved
+// state.
+func TestInterruptSaveFailure(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	blocker := filepath.Join(cfg.Output.CheckpointDir, LastCheckpoint)
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := newTinySolver(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Progress = &cancelAfter{n: 3, cancel: cancel}
+	err := s.Train(ctx, 1)
+	if err == nil || errors.Is(err, ErrInterrupted) {
+		t.Fatalf("Train with an unwritable last.ckpt returned %v, want a save error that is not ErrInterrupted", err)
+	}
+	for _, want := range []string{"interrupted at epoch 1, batch 3", "could not be saved", blocker} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// TestOutputsCheckedFirst gives unusable output folders: Train must fail
+// before training, naming the key.
+func TestOutputsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"output.checkpoint_dir", "output.plots_dir", "output.models_dir"} {
+		t.Run(key, func(t *testing.T) {
+			cfg := tinyConfig(t.TempDir())
+			bad := filepath.Join(file, "sub")
+			switch key {
+			case "output.checkpoint_dir":
+				cfg.Output.CheckpointDir = bad
+			case "output.plots_dir":
+				cfg.Output.PlotsDir = bad
+			case "output.models_dir":
+				cfg.Output.ModelsDir = bad
+			}
+			s := newTinySolver(t, cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s.Progress = &cancelAfter{n: 1, cancel: cancel}
+			err := s.Train(ctx, 1)
+			if err == nil || !strings.Contains(err.Error(), key+": ") {
+				t.Fatalf("Train returned %v, want an error naming %s", err, key)
+			}
+			if s.Step != 0 {
+				t.Errorf("%d batches trained before the error", s.Step)
+			}
+		})
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +32,7 @@ import (
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
 func main() {
@@ -177,6 +179,13 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 		return fmt.Errorf("trainer: %s: %w", cfgPath, err)
 	}
 	fmt.Fprintf(stdout, "model: %d learnable parameters (limit %d)\n", m.Capacity(), cfg.Model.MaxParams)
+	// One trainer per run folder: a second one would interleave its
+	// checkpoints with this one's.
+	lock, err := rundir.Acquire(cfg.Output.CheckpointDir)
+	if err != nil {
+		return fmt.Errorf("trainer: output.checkpoint_dir: %w", err)
+	}
+	defer lock.Release()
 	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, stderr)
 	if err != nil {
 		return err
@@ -221,6 +230,12 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 	remaining := cfg.Solver.Epochs - s.Epoch
 	if remaining <= 0 {
 		fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+		// A run that finished without writing its best model (say, to a
+		// models_dir that was not writable) writes it now.
+		if _, err := os.Stat(s.BestModelPath()); errors.Is(err, fs.ErrNotExist) {
+			_, err = s.SaveBestModel()
+			return err
+		}
 		return nil
 	}
 	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {

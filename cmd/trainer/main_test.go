@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cifar-resnet/trainer/model/checkpoint"
+	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
 // writeBatch writes a CIFAR-10 binary file of n records whose class is
@@ -147,10 +148,34 @@ output:
 	if n := strings.Count(out, "epoch "); n < 3 || !strings.Contains(out, "epoch 3/3") {
 		t.Errorf("expected one line per epoch:\n%s", out)
 	}
-	// Training again with the same config and -resume has nothing to do.
+	// Training again with the same config and -resume has nothing to do,
+	// except writing a best model that is missing.
+	best := filepath.Join(dir, "models", "tiny.ckpt")
+	want, err := os.ReadFile(best)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(best); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ = runCmd("-config", cfg, "-resume", filepath.Join(dir, "run", "last.ckpt"))
-	if code != 0 || !strings.Contains(out, "nothing to do") {
+	if code != 0 || !strings.Contains(out, "nothing to do") || !strings.Contains(out, "saved to "+best) {
 		t.Errorf("resume of a finished run: exit %d\n%s", code, out)
+	}
+	if got, err := os.ReadFile(best); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the best model written again differs from the first (%v)", err)
+	}
+
+	// A second trainer on the same run folder is refused while the first
+	// holds it.
+	lock, err := rundir.Acquire(filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCmd("-config", cfg, "-resume", filepath.Join(dir, "run", "last.ckpt"))
+	lock.Release()
+	if code != exitError || !strings.Contains(errOut, "in use by another trainer (PID ") {
+		t.Errorf("second trainer on a held run folder: exit %d, stderr %q", code, errOut)
 	}
 
 	code, out, errOut = runCmd("test", "-checkpoint", filepath.Join(dir, "models", "tiny.ckpt"), "-data", data)
