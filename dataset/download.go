@@ -83,7 +83,7 @@ func Download(ctx context.Context, url, md5hex, dir string, opt DownloadOptions)
 	noResponse := &stallError{fmt.Sprintf("no response within %v", stall)}
 	noData := &stallError{fmt.Sprintf("no data received for %v", stall)}
 	watchdog := time.AfterFunc(stall, func() { cancel(noResponse) })
-	defer watchdog.Stop()
+	defer func() { watchdog.Stop() }() // the watchdog of the moment
 	// stalled returns the error for a download cancelled by the watchdog,
 	// or nil if the watchdog has not fired.
 	stalled := func() error {
