@@ -131,12 +131,12 @@ func TestDownloadErrors(t *testing.T) {
 		{"not found", notFound.URL + "/x.tar.gz", md5Hex(body), []string{"404", notFound.URL + "/x.tar.gz", "by hand"}},
 		{"short body", short.URL, md5Hex(body), []string{short.URL, "by hand"}},
 		{"no server", downURL, md5Hex(body), []string{"download failed", "by hand", ArchiveName}},
-		{"stalled body", stalled.URL, md5Hex(body), []string{"dataset: download " + stalled.URL + ": no data received for 100ms; fetch ", "by hand"}},
-		{"no headers", mute.URL, md5Hex(body), []string{"dataset: download " + mute.URL + ": no response within 100ms; fetch ", "by hand"}},
+		{"stalled body", stalled.URL, md5Hex(body), []string{"dataset: download " + stalled.URL + ": no data received for 200ms; fetch ", "by hand"}},
+		{"no headers", mute.URL, md5Hex(body), []string{"dataset: download " + mute.URL + ": no response within 200ms; fetch ", "by hand"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			opt := DownloadOptions{StallTimeout: 100 * time.Millisecond}
+			opt := DownloadOptions{StallTimeout: 200 * time.Millisecond}
 			path, err := Download(context.Background(), tt.url, tt.md5, dir, opt)
 			if err == nil {
 				t.Fatalf("Download = %q, want error", path)
