@@ -66,6 +66,9 @@ func LoadFiles(path string, names ...string) (*Set, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if namesFile(path) {
+				return nil, notFound("dataset: %s: no such file%s", path, didYouMean(path))
+			}
 			return nil, notFound("dataset: %s: no such file or directory; %s", path, placeHint(path))
 		}
 		return nil, fmt.Errorf("dataset: %w", err)
@@ -108,11 +111,6 @@ func (e *notFoundError) Unwrap() error { return fs.ErrNotExist }
 
 func notFound(format string, args ...any) error {
 	return &notFoundError{fmt.Sprintf(format, args...)}
-}
-
-// placeHint tells the user where the data files belong.
-func placeHint(dir string) string {
-	return fmt.Sprintf("put %s or %s/ in %s, or set data.download: true", ArchiveName, BatchesDir, dir)
 }
 
 func isFile(name string) bool {

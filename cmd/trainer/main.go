@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/cheggaaa/pb/v3"
 	"github.com/mattn/go-isatty"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -186,7 +187,9 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 		return fmt.Errorf("trainer: output.checkpoint_dir: %w", err)
 	}
 	defer lock.Release()
-	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, stderr)
+	progress, done := downloadBar(stderr)
+	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, dataset.DownloadOptions{Progress: progress})
+	done()
 	if err != nil {
 		return err
 	}
@@ -251,6 +254,29 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "best validation accuracy: %.2f%% (epoch %d)\n", 100*s.BestValAcc, s.BestEpoch)
 	return nil
+}
+
+// downloadBar returns a progress callback for a dataset download that
+// draws a progress bar in bytes on w once the server answers, and a func
+// that finishes the bar, if one was started.
+func downloadBar(w io.Writer) (progress func(done, total int64), finish func()) {
+	var bar *pb.ProgressBar
+	progress = func(done, total int64) {
+		if bar == nil {
+			bar = pb.New64(total)
+			bar.SetWriter(w)
+			bar.Set(pb.Bytes, true)
+			bar.SetTemplate(pb.Full)
+			bar.Start()
+		}
+		bar.SetCurrent(done)
+	}
+	finish = func() {
+		if bar != nil {
+			bar.Finish()
+		}
+	}
+	return progress, finish
 }
 
 func summary(args []string, stdout, stderr io.Writer) error {
