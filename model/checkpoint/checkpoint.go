@@ -1,12 +1,28 @@
 // Package checkpoint reads and writes the training-state file of a run: the
 // configuration, the learnable parameters and batch norm statistics (current
-// and best), the optimizer and schedule state and the per-epoch history, so
-// that an interrupted run can resume exactly where it stopped.
+// and best), the optimizer and schedule state, the per-epoch history and the
+// amendments made to the configuration on resume, so that an interrupted run
+// can resume exactly where it stopped.
 //
-// A file is the 8-byte [Magic], the format [Version] as a 4-byte big-endian
-// unsigned integer, and one MessagePack map holding the [File]. [Decode]
-// treats its input as hostile: a corrupt, truncated, foreign or
-// wrong-version file gives an error, never a panic or a huge allocation.
+// A file of the current format version 2 is, in order:
+//
+//   - the 8-byte [Magic];
+//   - the format [Version] as a 4-byte big-endian unsigned integer;
+//   - the length in bytes of the body, as an 8-byte big-endian unsigned
+//     integer;
+//   - the body: one MessagePack map holding the [File];
+//   - the CRC-32C (Castagnoli) checksum of all the bytes before it, as a
+//     4-byte big-endian unsigned integer.
+//
+// The declared length makes every truncation detectable, and the checksum
+// every change of a single byte (see [Version]). Version-1 files, written
+// before the checksum existed, are the magic, the version and the body
+// alone; they are still read, and [File.Unchecked] reports them.
+//
+// [Decode] treats its input as hostile: a corrupt, truncated, foreign or
+// wrong-version file gives an error, never a panic or a huge allocation,
+// and even a file whose checksum matches is fully validated, its
+// configuration included.
 package checkpoint
 
 import (
@@ -15,6 +31,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"os"
@@ -27,8 +44,22 @@ import (
 	"github.com/cifar-resnet/trainer/config"
 )
 
-// Version is the current format version. Decode reads only this version.
-const Version = 1
+// Version is the current format version, the one Encode and Save write.
+// Decode and Load read it and version 1.
+//
+// Version 2 added the body length and the checksum. The checksum is
+// CRC-32C rather than a cryptographic hash such as SHA-256 because it
+// guards against accidents (a flipped bit, a torn write), not forgery, and
+// for that a CRC gives a guarantee a hash does not: CRC-32C detects every
+// error confined to 32 consecutive bits, so every single-byte change, while
+// a random corruption of any other kind goes unnoticed with probability
+// about 2^-32. It is also
+// computed in hardware on common processors.
+const Version = 2
+
+// uncheckedVersion is the oldest format version read: it has neither the
+// body length nor the checksum.
+const uncheckedVersion = 1
 
 // Magic is written first so foreign files are recognised.
 const Magic = "\x89RNCKPT\n"
@@ -36,8 +67,25 @@ const Magic = "\x89RNCKPT\n"
 // MaxSize is the largest file, in bytes, that Decode and Load accept.
 const MaxSize = 1 << 30
 
-// headerSize is the length of Magic followed by the 4-byte version.
+// headerSize is the length of Magic followed by the 4-byte version: the
+// whole header of a version-1 file.
 const headerSize = len(Magic) + 4
+
+// Sizes of the parts a version-2 file adds: the body length after the
+// version, and the checksum after the body.
+const (
+	lengthSize   = 8
+	checksumSize = 4
+	// headerSize2 is the length of the header of a version-2 file.
+	headerSize2 = headerSize + lengthSize
+)
+
+// castagnoli is the CRC-32C table of the checksum.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is wrapped by the errors of Decode and Load for a file whose
+// checksum or declared length does not match its contents.
+var ErrCorrupt = errors.New("the file is corrupt")
 
 // Tensor is one named array of float32 values stored in row-major order.
 type Tensor struct {
@@ -151,8 +199,10 @@ func (h History) Len() int {
 
 // File is the whole training state of a run.
 type File struct {
-	// Version is the format version. Encode writes Version and accepts
-	// 0 as meaning Version; Decode sets it.
+	// Version is the format version of the file f was decoded from, set
+	// by Decode and Load. Encode always writes Version; it accepts 0 and
+	// any version Decode reads, so that a file read from an older
+	// version is saved in the current one.
 	Version int `msgpack:"-"`
 	// Config is the configuration the run was started with.
 	Config config.Config `msgpack:"config"`
@@ -186,6 +236,36 @@ type File struct {
 	Partial Partial `msgpack:"partial"`
 	// Seed is the seed of the run's random number generator.
 	Seed int64 `msgpack:"seed"`
+	// Amendments lists the deliberate changes made to the run's
+	// configuration when it was resumed, oldest first. Version-1 files
+	// have none.
+	Amendments []Amendment `msgpack:"amendments"`
+}
+
+// Unchecked reports whether f was decoded from a file of format version 1,
+// which has no checksum: a corruption of such a file that still decodes to
+// a valid File went unnoticed. Saving f again writes the current version,
+// which is checked.
+func (f *File) Unchecked() bool { return f.Version == uncheckedVersion }
+
+// Amendment is a deliberate change of the run's configuration on resume
+// (for example more epochs), recorded with the epoch and step at which it
+// took effect.
+type Amendment struct {
+	// Epoch is the number of epochs completed when the change took
+	// effect, in [0, File.Epoch].
+	Epoch int `msgpack:"epoch"`
+	// Step is the number of batches completed over the whole run when
+	// the change took effect, in [0, File.Step].
+	Step int64 `msgpack:"step"`
+	// Path is the YAML path of the changed setting, as in the errors of
+	// config.Config.Validate, for example "solver.epochs"; it is not
+	// empty.
+	Path string `msgpack:"path"`
+	// Old and New are the setting's values before and after the change,
+	// as text.
+	Old string `msgpack:"old"`
+	New string `msgpack:"new"`
 }
 
 // Partial is the progress made in an unfinished epoch.
@@ -198,8 +278,9 @@ type Partial struct {
 	Seconds float64 `msgpack:"seconds"`
 }
 
-// Encode writes f to w: Magic, the version and the MessagePack body. It
-// validates f first, as Decode does, and writes nothing if f is invalid.
+// Encode writes f to w in the current format Version: Magic, the version,
+// the body length, the MessagePack body and the checksum. It validates f
+// first, as Decode does, and writes nothing if f is invalid.
 func Encode(w io.Writer, f *File) error {
 	b, err := marshal(f)
 	if err != nil {
@@ -216,7 +297,7 @@ func marshal(f *File) ([]byte, error) {
 	if f == nil {
 		return nil, errors.New("nil file")
 	}
-	if f.Version != 0 && f.Version != Version {
+	if f.Version != 0 && f.Version != uncheckedVersion && f.Version != Version {
 		return nil, fmt.Errorf("cannot write format version %d (this program writes version %d)", f.Version, Version)
 	}
 	if err := f.validate(); err != nil {
@@ -224,13 +305,14 @@ func marshal(f *File) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.WriteString(Magic)
-	var v [4]byte
-	binary.BigEndian.PutUint32(v[:], Version)
-	buf.Write(v[:])
+	buf.Write(make([]byte, headerSize2-len(Magic))) // version and length, set below
 	if err := msgpack.NewEncoder(&buf).Encode(f); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	b := buf.Bytes()
+	binary.BigEndian.PutUint32(b[len(Magic):], Version)
+	binary.BigEndian.PutUint64(b[headerSize:], uint64(len(b)-headerSize2))
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
 // Decode reads one file from r, which must hold nothing else, and validates
@@ -268,10 +350,17 @@ func unmarshal(b []byte) (f *File, err error) {
 		return nil, errors.New("truncated header")
 	}
 	v := binary.BigEndian.Uint32(b[len(Magic):headerSize])
-	if v != Version {
-		return nil, fmt.Errorf("unsupported format version %d (this program reads version %d)", v, Version)
+	var body []byte
+	switch v {
+	case uncheckedVersion:
+		body = b[headerSize:]
+	case Version:
+		if body, err = checkedBody(b); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unsupported format version %d (this program reads versions %d and %d)", v, uncheckedVersion, Version)
 	}
-	body := b[headerSize:]
 	// The MessagePack decoder allocates slices as long as their declared
 	// length and may panic on some malformed input: check the structure
 	// first, so that no declared length exceeds the bytes that remain,
@@ -295,6 +384,24 @@ func unmarshal(b []byte) (f *File, err error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// checkedBody returns the body of the version-2 file b after checking its
+// declared length and its checksum.
+func checkedBody(b []byte) ([]byte, error) {
+	if len(b) < headerSize2+checksumSize {
+		return nil, fmt.Errorf("truncated header: %w", ErrCorrupt)
+	}
+	n := binary.BigEndian.Uint64(b[headerSize:headerSize2])
+	if have := uint64(len(b) - headerSize2 - checksumSize); n != have {
+		return nil, fmt.Errorf("size mismatch: %w (the header declares a %d-byte body, the file holds %d bytes after the header and before the checksum: it was truncated, extended or damaged)", ErrCorrupt, n, have)
+	}
+	end := len(b) - checksumSize
+	stored := binary.BigEndian.Uint32(b[end:])
+	if sum := crc32.Checksum(b[:end], castagnoli); sum != stored {
+		return nil, fmt.Errorf("checksum mismatch: %w (stored CRC-32C %08x, computed %08x)", ErrCorrupt, stored, sum)
+	}
+	return b[headerSize2:end], nil
 }
 
 // Save writes f to path atomically: it writes a temporary file in the same
@@ -341,13 +448,14 @@ func Load(path string) (*File, error) {
 // directory, which is then synced, renamed to path, and the directory
 // synced. If write or any step fails, the temporary file is removed, any
 // previous file at path is left intact, and the error is returned. The new
-// file has mode 0644.
+// file has mode 0644. A process killed while writing leaves its temporary
+// file behind, which RemoveStaleTemps removes.
 func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := os.CreateTemp(dir, tempPattern(base))
 	if err != nil {
 		return err
 	}
@@ -377,6 +485,42 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// tempPattern returns the pattern, in the syntax of os.CreateTemp and
+// filepath.Match, of the temporary files WriteFileAtomic creates for a file
+// named base. tempPattern("*") matches those of every file.
+func tempPattern(base string) string {
+	return "." + base + ".tmp-*"
+}
+
+// RemoveStaleTemps removes the temporary files that WriteFileAtomic leaves
+// in dir when its process is killed before it finishes: the regular files
+// whose names match "."+base+".tmp-*" for some base. It removes nothing
+// else. It returns the paths of the files it removed and an error for each
+// file or the directory that it could not handle, together.
+//
+// A file being written at the same moment matches too, so only the single
+// owner of dir may call it, while no write into dir is in progress: the
+// trainer calls it after taking the lock of its run directory.
+func RemoveStaleTemps(dir string) (removed []string, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: removing stale temporary files: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if ok, _ := filepath.Match(tempPattern("*"), e.Name()); !ok || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.Remove(path); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: removing stale temporary file: %w", err))
+			continue
+		}
+		removed = append(removed, path)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // syncDir flushes the directory entry of a rename to disk. File systems
@@ -429,8 +573,12 @@ func equalShapes(a, b []int) bool {
 	return true
 }
 
-// validate checks the internal consistency of f.
+// validate checks the internal consistency of f, and its configuration
+// against the rules of config.Config.Validate.
 func (f *File) validate() error {
+	if err := f.Config.Validate(); err != nil {
+		return fmt.Errorf("the configuration stored in the checkpoint is invalid: %w", err)
+	}
 	if f.Epoch < 0 {
 		return fmt.Errorf("negative epoch %d", f.Epoch)
 	}
@@ -487,6 +635,16 @@ func (f *File) validate() error {
 	} {
 		if len(s.v) != f.Epoch {
 			return fmt.Errorf("history: %s has %d entries for %d epochs", s.name, len(s.v), f.Epoch)
+		}
+	}
+	for i, a := range f.Amendments {
+		switch {
+		case a.Path == "":
+			return fmt.Errorf("amendment %d has an empty path", i)
+		case a.Epoch < 0 || a.Epoch > f.Epoch:
+			return fmt.Errorf("amendment %d (%s): epoch %d out of range [0, %d]", i, a.Path, a.Epoch, f.Epoch)
+		case a.Step < 0 || a.Step > f.Step:
+			return fmt.Errorf("amendment %d (%s): step %d out of range [0, %d]", i, a.Path, a.Step, f.Step)
 		}
 	}
 	return nil

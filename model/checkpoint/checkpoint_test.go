@@ -65,7 +65,7 @@ func sampleFile() *File {
 		Version:    Version,
 		Config:     config.Default(),
 		Epoch:      3,
-		Step:       3 * 383,
+		Step:       3*383 + 17,
 		Params:     params,
 		Stats:      stats,
 		BestParams: clone(params),
@@ -74,11 +74,11 @@ func sampleFile() *File {
 		BestEpoch:  2,
 		Optimizer: OptimizerState{
 			Name:       "sgd",
-			Step:       3 * 383,
+			Step:       3*383 + 17,
 			ParamNames: names,
 			Slots:      map[string][][]float32{"velocity": mom},
 		},
-		Schedule: ScheduleState{Name: "onecycle", Step: 3 * 383},
+		Schedule: ScheduleState{Name: "onecycle", Step: 3*383 + 17},
 		History: History{
 			Loss:     []float64{2.1, 1.7, 1.0 / 3},
 			TrainAcc: []float64{0.2, 0.35, 0.5},
@@ -86,7 +86,12 @@ func sampleFile() *File {
 			LR:       []float64{0.004, 0.1, math.SmallestNonzeroFloat64},
 			Seconds:  []float64{12.5, 12.25, math.MaxFloat64},
 		},
-		Seed: -7,
+		Partial: Partial{Batches: 17, LossSum: 17 * 0.93, Seconds: 0.5625},
+		Seed:    -7,
+		Amendments: []Amendment{
+			{Epoch: 2, Step: 2 * 383, Path: "solver.epochs", Old: "2", New: "4"},
+			{Epoch: 3, Step: 3 * 383, Path: "solver.num_val_samples", Old: "0", New: "1000"},
+		},
 	}
 }
 
@@ -135,7 +140,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRoundTripEmpty(t *testing.T) {
-	want := &File{Version: Version}
+	want := &File{Version: Version, Config: config.Default()}
 	got, err := Decode(bytes.NewReader(encode(t, want)))
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
@@ -155,9 +160,17 @@ func TestEncodeVersionZero(t *testing.T) {
 	if got.Version != Version {
 		t.Errorf("Version = %d, want %d", got.Version, Version)
 	}
-	f.Version = Version + 1
-	if err := Encode(&bytes.Buffer{}, f); err == nil {
-		t.Error("Encode accepted a future version")
+	// A file read from version 1 is written in the current version.
+	f.Version = 1
+	b := encode(t, f)
+	if v := binary.BigEndian.Uint32(b[len(Magic):]); v != Version {
+		t.Errorf("a version-1 file was written as version %d, want %d", v, Version)
+	}
+	for _, v := range []int{Version + 1, -1} {
+		f.Version = v
+		if err := Encode(&bytes.Buffer{}, f); err == nil {
+			t.Errorf("Encode accepted version %d", v)
+		}
 	}
 }
 
@@ -175,7 +188,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Error("Save/Load round trip differs")
 	}
 	// Saving again replaces the file.
-	want.Epoch, want.History = 0, History{}
+	want.Epoch, want.History, want.Amendments = 0, History{}, nil
 	want.BestEpoch = 0
 	if err := Save(path, want); err != nil {
 		t.Fatal(err)
@@ -211,8 +224,12 @@ func TestTruncated(t *testing.T) {
 
 func TestTrailingData(t *testing.T) {
 	b := append(encode(t, sampleFile()), 0xc0)
-	if _, err := Decode(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "trailing") {
+	if _, err := Decode(bytes.NewReader(b)); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "size mismatch") {
 		t.Errorf("Decode with trailing data = %v", err)
+	}
+	b = append(encodeV1(t, sampleFile()), 0xc0)
+	if _, err := Decode(bytes.NewReader(b)); err == nil || !strings.Contains(err.Error(), "trailing") {
+		t.Errorf("Decode of version 1 with trailing data = %v", err)
 	}
 }
 
@@ -226,7 +243,7 @@ func TestGarbage(t *testing.T) {
 		if i%2 == 0 && len(b) >= headerSize {
 			// Valid header, garbage body.
 			copy(b, Magic)
-			binary.BigEndian.PutUint32(b[len(Magic):], Version)
+			binary.BigEndian.PutUint32(b[len(Magic):], uint32(1+i%4/2))
 		}
 		if _, err := Decode(bytes.NewReader(b)); err == nil {
 			t.Errorf("Decode of %d random bytes succeeded", len(b))
@@ -235,14 +252,15 @@ func TestGarbage(t *testing.T) {
 }
 
 func TestCorruptBody(t *testing.T) {
-	// Flip every byte of a small valid file in turn: Decode must not panic,
-	// and whatever it accepts must be valid.
+	// Flip every byte of a small valid version-1 file, which has no
+	// checksum, in turn: Decode must not panic, and whatever it accepts
+	// must be valid.
 	f := sampleFile()
 	f.Params = f.Params[4:]
 	f.BestParams = f.BestParams[4:]
 	f.Optimizer.ParamNames = f.Optimizer.ParamNames[4:]
 	f.Optimizer.Slots["velocity"] = f.Optimizer.Slots["velocity"][4:]
-	b := encode(t, f)
+	b := encodeV1(t, f)
 	c := make([]byte, len(b))
 	for i := range b {
 		for _, x := range []byte{0xff, 0x01, 0x80} {
@@ -292,8 +310,8 @@ func TestWrongVersion(t *testing.T) {
 	if err == nil {
 		t.Fatal("Decode accepted version 7")
 	}
-	if msg := err.Error(); !strings.Contains(msg, "7") || !strings.Contains(msg, "version 1") {
-		t.Errorf("error %q does not name both versions", msg)
+	if msg := err.Error(); !strings.Contains(msg, "version 7") || !strings.Contains(msg, "versions 1 and 2") {
+		t.Errorf("error %q does not name the version read and those supported", msg)
 	}
 }
 
@@ -331,6 +349,15 @@ func TestInvalid(t *testing.T) {
 		{"slot NaN", func(f *File) { f.Optimizer.Slots["velocity"][0][0] = float32(math.NaN()) }, "NaN"},
 		{"unknown param", func(f *File) { f.Optimizer.ParamNames[0] = "nope" }, `"nope" is not in params`},
 		{"duplicate param", func(f *File) { f.Optimizer.ParamNames[0] = f.Optimizer.ParamNames[1] }, "duplicate parameter"},
+		{"config std", func(f *File) { f.Config.Data.Normalize.Std[1] = 0 },
+			"the configuration stored in the checkpoint is invalid: config: data.normalize.std[1]: must be > 0, got 0"},
+		{"zero config", func(f *File) { f.Config = config.Config{} }, "the configuration stored in the checkpoint is invalid: config: "},
+		{"amendment path", func(f *File) { f.Amendments[1].Path = "" }, "amendment 1 has an empty path"},
+		{"amendment epoch", func(f *File) { f.Amendments[0].Epoch = 4 }, "amendment 0 (solver.epochs): epoch 4 out of range [0, 3]"},
+		{"negative amendment epoch", func(f *File) { f.Amendments[0].Epoch = -1 }, "epoch -1 out of range [0, 3]"},
+		{"amendment step", func(f *File) { f.Amendments[1].Step = 3*383 + 18 }, "amendment 1 (solver.num_val_samples): step 1167 out of range [0, 1166]"},
+		{"negative amendment step", func(f *File) { f.Amendments[0].Step = -1 }, "step -1 out of range [0, 1166]"},
+		{"partial", func(f *File) { f.Partial.Batches = -1 }, "invalid partial epoch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,15 +367,17 @@ func TestInvalid(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Encode = %v, want error containing %q", err, tt.want)
 			}
-			// Decode rejects the same file written without validation.
+			// Decode rejects the same file written without validation,
+			// with a valid checksum or in version 1.
 			var buf bytes.Buffer
-			buf.WriteString(Magic + "\x00\x00\x00\x01")
 			if err := rawEncode(&buf, f); err != nil {
 				t.Fatal(err)
 			}
-			_, err = Decode(&buf)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Decode = %v, want error containing %q", err, tt.want)
+			for _, b := range [][]byte{seal(buf.Bytes()), append([]byte(Magic+"\x00\x00\x00\x01"), buf.Bytes()...)} {
+				_, err = Decode(bytes.NewReader(b))
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Decode = %v, want error containing %q", err, tt.want)
+				}
 			}
 		})
 	}
