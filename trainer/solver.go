@@ -76,6 +76,9 @@ type Solver struct {
 // describes. The model is usually model.New(cfg.Model, cfg.Seed). With
 // distillation configured, it reads the teacher checkpoints.
 func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("trainer: %w", err)
+	}
 	if val.Len() == 0 {
 		return nil, fmt.Errorf("trainer: the validation set is empty (data.val_size must be > 0)")
 	}
@@ -507,6 +510,9 @@ func (s *Solver) Resume(path string) error {
 	}
 	if err := s.Restore(f); err != nil {
 		return fmt.Errorf("%w (checkpoint %s)", err, path)
+	}
+	if f.Unchecked() {
+		s.logf("note: %s is a checkpoint of format version 1, which has no checksum; the checkpoints of this run are written in version %d", path, checkpoint.Version)
 	}
 	return nil
 }

@@ -236,6 +236,7 @@ func TestResumeAdamExact(t *testing.T) {
 				c.Solver.Epochs = 2
 				c.Solver.Optimizer.Name = name
 				c.Solver.Optimizer.LR = 0.01
+				c.Solver.Optimizer.Nesterov = false
 				return c
 			}
 			dirA := t.TempDir()

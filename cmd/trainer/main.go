@@ -187,6 +187,11 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 		return fmt.Errorf("trainer: output.checkpoint_dir: %w", err)
 	}
 	defer lock.Release()
+	// Temporary files of a trainer killed while saving are garbage now
+	// that this process owns the folder.
+	if _, err := checkpoint.RemoveStaleTemps(cfg.Output.CheckpointDir); err != nil {
+		return fmt.Errorf("trainer: output.checkpoint_dir: %w", err)
+	}
 	progress, done := downloadBar(stderr)
 	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, dataset.DownloadOptions{Progress: progress})
 	done()
@@ -340,6 +345,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnUnchecked(stderr, *ckpt, f)
 	c, err := model.FromCheckpoint(f)
 	if err != nil {
 		return err
@@ -397,6 +403,14 @@ func test(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s accuracy: %.2f%%\n", *split, 100*float64(correct)/float64(n))
 	return nil
+}
+
+// warnUnchecked notes that a checkpoint of format version 1 carries no
+// checksum, so corruption cannot be detected.
+func warnUnchecked(w io.Writer, path string, f *checkpoint.File) {
+	if f.Unchecked() {
+		fmt.Fprintf(w, "trainer: note: %s is a checkpoint of format version 1, which has no checksum, so corruption cannot be detected; saving it again (for example by resuming) writes version %d\n", path, checkpoint.Version)
+	}
 }
 
 // maxShift is the largest -shift of trainer test: beyond it most of the

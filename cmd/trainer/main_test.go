@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
@@ -158,9 +162,17 @@ output:
 	if err := os.Remove(best); err != nil {
 		t.Fatal(err)
 	}
+	// The temporary file of a save killed half-way is removed too.
+	stale := filepath.Join(dir, "run", ".last.ckpt.tmp-12345")
+	if err := os.WriteFile(stale, []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ = runCmd("-config", cfg, "-resume", filepath.Join(dir, "run", "last.ckpt"))
 	if code != 0 || !strings.Contains(out, "nothing to do") || !strings.Contains(out, "saved to "+best) {
 		t.Errorf("resume of a finished run: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temporary file %s: %v, want it removed", stale, err)
 	}
 	if got, err := os.ReadFile(best); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("the best model written again differs from the first (%v)", err)
@@ -236,6 +248,24 @@ output:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "run", "training.png")); err != nil {
 		t.Error(err)
+	}
+
+	// A checkpoint of format version 1 (no checksum) is read, with a note.
+	f, err = checkpoint.Load(filepath.Join(dir, "models", "tiny.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := msgpack.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := filepath.Join(dir, "v1.ckpt")
+	if err := os.WriteFile(v1, append([]byte(checkpoint.Magic+"\x00\x00\x00\x01"), body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCmd("test", "-checkpoint", v1, "-data", data, "-split", "val", "-flip=false", "-shift", "0")
+	if code != 0 || lastLine(out) != "val accuracy: "+single || !strings.Contains(errOut, v1+" is a checkpoint of format version 1, which has no checksum") {
+		t.Errorf("test of a version-1 checkpoint: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// A corrupt checkpoint is refused with its name, without a panic.
