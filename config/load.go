@@ -185,11 +185,11 @@ func yamlProblems(err error) []Problem {
 // of merge keys) in one document. A configuration needs a few dozen. The
 // limit stops a small document whose nested aliases and merges expand
 // exponentially (8 levels of 9 aliases make 43 million mappings out of 500
-// bytes) before it takes the walker minutes. It is also below the point
-// where yaml.v3, which decodes the document after the walker, rejects
-// excessive aliasing (more than 99% of over 1,000 decoded nodes reached
-// through aliases, each counted as the walker counts them), so that this
-// limit is the one a user meets, with the line of the alias.
+// bytes) before it takes the walker minutes. yaml.v3, which decodes the
+// document after the walker, rejects "excessive aliasing" only when more
+// than 990 of the nodes it decodes (99% of over 1,000) come through
+// aliases, and it counts them as the walker does or fewer, so this lower
+// limit is the one a user meets, with the path and line of the alias.
 const maxAliasedNodes = 500
 
 // walker checks a YAML node tree against a Go type, recording a problem
@@ -206,13 +206,12 @@ type walker struct {
 	visits int
 	// aliased counts the nodes walked through an alias.
 	aliased int
-	// aliasPath and aliasLine are the path and line of the outermost alias
-	// being followed.
-	aliasPath string
 	// following holds the anchored nodes whose aliases are being followed,
 	// to catch an anchor that contains itself.
 	following map[*yaml.Node]bool
-	// aliasLine is the line of the outermost alias being followed.
+	// aliasPath and aliasLine are the path and line of the outermost alias
+	// being followed.
+	aliasPath string
 	aliasLine int
 	// stopped is set when the walk was cut short.
 	stopped bool
@@ -230,7 +229,7 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// count counts one node met at path, and stops the walk with a problem
+// count counts one node, and stops the walk with a problem
 // when too many were reached through aliases. It reports whether to go on.
 func (w *walker) count() bool {
 	if w.stopped {
