@@ -75,12 +75,14 @@ type Augment struct {
 
 // Model describes the residual network.
 type Model struct {
-	// StemChannels is the width of the first 3x3 convolution.
+	// StemChannels is the width of the first 3x3 convolution, in
+	// [1, 2048].
 	StemChannels int `yaml:"stem_channels" msgpack:"stem_channels"`
 	// Stages are run in order; each is a sequence of residual blocks. There
-	// is at least one.
+	// is at least one, and at most 1000 blocks in all.
 	Stages []Stage `yaml:"stages" msgpack:"stages"`
-	// MaxParams is a hard limit on the number of learnable parameters.
+	// MaxParams is a hard limit on the number of learnable parameters, in
+	// [1, 100000000].
 	MaxParams int `yaml:"max_params" msgpack:"max_params"`
 	// BNMomentum is the batch norm running-statistics momentum, in
 	// PyTorch's convention: running = (1-m)·running + m·batch. It is in
@@ -97,9 +99,10 @@ type Model struct {
 // Stage is a run of residual blocks of one width. Its first block uses
 // Stride; the others use stride 1.
 type Stage struct {
-	// Channels is the number of output channels of every block, > 0.
+	// Channels is the number of output channels of every block, in
+	// [1, 2048].
 	Channels int `yaml:"channels" msgpack:"channels"`
-	// Blocks is the number of residual blocks, > 0.
+	// Blocks is the number of residual blocks, in [1, 1000].
 	Blocks int `yaml:"blocks" msgpack:"blocks"`
 	// Stride is the stride of the first block, 1 or 2.
 	Stride int `yaml:"stride" msgpack:"stride"`
@@ -114,7 +117,10 @@ type Solver struct {
 	// LabelSmoothing mixes the one-hot target with the uniform distribution:
 	// target = (1-ε)·onehot + ε/10. It is in [0, 1).
 	LabelSmoothing float64 `yaml:"label_smoothing" msgpack:"label_smoothing"`
-	// BatchSize is the number of images per training step, > 0.
+	// BatchSize is the number of images per training step, > 0. The output
+	// of the widest layer for one batch, BatchSize × channels × 32 × 32
+	// values, holds at most 2^31 of them: BatchSize is at most 65536 for a
+	// network 32 channels wide, 1024 for one 2048 channels wide.
 	BatchSize int `yaml:"batch_size" msgpack:"batch_size"`
 	// Epochs is the number of passes over the training split, > 0.
 	Epochs int `yaml:"epochs" msgpack:"epochs"`

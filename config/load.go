@@ -139,7 +139,7 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 		return fail(Problem{Line: extra.Line, Msg: "a second YAML document starts here; a config file must hold exactly one"})
 	}
 
-	w := walker{lines: map[string]int{}}
+	w := newWalker()
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		w.walk(doc.Content[0], reflect.TypeOf(*c), "")
 	}
@@ -180,12 +180,45 @@ func yamlProblems(err error) []Problem {
 	return problems
 }
 
+// maxAliasedNodes is the most YAML nodes (keys, values, aliases, merged
+// mappings) that the walker reaches through aliases (*name, including those
+// of merge keys) in one document. A configuration needs a few dozen. The
+// limit stops a small document whose nested aliases and merges expand
+// exponentially (8 levels of 9 aliases make 43 million mappings out of 500
+// bytes) before it takes the walker minutes. yaml.v3, which decodes the
+// document after the walker, rejects "excessive aliasing" only when more
+// than 990 of the nodes it decodes (99% of over 1,000) come through
+// aliases, and it counts them as the walker does or fewer, so this lower
+// limit is the one a user meets, with the path and line of the alias.
+const maxAliasedNodes = 500
+
 // walker checks a YAML node tree against a Go type, recording a problem
 // for every unknown or duplicate key and every value of the wrong kind, and
-// the line of every YAML path it meets.
+// the line of every YAML path it meets. It follows aliases and merge keys,
+// counting the nodes it reaches through them: past maxAliasedNodes, or at
+// an anchor that contains an alias to itself, it records a problem and
+// stops.
 type walker struct {
 	problems []Problem
 	lines    map[string]int
+
+	// visits counts every node walked, aliased or not (tests read it).
+	visits int
+	// aliased counts the nodes walked through an alias.
+	aliased int
+	// following holds the anchored nodes whose aliases are being followed,
+	// to catch an anchor that contains itself.
+	following map[*yaml.Node]bool
+	// aliasPath and aliasLine are the path and line of the outermost alias
+	// being followed.
+	aliasPath string
+	aliasLine int
+	// stopped is set when the walk was cut short.
+	stopped bool
+}
+
+func newWalker() *walker {
+	return &walker{lines: map[string]int{}, following: map[*yaml.Node]bool{}}
 }
 
 func (w *walker) addf(path string, line int, format string, args ...any) {
@@ -196,16 +229,55 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// resolve follows an alias to its anchored node.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+// count counts one node, and stops the walk with a problem
+// when too many were reached through aliases. It reports whether to go on.
+func (w *walker) count() bool {
+	if w.stopped {
+		return false
 	}
-	return n
+	w.visits++
+	if len(w.following) > 0 {
+		w.aliased++
+		if w.aliased > maxAliasedNodes {
+			w.addf(w.aliasPath, w.aliasLine, "too many aliases and merges: following them expands the document by more than %d nodes", maxAliasedNodes)
+			w.stopped = true
+			return false
+		}
+	}
+	return true
+}
+
+// visit counts n and calls f with n or, if n is an alias, with the node it
+// stands for, unless the walk has stopped. It stops the walk with a problem
+// at path when an anchor contains an alias to itself.
+func (w *walker) visit(n *yaml.Node, path string, f func(*yaml.Node)) {
+	if !w.count() {
+		return
+	}
+	if n.Kind != yaml.AliasNode || n.Alias == nil {
+		f(n)
+		return
+	}
+	target := n.Alias
+	if w.following[target] {
+		w.addf(path, n.Line, "the alias *%s is inside its own anchor &%s", n.Value, n.Value)
+		w.stopped = true
+		return
+	}
+	if len(w.following) == 0 {
+		w.aliasPath, w.aliasLine = path, n.Line
+	}
+	w.following[target] = true
+	w.visit(target, path, f)
+	delete(w.following, target)
 }
 
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
-	n = resolve(n)
+	w.visit(n, path, func(n *yaml.Node) { w.value(n, t, path) })
+}
+
+// value checks node n, not an alias, against type t.
+func (w *walker) value(n *yaml.Node, t reflect.Type, path string) {
 	switch t.Kind() {
 	case reflect.Struct:
 		// A null mapping, as in "data:" with every key commented out,
@@ -243,6 +315,9 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if !w.count() {
+			return
+		}
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
 			w.merge(v, t, path)
 			continue
@@ -270,21 +345,22 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 
 // merge checks the value of a "<<" merge key: a mapping or a list of them.
 func (w *walker) merge(v *yaml.Node, t reflect.Type, path string) {
-	v = resolve(v)
-	switch v.Kind {
-	case yaml.MappingNode:
-		w.mapping(v, t, path)
-	case yaml.SequenceNode:
-		for _, item := range v.Content {
-			if item = resolve(item); item.Kind == yaml.MappingNode {
-				w.mapping(item, t, path)
-			} else {
-				w.addf(path, item.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", describeNode(item))
-			}
+	mergeMapping := func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			w.mapping(n, t, path)
+		} else {
+			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", describeNode(n))
 		}
-	default:
-		w.addf(path, v.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", describeNode(v))
 	}
+	w.visit(v, path, func(v *yaml.Node) {
+		if v.Kind != yaml.SequenceNode {
+			mergeMapping(v)
+			return
+		}
+		for _, item := range v.Content {
+			w.visit(item, path, mergeMapping)
+		}
+	})
 }
 
 // scalar checks that n decodes into a value of the scalar type t.

@@ -12,6 +12,32 @@ const (
 	trainImages = 50000
 	// maxCropPadding is the largest Augment.CropPadding accepted.
 	maxCropPadding = 16
+	// imagePixels is the number of pixels of one CIFAR-10 image plane,
+	// 32x32: the largest plane any layer of the network outputs.
+	imagePixels = 32 * 32
+)
+
+// Limits on the size of the network and of its batches. They keep every
+// count of parameters and values far from overflowing an int and every
+// tensor that building or training the network allocates within reach
+// (the largest weight, 3·3·maxChannels², holds 38 million values; an
+// activation at most maxBatchValues), so that an absurd configuration is an
+// error naming its key rather than the Go runtime dying out of memory.
+// They are far above any network this project trains.
+const (
+	// maxChannels is the largest model.stem_channels and
+	// model.stages[i].channels.
+	maxChannels = 2048
+	// maxBlocks is the most residual blocks of all stages together, and so
+	// of any one stage.
+	maxBlocks = 1000
+	// maxParamsLimit is the largest model.max_params: 100 million
+	// parameters, 400 MB of float32 for each copy of the weights.
+	maxParamsLimit = 100_000_000
+	// maxBatchValues is the most values the widest layer's output may hold
+	// for one batch: solver.batch_size × channels × 32 × 32 (2^31 values,
+	// 8 GiB of float32).
+	maxBatchValues = 1 << 31
 )
 
 // Optimizer and scheduler names accepted by Validate.
@@ -34,6 +60,7 @@ func (c *Config) Validate() error {
 	c.Data.validate(&v, "data")
 	c.Model.validate(&v, "model")
 	c.Solver.validate(&v, "solver")
+	c.validateBatchValues(&v)
 	c.Output.validate(&v, "output")
 	if len(v.problems) == 0 {
 		return nil
@@ -68,6 +95,15 @@ func (v *validator) positiveInt(path string, x int) {
 func (v *validator) nonNegativeInt(path string, x int) {
 	if x < 0 {
 		v.addf(path, "must be >= 0, got %d", x)
+	}
+}
+
+// positiveIntAtMost checks that x is in [1, hi].
+func (v *validator) positiveIntAtMost(path string, x, hi int) {
+	if x > hi {
+		v.addf(path, "must be at most %d, got %d", hi, x)
+	} else {
+		v.positiveInt(path, x)
 	}
 }
 
@@ -155,21 +191,42 @@ func (d *Data) validate(v *validator, path string) {
 	}
 }
 
+// Validate checks the rules of the model section alone, those that
+// Config.Validate applies to it, and returns nil or a *ValidationError whose
+// paths start with "model.". Building a network from a Model that passes
+// allocates a bounded amount of memory: model.New calls it before
+// allocating anything.
+func (m *Model) Validate() error {
+	var v validator
+	m.validate(&v, "model")
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
 func (m *Model) validate(v *validator, path string) {
-	v.positiveInt(join(path, "stem_channels"), m.StemChannels)
+	v.positiveIntAtMost(join(path, "stem_channels"), m.StemChannels, maxChannels)
 	stages := join(path, "stages")
 	if len(m.Stages) == 0 {
 		v.addf(stages, "must have at least one stage")
 	}
+	blocks := 0
 	for i, s := range m.Stages {
 		p := index(stages, i)
-		v.positiveInt(join(p, "channels"), s.Channels)
-		v.positiveInt(join(p, "blocks"), s.Blocks)
+		v.positiveIntAtMost(join(p, "channels"), s.Channels, maxChannels)
+		v.positiveIntAtMost(join(p, "blocks"), s.Blocks, maxBlocks)
 		if s.Stride != 1 && s.Stride != 2 {
 			v.addf(join(p, "stride"), "must be 1 or 2, got %d", s.Stride)
 		}
+		if s.Blocks > 0 && s.Blocks <= maxBlocks {
+			blocks += s.Blocks
+		}
 	}
-	v.positiveInt(join(path, "max_params"), m.MaxParams)
+	if blocks > maxBlocks {
+		v.addf(stages, "must have at most %d blocks in all, got %d", maxBlocks, blocks)
+	}
+	v.positiveIntAtMost(join(path, "max_params"), m.MaxParams, maxParamsLimit)
 	if p := join(path, "bn_momentum"); v.finite(p, m.BNMomentum) && (m.BNMomentum <= 0 || m.BNMomentum > 1) {
 		v.addf(p, "must be in (0, 1], got %g", m.BNMomentum)
 	}
@@ -185,6 +242,23 @@ func (s *Solver) validate(v *validator, path string) {
 	v.nonNegativeInt(join(path, "num_train_samples"), s.NumTrainSamples)
 	v.nonNegativeInt(join(path, "num_val_samples"), s.NumValSamples)
 	s.Distillation.validate(v, join(path, "distillation"))
+}
+
+// validateBatchValues checks that the widest layer's output for one
+// training batch holds at most maxBatchValues values. It checks nothing when
+// the batch size or a width is already out of its own range.
+func (c *Config) validateBatchValues(v *validator) {
+	batch, widest := c.Solver.BatchSize, c.Model.StemChannels
+	for _, s := range c.Model.Stages {
+		widest = max(widest, s.Channels)
+	}
+	if batch <= 0 || widest <= 0 || widest > maxChannels {
+		return
+	}
+	if limit := int64(maxBatchValues) / int64(widest*imagePixels); int64(batch) > limit {
+		v.addf("solver.batch_size", "must be at most %d for a network %d channels wide (one layer's output for a batch holds batch_size × %d × 32 × 32 values, at most %d), got %d",
+			limit, widest, widest, int64(maxBatchValues), batch)
+	}
 }
 
 func (d *Distillation) validate(v *validator, path string) {

@@ -88,6 +88,26 @@ func TestValidateRules(t *testing.T) {
 		{"stage stride 3", func(c *Config) { c.Model.Stages[1].Stride = 3 }, []string{"model.stages[1].stride: must be 1 or 2, got 3"}},
 		{"one stage", func(c *Config) { c.Model.Stages = c.Model.Stages[:1] }, nil},
 		{"max_params zero", func(c *Config) { c.Model.MaxParams = 0 }, []string{"model.max_params: must be > 0, got 0"}},
+		{"stem_channels 2049", func(c *Config) { c.Model.StemChannels = 2049 }, []string{"model.stem_channels: must be at most 2048, got 2049"}},
+		{"stem_channels 2048", func(c *Config) { c.Model.StemChannels = 2048 }, nil},
+		{"stage channels 2^32, max_params 2^63-1", func(c *Config) {
+			c.Model.Stages[0].Channels = 4294967296
+			c.Model.MaxParams = math.MaxInt64
+		}, []string{"model.stages[0].channels: must be at most 2048, got 4294967296", "model.max_params: must be at most 100000000, got 9223372036854775807"}},
+		{"max_params 10^8", func(c *Config) { c.Model.MaxParams = 100000000 }, nil},
+		{"stage blocks 1001", func(c *Config) { c.Model.Stages[1].Blocks = 1001 }, []string{"model.stages[1].blocks: must be at most 1000, got 1001"}},
+		{"blocks 1001 in all", func(c *Config) { c.Model.Stages[0].Blocks, c.Model.Stages[1].Blocks = 600, 401 }, []string{"model.stages: must have at most 1000 blocks in all, got 1001"}},
+		{"blocks 1000 in all", func(c *Config) { c.Model.Stages[0].Blocks, c.Model.Stages[1].Blocks = 600, 400 }, nil},
+		// 2^31 values / (2048 channels · 1024 pixels) = 1024 images.
+		{"batch of 1025 through 2048 channels", func(c *Config) { c.Model.Stages[1].Channels, c.Solver.BatchSize = 2048, 1025 },
+			[]string{"solver.batch_size: must be at most 1024 for a network 2048 channels wide (one layer's output for a batch holds batch_size × 2048 × 32 × 32 values, at most 2147483648), got 1025"}},
+		{"batch of 1024 through 2048 channels", func(c *Config) { c.Model.Stages[1].Channels, c.Solver.BatchSize = 2048, 1024 }, nil},
+		// 2^31 / (32 · 1024) = 65536 images for the default network.
+		{"batch of 65537", func(c *Config) { c.Solver.BatchSize = 65537 },
+			[]string{"solver.batch_size: must be at most 65536 for a network 32 channels wide (one layer's output for a batch holds batch_size × 32 × 32 × 32 values, at most 2147483648), got 65537"}},
+		{"batch of 65536", func(c *Config) { c.Solver.BatchSize = 65536 }, nil},
+		{"huge batch and width", func(c *Config) { c.Model.StemChannels, c.Solver.BatchSize = 1<<40, math.MaxInt64 },
+			[]string{"model.stem_channels: must be at most 2048, got 1099511627776"}},
 		{"bn_momentum zero", func(c *Config) { c.Model.BNMomentum = 0 }, []string{"model.bn_momentum: must be in (0, 1], got 0"}},
 		{"bn_momentum above 1", func(c *Config) { c.Model.BNMomentum = 1.5 }, []string{"model.bn_momentum: must be in (0, 1], got 1.5"}},
 		{"bn_momentum 1", func(c *Config) { c.Model.BNMomentum = 1 }, nil},

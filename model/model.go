@@ -150,25 +150,17 @@ func program(cfg config.Model) []op {
 	return p
 }
 
-// checkModel reports a configuration the network cannot be built from.
-func checkModel(cfg config.Model) error {
-	if cfg.StemChannels <= 0 || len(cfg.Stages) == 0 {
-		return fmt.Errorf("model: needs stem_channels > 0 and at least one stage")
-	}
-	for i, s := range cfg.Stages {
-		if s.Channels <= 0 || s.Blocks <= 0 || s.Stride < 1 {
-			return fmt.Errorf("model: stages[%d]: channels, blocks and stride must be positive, got %+v", i, s)
-		}
-	}
-	return nil
-}
-
 // Capacity returns the number of learnable parameters of the network
-// described by cfg, without allocating it.
+// described by cfg, without allocating it, or -1 if cfg breaks a rule of
+// config.Model.Validate (which bounds every width and the number of
+// blocks, so that a valid network can always be counted).
 func Capacity(cfg config.Model) int {
+	if cfg.Validate() != nil {
+		return -1
+	}
 	n := 0
 	for _, l := range plan(program(cfg)) {
-		n += l.Params
+		n = addSat(n, l.Params)
 	}
 	return n
 }
@@ -177,23 +169,25 @@ func Capacity(cfg config.Model) int {
 // convolutions He-normal with fan-out (std √(2/(K·R·R))), the dense layer
 // uniform in ±1/√in for weights and bias (PyTorch's default), batch norm
 // γ = 1 (0 for each block's second batch norm if cfg.ZeroInitResidual),
-// β = 0, running mean 0 and variance 1. It refuses a network with more than
-// cfg.MaxParams learnable parameters.
+// β = 0, running mean 0 and variance 1. Before allocating anything it
+// checks cfg with config.Model.Validate, whose bounds on widths and blocks
+// keep every tensor allocatable, and refuses a network with more than
+// cfg.MaxParams learnable parameters; both errors name the key.
 func New(cfg config.Model, seed int64) (*Model, error) {
 	return newModel(cfg, seed, tensor.Float32)
 }
 
 func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
-	if err := checkModel(cfg); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
 	}
 	spec := program(cfg)
 	layers := plan(spec)
 	total := 0
 	for _, l := range layers {
-		total += l.Params
+		total = addSat(total, l.Params)
 	}
-	if cfg.MaxParams > 0 && total > cfg.MaxParams {
+	if total > cfg.MaxParams {
 		return nil, fmt.Errorf("model: the network has %d learnable parameters, over the limit model.max_params = %d", total, cfg.MaxParams)
 	}
 	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: Height, byName: map[string]*Param{}, spec: spec}
@@ -219,12 +213,6 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 		m.byName[name] = p
 	}
 	momentum, epsilon := cfg.BNMomentum, cfg.BNEpsilon
-	if momentum == 0 {
-		momentum = 0.1
-	}
-	if epsilon == 0 {
-		epsilon = 1e-5
-	}
 	for i := range m.spec {
 		o := &m.spec[i]
 		switch o.kind {
@@ -251,7 +239,7 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 }
 
 // plan lists the layers of a program with their output shapes and
-// parameter counts.
+// parameter counts; a count too large for an int is math.MaxInt.
 func plan(p []op) []Layer {
 	var ls []Layer
 	h, w := Height, Width
@@ -260,9 +248,9 @@ func plan(p []op) []Layer {
 		switch o.kind {
 		case opConv:
 			h, w = (h+2*o.pad-o.r)/o.stride+1, (w+2*o.pad-o.r)/o.stride+1
-			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("%d·%d·%d·%d", o.r, o.r, o.cin, o.cout), Params: o.r * o.r * o.cin * o.cout})
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("%d·%d·%d·%d", o.r, o.r, o.cin, o.cout), Params: mulSat(o.r, o.r, o.cin, o.cout)})
 		case opBN:
-			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("2·%d", o.cout), Params: 2 * o.cout})
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout, h, w}, Formula: fmt.Sprintf("2·%d", o.cout), Params: mulSat(2, o.cout)})
 		case opSave:
 			savedH, savedW = h, w
 		case opSkip:
@@ -270,10 +258,32 @@ func plan(p []op) []Layer {
 		case opPool:
 			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout}, Formula: "0"})
 		case opDense:
-			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout}, Formula: fmt.Sprintf("(%d+1)·%d", o.cin, o.cout), Params: (o.cin + 1) * o.cout})
+			ls = append(ls, Layer{Name: o.name, Out: []int{o.cout}, Formula: fmt.Sprintf("(%d+1)·%d", o.cin, o.cout), Params: mulSat(addSat(o.cin, 1), o.cout)})
 		}
 	}
 	return ls
+}
+
+// mulSat returns the product of non-negative factors, or math.MaxInt if
+// it is larger.
+func mulSat(factors ...int) int {
+	p := 1
+	for _, f := range factors {
+		if f != 0 && p > math.MaxInt/f {
+			return math.MaxInt
+		}
+		p *= f
+	}
+	return p
+}
+
+// addSat returns a + b for non-negative a and b, or math.MaxInt if the sum
+// is larger.
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // Capacity returns the number of learnable parameters, counted from the

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,18 +156,18 @@ func checkNetGradientDistill(t *testing.T, cfg config.Model, weight, temperature
 }
 
 func TestGradientIdentityBlock(t *testing.T) {
-	checkNetGradient(t, config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	checkNetGradient(t, config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
 }
 
 func TestGradientProjectionBlock(t *testing.T) {
-	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
 }
 
 func TestGradientResNet(t *testing.T) {
 	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{
 		{Channels: 2, Blocks: 2, Stride: 1},
 		{Channels: 3, Blocks: 1, Stride: 2},
-	}, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
 }
 
 // TestPerSampleIndependence runs the reference net in evaluation mode on
@@ -221,7 +222,7 @@ func TestPerSampleIndependence(t *testing.T) {
 // before a projection block gives the logits of the net with only the
 // projection block and the same stem, projection and dense weights.
 func TestZeroInitResidual(t *testing.T) {
-	full := config.Model{StemChannels: 4, Stages: []config.Stage{{Channels: 4, Blocks: 2, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}, BNMomentum: 0.1, BNEpsilon: 1e-5, ZeroInitResidual: true}
+	full := config.Model{StemChannels: 4, Stages: []config.Stage{{Channels: 4, Blocks: 2, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5, ZeroInitResidual: true}
 	short := full
 	short.Stages = full.Stages[1:]
 	a, err := New(full, 1)
@@ -288,5 +289,89 @@ func TestZeroInitResidual(t *testing.T) {
 		if !zero && same {
 			t.Fatal("the short net's own residual branch did not change its logits: the test cannot tell")
 		}
+	}
+}
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A stage 2^32 channels wide with no limit on the parameters used to wrap
+// the count around and kill the process allocating the weights; New must
+// refuse it, naming the keys, before allocating anything.
+func TestNewRefusesHugeNetwork(t *testing.T) {
+	cfg := reference()
+	cfg.MaxParams = math.MaxInt64
+	cfg.Stages[0].Channels = 4294967296
+	var err error
+	bytes := allocated(func() { _, err = New(cfg, 1) })
+	want := "model: config: 2 problems:\n" +
+		"\tmodel.stages[0].channels: must be at most 2048, got 4294967296\n" +
+		"\tmodel.max_params: must be at most 100000000, got 9223372036854775807"
+	if err == nil || err.Error() != want {
+		t.Errorf("New: err = %v\nwant %s", err, want)
+	}
+	if bytes > 1<<20 {
+		t.Errorf("New allocated %d bytes before refusing", bytes)
+	}
+	if n := Capacity(cfg); n != -1 {
+		t.Errorf("Capacity = %d, want -1 for an invalid configuration", n)
+	}
+}
+
+// A network within every width and block bound but over max_params is
+// refused before its weights are allocated.
+func TestNewRefusesOverMaxParamsBeforeAllocating(t *testing.T) {
+	cfg := reference()
+	cfg.MaxParams = 100_000_000
+	cfg.Stages = []config.Stage{{Channels: 2048, Blocks: 3, Stride: 1}}
+	// stem 3·3·3·16 + 2·16; first block 3·3·16·2048 + 2·2048 +
+	// 3·3·2048·2048 + 2·2048 + 1·1·16·2048 + 2·2048; two more blocks
+	// 2·(3·3·2048·2048 + 2·2048) each; dense (2048+1)·10.
+	const want = 464 + 38088704 + 2*75505664 + 20490
+	if n := Capacity(cfg); n != want {
+		t.Fatalf("Capacity = %d, want %d", n, want)
+	}
+	var err error
+	bytes := allocated(func() { _, err = New(cfg, 1) })
+	if err == nil || err.Error() != "model: the network has 189120986 learnable parameters, over the limit model.max_params = 100000000" {
+		t.Errorf("New: err = %v", err)
+	}
+	if bytes > 1<<20 {
+		t.Errorf("New allocated %d bytes before refusing", bytes)
+	}
+}
+
+// Parameter counts saturate at math.MaxInt instead of wrapping around.
+func TestCountsSaturate(t *testing.T) {
+	for _, tt := range []struct {
+		got, want int
+	}{
+		{mulSat(3, 3, 16, 1<<32), 618475290624},
+		{mulSat(3, 3, 1<<32, 1<<32), math.MaxInt},
+		{mulSat(0, math.MaxInt, math.MaxInt), 0},
+		{mulSat(), 1},
+		{addSat(math.MaxInt-1, 1), math.MaxInt},
+		{addSat(math.MaxInt-1, 2), math.MaxInt},
+		{addSat(2, 3), 5},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %d, want %d", tt.got, tt.want)
+		}
+	}
+	// plan counts the layers of a network too large to build.
+	layers := plan(program(config.Model{StemChannels: 16, Stages: []config.Stage{{Channels: 1 << 32, Blocks: 1, Stride: 1}}}))
+	got := map[string]int{}
+	for _, l := range layers {
+		got[l.Name] = l.Params
+	}
+	if got["stage1.block1.conv1"] != 618475290624 || got["stage1.block1.conv2"] != math.MaxInt || got["fc"] != 42949672970 {
+		t.Errorf("plan: conv1 %d, conv2 %d, fc %d; want 618475290624, MaxInt, 42949672970",
+			got["stage1.block1.conv1"], got["stage1.block1.conv2"], got["fc"])
 	}
 }

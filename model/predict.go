@@ -92,10 +92,14 @@ func (c *Classifier) net(batch int) (*Net, error) {
 // Logits runs the network in evaluation mode on normalised NCHW images
 // (len(images) a multiple of 3·32·32) and returns their N×10 logits: with
 // FlipAverage or Shift set, the mean of the logits of the views they ask
-// for.
+// for. Every value must be finite: a NaN or an infinity is an error that
+// names the image and the value's index in it.
 func (c *Classifier) Logits(images []float32) ([]float32, error) {
 	if len(images)%ImageSize != 0 {
 		return nil, fmt.Errorf("model: %d values is not a whole number of %d-value images", len(images), ImageSize)
+	}
+	if err := checkFinite(images); err != nil {
+		return nil, err
 	}
 	if c.Shift < 0 || c.Shift >= Width {
 		return nil, fmt.Errorf("model: a test-time shift of %d pixels; want 0 to %d", c.Shift, Width-1)
@@ -137,6 +141,19 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkFinite returns an error naming the first image of images (NCHW)
+// that holds a NaN or an infinity, and where.
+func checkFinite(images []float32) error {
+	for i, v := range images {
+		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+			j := i % ImageSize
+			return fmt.Errorf("model: image %d has a non-finite value (%g) at index %d (channel %d, row %d, column %d)",
+				i/ImageSize, f, j, j/(Height*Width), j%(Height*Width)/Width, j%Width)
+		}
+	}
+	return nil
 }
 
 // view is one test-time view of an image: translated by (dy, dx),
@@ -213,7 +230,9 @@ func Mirror(dst, src []float32) {
 }
 
 // Predict classifies normalised NCHW float32 images and returns, for each,
-// the most probable class and the softmax probabilities of all classes.
+// the most probable class and the softmax probabilities of all classes. As
+// for Logits, a NaN or an infinity in the images is an error naming the
+// image.
 func (c *Classifier) Predict(images []float32) (classes []int, probs [][]float32, err error) {
 	logits, err := c.Logits(images)
 	if err != nil {
