@@ -266,6 +266,11 @@ func (d *Distillation) validate(v *validator, path string) {
 	for i, t := range d.Teachers {
 		v.nonEmpty(index(teachers, i), t)
 	}
+	// Without teachers the weight and temperature are unused, as in the
+	// checkpoints written before distillation existed, which hold zeros.
+	if len(d.Teachers) == 0 {
+		return
+	}
 	if p := join(path, "weight"); v.finite(p, d.Weight) && (d.Weight < 0 || d.Weight > 1) {
 		v.addf(p, "must be in [0, 1], got %g", d.Weight)
 	}

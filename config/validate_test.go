@@ -181,9 +181,19 @@ func TestValidateRules(t *testing.T) {
 		{"label_smoothing 1", func(c *Config) { c.Solver.LabelSmoothing = 1 }, []string{"solver.label_smoothing: must be in [0, 1), got 1"}},
 		{"label_smoothing negative", func(c *Config) { c.Solver.LabelSmoothing = -0.1 }, []string{"solver.label_smoothing: must be in [0, 1), got -0.1"}},
 		{"label_smoothing 0.1", func(c *Config) { c.Solver.LabelSmoothing = 0.1 }, nil},
-		{"distillation weight 1.5", func(c *Config) { c.Solver.Distillation.Weight = 1.5 }, []string{"solver.distillation.weight: must be in [0, 1], got 1.5"}},
-		{"distillation weight negative", func(c *Config) { c.Solver.Distillation.Weight = -0.5 }, []string{"solver.distillation.weight: must be in [0, 1], got -0.5"}},
-		{"distillation temperature 0", func(c *Config) { c.Solver.Distillation.Temperature = 0 }, []string{"solver.distillation.temperature: must be > 0, got 0"}},
+		{"distillation weight 1.5", func(c *Config) {
+			c.Solver.Distillation.Teachers, c.Solver.Distillation.Weight = []string{"t.ckpt"}, 1.5
+		}, []string{"solver.distillation.weight: must be in [0, 1], got 1.5"}},
+		{"distillation weight negative", func(c *Config) {
+			c.Solver.Distillation.Teachers, c.Solver.Distillation.Weight = []string{"t.ckpt"}, -0.5
+		}, []string{"solver.distillation.weight: must be in [0, 1], got -0.5"}},
+		{"distillation temperature 0", func(c *Config) {
+			c.Solver.Distillation.Teachers, c.Solver.Distillation.Temperature = []string{"t.ckpt"}, 0
+		}, []string{"solver.distillation.temperature: must be > 0, got 0"}},
+		// Checkpoints written before distillation existed hold zeros.
+		{"distillation off, zero weight and temperature", func(c *Config) {
+			c.Solver.Distillation.Weight, c.Solver.Distillation.Temperature = 0, 0
+		}, nil},
 		{"distillation empty teacher", func(c *Config) { c.Solver.Distillation.Teachers = []string{"a.ckpt", ""} }, []string{"solver.distillation.teachers[1]: must not be empty"}},
 		{"distillation on", func(c *Config) {
 			c.Solver.Distillation = Distillation{Teachers: []string{"t.ckpt"}, Weight: 1, Temperature: 1}

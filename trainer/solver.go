@@ -56,6 +56,16 @@ type Solver struct {
 	Progress Progress
 	// Logf, if not nil, receives notes such as the files written.
 	Logf func(format string, args ...any)
+	// AllowScheduleChange lets Restore accept a checkpoint whose
+	// configuration differs from Config in fields of kind
+	// config.Schedule (solver.epochs, the learning rate and its
+	// schedule). Each such change is recorded in the checkpoint's
+	// Amendments. Without it, Restore refuses any change but those of
+	// kind config.Free.
+	AllowScheduleChange bool
+	// Amendments lists the changes of the schedule made on resume, oldest
+	// first.
+	Amendments []checkpoint.Amendment
 
 	optimizer  Optimizer
 	schedule   Schedule
@@ -449,10 +459,11 @@ func (s *Solver) State() *checkpoint.File {
 		Optimizer: checkpoint.OptimizerState{
 			Name: st.Name, Step: st.Step, Slots: st.Slots, ParamNames: st.ParamNames,
 		},
-		Schedule: checkpoint.ScheduleState{Name: s.Config.Solver.Scheduler.Name, Step: s.Step},
-		History:  s.History,
-		Partial:  s.partial,
-		Seed:     s.Config.Seed,
+		Schedule:   checkpoint.ScheduleState{Name: s.Config.Solver.Scheduler.Name, Step: s.Step},
+		History:    s.History,
+		Partial:    s.partial,
+		Amendments: s.Amendments,
+		Seed:       s.Config.Seed,
 	}
 }
 
@@ -466,6 +477,10 @@ func (s *Solver) save(path string) error {
 // checkpoint must come from the same architecture.
 func (s *Solver) Restore(f *checkpoint.File) error {
 	// Check everything first, so that a bad checkpoint changes nothing.
+	amendments, err := s.compareConfig(f)
+	if err != nil {
+		return err
+	}
 	if err := checkpoint.MatchShapes(s.Model.ParamTensors(), f.Params); err != nil {
 		return fmt.Errorf("trainer: the checkpoint's parameters do not fit this architecture: %w", err)
 	}
@@ -499,7 +514,43 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 	s.BestValAcc, s.BestEpoch = f.BestValAcc, f.BestEpoch
 	s.bestParams, s.bestStats = f.BestParams, f.BestStats
 	s.partial = f.Partial
+	s.Amendments = append(append([]checkpoint.Amendment(nil), f.Amendments...), amendments...)
+	for _, a := range amendments {
+		s.logf("changed on resume after epoch %d: %s: %s -> %s", a.Epoch, a.Path, a.Old, a.New)
+	}
 	return nil
+}
+
+// compareConfig compares the solver's configuration with the one the
+// checkpoint's run was trained with. It refuses every change that alters
+// the run's meaning, listing them all, and returns the changes of the
+// schedule that AllowScheduleChange lets through.
+func (s *Solver) compareConfig(f *checkpoint.File) ([]checkpoint.Amendment, error) {
+	var refused, schedule []config.Change
+	for _, c := range config.Diff(f.Config, s.Config) {
+		switch {
+		case c.Kind == config.Free:
+		case c.Kind == config.Schedule && s.AllowScheduleChange:
+			schedule = append(schedule, c)
+		default:
+			refused = append(refused, c)
+		}
+	}
+	if len(refused) > 0 {
+		hint := "resume with the configuration the run was trained with (config.yaml in its run folder), or start a new run"
+		for _, c := range refused {
+			if c.Kind == config.Schedule {
+				hint += "; to change the number of epochs or the learning-rate schedule on purpose, resume with -allow-schedule-change (trainer.Solver.AllowScheduleChange)"
+				break
+			}
+		}
+		return nil, fmt.Errorf("trainer: the configuration differs from the one the checkpoint was trained with:\n%s\n%s", config.FormatChanges(refused), hint)
+	}
+	amendments := make([]checkpoint.Amendment, len(schedule))
+	for i, c := range schedule {
+		amendments[i] = checkpoint.Amendment{Epoch: f.Epoch, Step: f.Step, Path: c.Path, Old: c.Old, New: c.New}
+	}
+	return amendments, nil
 }
 
 // Resume loads the checkpoint at path into the solver.

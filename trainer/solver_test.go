@@ -370,6 +370,7 @@ func TestNonFiniteLossKeepsCheckpoint(t *testing.T) {
 	cfg.Solver.Optimizer.LR = 1e30
 	cfg.Solver.Scheduler.Name = "none"
 	b := newTinySolver(t, cfg)
+	b.AllowScheduleChange = true
 	if err := b.Resume(last); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,9 @@ func TestNonFiniteLossKeepsCheckpoint(t *testing.T) {
 }
 
 // TestResumeWrongArchitecture refuses a checkpoint of another network and
-// leaves the solver untouched.
+// leaves the solver untouched: first through the configuration, then, for
+// a checkpoint whose stored configuration was made to match, through the
+// tensors' shapes.
 func TestResumeWrongArchitecture(t *testing.T) {
 	dir := t.TempDir()
 	cfg := tinyConfig(dir)
@@ -399,11 +402,118 @@ func TestResumeWrongArchitecture(t *testing.T) {
 	other.Model.Stages = []config.Stage{{Channels: 4, Blocks: 1, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}
 	b := newTinySolver(t, other)
 	before := b.Model.ParamTensors()
-	err := b.Resume(filepath.Join(dir, "run", LastCheckpoint))
-	if err == nil || !strings.Contains(err.Error(), "architecture") || !strings.Contains(err.Error(), "stage2.block1.conv1.weight") {
+	last := filepath.Join(dir, "run", LastCheckpoint)
+	err := b.Resume(last)
+	if err == nil || !strings.Contains(err.Error(), "model.stages[1].channels: 8 -> 6") {
 		t.Fatalf("Resume of another architecture returned %v", err)
+	}
+	f, err := checkpoint.Load(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Config = other
+	err = b.Restore(f)
+	if err == nil || !strings.Contains(err.Error(), "architecture") || !strings.Contains(err.Error(), "stage2.block1.conv1.weight") {
+		t.Fatalf("Restore of another architecture's tensors returned %v", err)
 	}
 	if !reflect.DeepEqual(b.Model.ParamTensors(), before) || b.Epoch != 0 {
 		t.Error("a refused checkpoint changed the solver")
+	}
+}
+
+// TestResumeRefusesChanges resumes a run with each kind of change of its
+// configuration: those that change the run's meaning are refused, with
+// every difference listed; a change of the schedule passes only when
+// allowed, and is then recorded in the checkpoints; where the run writes
+// and how much it measures may change freely.
+func TestResumeRefusesChanges(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	a := newTinySolver(t, cfg)
+	if err := a.Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(dir, "run", LastCheckpoint)
+	for _, tc := range []struct {
+		name   string
+		change func(c *config.Config)
+		want   []string // substrings of the error; none: accepted
+	}{
+		{"data split seed", func(c *config.Config) { c.Data.Seed = 7 }, []string{"data.seed: 0 -> 7"}},
+		{"validation size", func(c *config.Config) { c.Data.ValSize = 500 }, []string{"data.val_size: 1000 -> 500"}},
+		{"normalization", func(c *config.Config) { c.Data.Normalize.Std = []float64{0.25, 0.5, 0.5} }, []string{"data.normalize.std"}},
+		{"augmentation", func(c *config.Config) { c.Data.Augment.HorizontalFlip = false }, []string{"data.augment.horizontal_flip: true -> false"}},
+		{"optimizer", func(c *config.Config) {
+			c.Solver.Optimizer.Name, c.Solver.Optimizer.Nesterov = "adam", false
+		}, []string{`solver.optimizer.name: "sgd" -> "adam"`, "solver.optimizer.nesterov: true -> false"}},
+		{"weight decay", func(c *config.Config) { c.Solver.Optimizer.WeightDecay = 0 }, []string{"solver.optimizer.weight_decay"}},
+		{"batch size", func(c *config.Config) { c.Solver.BatchSize = 32 }, []string{"solver.batch_size: 16 -> 32"}},
+		{"distillation", func(c *config.Config) {
+			c.Solver.Distillation = config.Distillation{Teachers: []string{"t.ckpt"}, Weight: 0.5, Temperature: 2}
+		}, []string{"solver.distillation.teachers"}},
+		{"seed", func(c *config.Config) { c.Seed = 4 }, []string{"seed: 3 -> 4"}},
+		{"epochs", func(c *config.Config) { c.Solver.Epochs = 8 }, []string{"solver.epochs: 4 -> 8", "-allow-schedule-change"}},
+		{"schedule", func(c *config.Config) { c.Solver.Scheduler.PctStart = 0.5 }, []string{"solver.scheduler.pct_start: 0.25 -> 0.5", "-allow-schedule-change"}},
+		{"output and evaluation subsets", func(c *config.Config) {
+			c.Output.ModelsDir = filepath.Join(dir, "elsewhere")
+			c.Solver.NumTrainSamples, c.Solver.NumValSamples = 32, 40
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyConfig(dir)
+			tc.change(&c)
+			if tc.name == "distillation" {
+				// NewSolver would load the teacher; compare only.
+				s := &Solver{Config: c}
+				f, err := checkpoint.Load(last)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = s.compareConfig(f)
+				if err == nil || !strings.Contains(err.Error(), tc.want[0]) {
+					t.Fatalf("compareConfig returned %v, want %q", err, tc.want[0])
+				}
+				return
+			}
+			s := newTinySolver(t, c)
+			err := s.Resume(last)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Resume refused a free change: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Resume accepted the change")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if s.Epoch != 0 {
+				t.Error("a refused resume changed the solver")
+			}
+		})
+	}
+
+	// Allowed, a change of the epochs is recorded and kept across saves.
+	c := tinyConfig(dir)
+	c.Solver.Epochs = 5
+	s := newTinySolver(t, c)
+	s.AllowScheduleChange = true
+	if err := s.Resume(last); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	f, err := checkpoint.Load(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []checkpoint.Amendment{{Epoch: 1, Step: 20, Path: "solver.epochs", Old: "4", New: "5"}}
+	if !reflect.DeepEqual(f.Amendments, want) || f.Config.Solver.Epochs != 5 {
+		t.Errorf("amendments after an allowed change: %+v (epochs %d), want %+v", f.Amendments, f.Config.Solver.Epochs, want)
 	}
 }

@@ -125,11 +125,16 @@ func train(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("train", stderr)
 	cfgPath := fs.String("config", "config.yaml", "the YAML configuration of the run")
 	resume := fs.String("resume", "", "continue training from this checkpoint (e.g. runs/default/last.ckpt)")
+	allowSchedule := fs.Bool("allow-schedule-change", false, "with -resume: accept a configuration whose solver.epochs, learning rate or schedule differ from the checkpoint's, recording each change in the run's checkpoints")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if *allowSchedule && *resume == "" {
+		fmt.Fprintln(stderr, "trainer: -allow-schedule-change needs -resume")
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -147,7 +152,7 @@ func train(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	err := trainRun(ctx, *cfgPath, *resume, stdout, stderr)
+	err := trainRun(ctx, *cfgPath, *resume, *allowSchedule, stdout, stderr)
 	switch {
 	case errors.Is(err, trainer.ErrInterrupted):
 		last := filepath.Join(runDir(*cfgPath), trainer.LastCheckpoint)
@@ -170,7 +175,7 @@ func runDir(path string) string {
 	return cfg.Output.CheckpointDir
 }
 
-func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Writer) error {
+func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -217,6 +222,7 @@ func trainRun(ctx context.Context, cfgPath, resume string, stdout, stderr io.Wri
 	}
 	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	if resume != "" {
+		s.AllowScheduleChange = allowSchedule
 		if err := s.Resume(resume); err != nil {
 			return err
 		}

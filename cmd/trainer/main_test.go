@@ -277,4 +277,24 @@ output:
 	if code != exitError || !strings.Contains(errOut, "bad.ckpt") {
 		t.Errorf("corrupt checkpoint: exit %d, stderr %q", code, errOut)
 	}
+
+	// Resuming with more epochs is refused unless asked for, and then
+	// recorded.
+	body, err = os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := writeConfig(t, t.TempDir(), strings.Replace(string(body), "epochs: 3", "epochs: 4", 1))
+	code, _, errOut = runCmd("-config", more, "-resume", filepath.Join(dir, "run", "last.ckpt"))
+	if code != exitError || !strings.Contains(errOut, "solver.epochs: 3 -> 4") || !strings.Contains(errOut, "-allow-schedule-change") {
+		t.Errorf("resume with more epochs: exit %d, stderr:\n%s", code, errOut)
+	}
+	code, out, errOut = runCmd("-config", more, "-resume", filepath.Join(dir, "run", "last.ckpt"), "-allow-schedule-change")
+	if code != 0 || !strings.Contains(out, "changed on resume after epoch 3: solver.epochs: 3 -> 4") || !strings.Contains(out, "epoch 4/4") {
+		t.Errorf("resume with more epochs, allowed: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = runCmd("-config", more, "-allow-schedule-change")
+	if code != exitUsage || !strings.Contains(errOut, "needs -resume") {
+		t.Errorf("-allow-schedule-change without -resume: exit %d, stderr %q", code, errOut)
+	}
 }
