@@ -213,13 +213,16 @@ type Scheduler struct {
 	FinalDivFactor float64 `yaml:"final_div_factor" msgpack:"final_div_factor"`
 }
 
-// Output names where a run writes its files.
+// Output names where a run writes its files. By default every path
+// derives from Name: the run folder runs/NAME (RunDir), the best model
+// models/NAME.ckpt and the plot in the run folder.
 type Output struct {
 	// Name names the run; the best model is saved as ModelsDir/Name.ckpt.
 	// It must not be empty and must not contain a path separator.
 	Name string `yaml:"name" msgpack:"name"`
 	// CheckpointDir is the run directory: last.ckpt, best.ckpt, history.csv.
-	// It must not be empty.
+	// It must not be empty. Parse sets it to RunDir(Name) when the file
+	// leaves it out or empty.
 	CheckpointDir string `yaml:"checkpoint_dir" msgpack:"checkpoint_dir"`
 	// ModelsDir receives the best model at the end of training. It must not
 	// be empty.
@@ -228,6 +231,14 @@ type Output struct {
 	// PlotsDirOrDefault to resolve it.
 	PlotsDir string `yaml:"plots_dir" msgpack:"plots_dir"`
 }
+
+// RunsDir is the folder that holds the run folders whose path derives
+// from the run's name.
+const RunsDir = "runs"
+
+// RunDir returns the run folder of a run named name when
+// output.checkpoint_dir is not given: runs/NAME.
+func RunDir(name string) string { return RunsDir + "/" + name }
 
 // PlotsDirOrDefault returns PlotsDir, or CheckpointDir when PlotsDir is
 // empty.
@@ -291,9 +302,9 @@ func Default() Config {
 		},
 		Output: Output{
 			Name:          "default",
-			CheckpointDir: "runs/default",
+			CheckpointDir: RunDir("default"),
 			ModelsDir:     "models",
-			PlotsDir:      "runs/default",
+			PlotsDir:      "",
 		},
 		Seed: 0,
 	}

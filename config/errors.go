@@ -17,6 +17,10 @@ type Problem struct {
 	Line int
 	// Msg says what is wrong, such as "must be > 0, got 0".
 	Msg string
+	// Override is the override ("key=value", see Override) that set the
+	// offending value, when the value came from one rather than from the
+	// file; the problem is then reported as "-set key=value: ...".
+	Override string
 }
 
 // Error returns "path: msg", preceded by "line N: " when the line is known.
@@ -25,10 +29,13 @@ func (p Problem) Error() string {
 }
 
 // format returns the problem as "file:line: path: msg", leaving out the
-// parts that are unknown or empty.
+// parts that are unknown or empty, or as "-set key=value: path: msg" when
+// an override set the value.
 func (p Problem) format(file string) string {
 	var b strings.Builder
 	switch {
+	case p.Override != "":
+		b.WriteString(OverrideFlag + " " + p.Override + ": ")
 	case file != "" && p.Line > 0:
 		b.WriteString(file + ":" + strconv.Itoa(p.Line) + ": ")
 	case file != "":

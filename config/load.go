@@ -16,15 +16,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads the YAML file at path on top of Default, strictly, and
-// validates the result. It is Parse with the file's contents, and path is
-// the name used in error messages.
-func Load(path string) (Config, error) {
+// Load reads the YAML file at path on top of Default, strictly, applies
+// the overrides and validates the result. It is Parse with the file's
+// contents, and path is the name used in error messages.
+func Load(path string, overrides ...Override) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data, path)
+	return Parse(data, path, overrides...)
 }
 
 // Parse decodes the YAML document in data on top of Default and validates
@@ -40,12 +40,25 @@ func Load(path string) (Config, error) {
 // problems carry the line of the offending key, or of its closest enclosing
 // key when the value was left at its default (no line when neither is in
 // data).
+//
+// The overrides are applied in order after data and before validation
+// (see Override); a problem with a value an override set names the
+// override (Problem.Override) instead of a line. When neither data nor
+// an override sets output.checkpoint_dir (or they set it empty), it is
+// RunDir(output.name).
 // On error the returned Config is the zero value.
-func Parse(data []byte, name string) (Config, error) {
+func Parse(data []byte, name string, overrides ...Override) (Config, error) {
 	c := Default()
+	c.Output.CheckpointDir = "" // derived from the name unless given
 	lines, err := decode(data, name, &c)
 	if err != nil {
 		return Config{}, err
+	}
+	if problems := applyOverrides(&c, overrides); len(problems) > 0 {
+		return Config{}, &DecodeError{File: name, Problems: problems}
+	}
+	if c.Output.CheckpointDir == "" {
+		c.Output.CheckpointDir = RunDir(c.Output.Name)
 	}
 	c.canonical()
 	if err := c.Validate(); err != nil {
@@ -53,7 +66,10 @@ func Parse(data []byte, name string) (Config, error) {
 		if errors.As(err, &ve) {
 			ve.File = name
 			for i := range ve.Problems {
-				ve.Problems[i].Line = lineOf(lines, ve.Problems[i].Path)
+				p := &ve.Problems[i]
+				if p.Override = overrideFor(p.Path, overrides); p.Override == "" {
+					p.Line = lineOf(lines, p.Path)
+				}
 			}
 		}
 		return Config{}, err

@@ -48,10 +48,10 @@ func TestDiff(t *testing.T) {
 			[]Change{{"model.stages[1].channels", "32", "24", Fixed, "changes the network"}}},
 		{"output paths", func(c *Config) {
 			c.Output.CheckpointDir = "runs/e14"
-			c.Output.PlotsDir = ""
+			c.Output.PlotsDir = "plots"
 		}, []Change{
 			{"output.checkpoint_dir", `"runs/default"`, `"runs/e14"`, Free, "where the run writes its files"},
-			{"output.plots_dir", `"runs/default"`, `""`, Free, "where the run writes its files"},
+			{"output.plots_dir", `""`, `"plots"`, Free, "where the run writes its files"},
 		}},
 		{"several, in field order", func(c *Config) {
 			c.Seed = 3
