@@ -31,3 +31,13 @@ func TestOutput(t *testing.T) {
 		t.Error("-iters 0 accepted")
 	}
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := exitCode(run([]string{"-h"}, &out), &errOut); code != 0 || errOut.Len() != 0 {
+		t.Errorf("-h: exit %d, printed %q", code, errOut.String())
+	}
+	if code := exitCode(run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "bench: ") {
+		t.Errorf("-nosuchflag: exit %d, printed %q", code, errOut.String())
+	}
+}

@@ -3,11 +3,14 @@
 //
 // Usage:
 //
-//	trainer [-config config.yaml] [-resume CKPT]   train (the main job)
+//	trainer [-config config.yaml] [-set key=value]... [-resume CKPT] [-force]
+//	                                               train (the main job)
 //	trainer summary [-config config.yaml]          print the layers and parameter count
 //	trainer test -checkpoint CKPT -data PATH [-split test|val|train]
 //	                                               evaluate a checkpoint
 //	trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
+//	trainer sweep -spec sweep.yaml [-jobs N] [-executor local|slurm] [-status]
+//	                                               run a sweep of trials
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -37,6 +41,9 @@ import (
 )
 
 func main() {
+	wd, _ := os.Getwd()
+	bi, _ := debug.ReadBuildInfo()
+	invocation = invocationOf(os.Args[0], bi, wd)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -89,14 +96,41 @@ var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  trainer [-config config.yaml] [-resume CKPT]   train the network of the configuration
-  trainer summary [-config config.yaml]          print the layers and the parameter count
+  trainer [-config config.yaml] [-set key=value]... [-resume CKPT] [-force]
+                                                 train the network of the configuration
+  trainer summary [-config config.yaml] [-set key=value]...
+                                                 print the layers and the parameter count
   trainer test -checkpoint CKPT -data PATH [-split test|val|train]
                                                  evaluate a checkpoint
   trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
-Run "trainer COMMAND -h" for the flags of a command.
+  trainer sweep -spec sweep.yaml [-jobs N] [-executor local|slurm] [-status]
+                                                 run the trials of a sweep, locally or on Slurm
+Run "trainer COMMAND -h" for the flags of a command ("trainer -h" for training's).
 `)
 }
+
+// overrideFlags collects the repeatable -set key=value flag.
+type overrideFlags []config.Override
+
+func (o *overrideFlags) String() string {
+	s := make([]string, len(*o))
+	for i, x := range *o {
+		s[i] = x.String()
+	}
+	return strings.Join(s, " ")
+}
+
+func (o *overrideFlags) Set(s string) error {
+	x, err := config.ParseOverride(s)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "config: "+config.OverrideFlag+" "+s+": "))
+	}
+	*o = append(*o, x)
+	return nil
+}
+
+// setUsage documents -set.
+const setUsage = "set a key of the configuration, as a dotted YAML path and a YAML value (repeatable), e.g. -set solver.epochs=3 -set model.stages='[{channels: 16, blocks: 2, stride: 1}]'; checked like the file and recorded in the run's config.yaml"
 
 // newFlags returns a flag set that reports errors instead of exiting.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -121,11 +155,30 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// trainOptions are the flags of a training run.
+type trainOptions struct {
+	cfgPath       string
+	sets          []config.Override
+	resume        string
+	allowSchedule bool
+	force         bool
+	// args are the command line's flags, for the resume command.
+	args []string
+}
+
 func train(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("train", stderr)
-	cfgPath := fs.String("config", "config.yaml", "the YAML configuration of the run")
-	resume := fs.String("resume", "", "continue training from this checkpoint (e.g. runs/default/last.ckpt)")
-	allowSchedule := fs.Bool("allow-schedule-change", false, "with -resume: accept a configuration whose solver.epochs, learning rate or schedule differ from the checkpoint's, recording each change in the run's checkpoints")
+	fs.Usage = func() {
+		usage(fs.Output())
+		fmt.Fprintln(fs.Output(), "\nflags of training:")
+		fs.PrintDefaults()
+	}
+	opts := trainOptions{args: args}
+	fs.StringVar(&opts.cfgPath, "config", "config.yaml", "the YAML configuration of the run")
+	fs.Var((*overrideFlags)(&opts.sets), "set", setUsage)
+	fs.StringVar(&opts.resume, "resume", "", "continue training from this checkpoint (e.g. runs/default/last.ckpt)")
+	fs.BoolVar(&opts.force, "force", false, "start afresh in a run folder that holds a run, replacing its checkpoints, history and plot")
+	fs.BoolVar(&opts.allowSchedule, "allow-schedule-change", false, "with -resume: accept a configuration whose solver.epochs, learning rate or schedule differ from the checkpoint's, recording each change in the run's checkpoints")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,8 +186,12 @@ func train(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if *allowSchedule && *resume == "" {
+	if opts.allowSchedule && opts.resume == "" {
 		fmt.Fprintln(stderr, "trainer: -allow-schedule-change needs -resume")
+		return exitUsage
+	}
+	if opts.force && opts.resume != "" {
+		fmt.Fprintln(stderr, "trainer: -force starts afresh; it cannot go with -resume")
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -152,11 +209,11 @@ func train(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	err := trainRun(ctx, *cfgPath, *resume, *allowSchedule, stdout, stderr)
+	err := trainRun(ctx, opts, stdout, stderr)
 	switch {
 	case errors.Is(err, trainer.ErrInterrupted):
-		last := filepath.Join(runDir(*cfgPath), trainer.LastCheckpoint)
-		fmt.Fprintf(stderr, "\ntrainer: interrupted; the state was saved to %s\nresume with: trainer -config %s -resume %s\n", last, *cfgPath, last)
+		last := filepath.Join(runDir(opts.cfgPath, opts.sets), trainer.LastCheckpoint)
+		fmt.Fprintf(stderr, "\ntrainer: interrupted; the state was saved to %s\nresume with: %s\n", last, resumeCommand(invocation, opts.args, last))
 		return exitInterrupted
 	case err != nil:
 		fmt.Fprintln(stderr, err)
@@ -167,16 +224,17 @@ func train(args []string, stdout, stderr io.Writer) int {
 
 // runDir returns the run directory of the configuration at path, for
 // messages.
-func runDir(path string) string {
-	cfg, err := config.Load(path)
+func runDir(path string, sets []config.Override) string {
+	cfg, err := config.Load(path, sets...)
 	if err != nil {
 		return config.Default().Output.CheckpointDir
 	}
 	return cfg.Output.CheckpointDir
 }
 
-func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(cfgPath)
+func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) error {
+	cfgPath, resume := opts.cfgPath, opts.resume
+	cfg, err := config.Load(cfgPath, opts.sets...)
 	if err != nil {
 		return err
 	}
@@ -196,6 +254,11 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 	// that this process owns the folder.
 	if _, err := checkpoint.RemoveStaleTemps(cfg.Output.CheckpointDir); err != nil {
 		return fmt.Errorf("trainer: output.checkpoint_dir: %w", err)
+	}
+	if resume == "" {
+		if err := startAfresh(cfg, opts); err != nil {
+			return err
+		}
 	}
 	progress, done := downloadBar(stderr)
 	path, err := dataset.Ensure(ctx, cfg.Data.Dir, cfg.Data.Download, dataset.DownloadOptions{Progress: progress})
@@ -222,7 +285,7 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 	}
 	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	if resume != "" {
-		s.AllowScheduleChange = allowSchedule
+		s.AllowScheduleChange = opts.allowSchedule
 		if err := s.Resume(resume); err != nil {
 			return err
 		}
@@ -235,6 +298,7 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 	if err != nil {
 		return err
 	}
+	yml = append(overridesHeader(opts.sets), yml...)
 	if err := checkpoint.WriteFileAtomic(filepath.Join(cfg.Output.CheckpointDir, "config.yaml"), func(w io.Writer) error {
 		_, err := w.Write(yml)
 		return err
@@ -293,10 +357,12 @@ func downloadBar(w io.Writer) (progress func(done, total int64), finish func()) 
 func summary(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("summary", stderr)
 	cfgPath := fs.String("config", "config.yaml", "the YAML configuration")
+	var sets overrideFlags
+	fs.Var(&sets, "set", setUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(*cfgPath, sets...)
 	if err != nil {
 		return err
 	}
