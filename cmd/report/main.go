@@ -7,10 +7,11 @@
 //
 //	go run ./cmd/report            print the table
 //	go run ./cmd/report -readme    also rewrite the table in README.md and the plots
+//	go run ./cmd/report -leaderboard DIR
+//	                               also write the leaderboard of a sweep for the experiments
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,13 +20,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strings"
+	"strconv"
 
 	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 )
 
 func main() {
@@ -44,21 +44,11 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-// row is one experiment.
-type row struct {
-	name      string
-	cfg       config.Config
-	h         checkpoint.History
-	note      string
-	bestEpoch int
-	bestVal   float64
-	seconds   float64
-}
-
 func run(args []string, w io.Writer) error {
 	flags := flag.NewFlagSet("report", flag.ContinueOnError)
 	dir := flags.String("dir", "experiments", "the directory of kept experiments")
 	readme := flags.Bool("readme", false, "rewrite the accuracy table of README.md and redraw the plots")
+	board := flags.String("leaderboard", "", "also write the experiments' leaderboard into this folder, as a sweep's: ranked by best validation accuracy, as CSV, JSON and Markdown, with a plot of every validation curve")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -68,14 +58,22 @@ func run(args []string, w io.Writer) error {
 	}
 	table := markdown(rows)
 	fmt.Fprint(w, table)
+	if *board != "" {
+		if err := os.MkdirAll(*board, 0o755); err != nil {
+			return err
+		}
+		if err := leaderboard.Write(*board, "experiments", rows); err != nil {
+			return err
+		}
+	}
 	if !*readme {
 		return nil
 	}
 	for _, r := range rows {
-		if r.h.Len() == 0 {
+		if r.Epochs() == 0 {
 			continue // no epoch finished yet: nothing to plot
 		}
-		if err := trainer.PlotTraining(filepath.Join(*dir, r.name, trainer.PlotFile), r.h, r.name); err != nil {
+		if err := trainer.PlotTraining(filepath.Join(*dir, r.Name, trainer.PlotFile), r.History, r.Name); err != nil {
 			return err
 		}
 	}
@@ -86,125 +84,32 @@ func run(args []string, w io.Writer) error {
 }
 
 // load reads every experiment under dir, sorted by name.
-func load(dir string) ([]row, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var rows []row
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		d := filepath.Join(dir, e.Name())
-		cfg, err := config.Load(filepath.Join(d, "config.yaml"))
-		if err != nil {
-			return nil, err
-		}
-		h, err := trainer.ReadHistory(filepath.Join(d, trainer.HistoryFile))
-		if errors.Is(err, fs.ErrNotExist) {
-			// A run that has not finished its first epoch yet.
-			h, err = checkpoint.History{}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		r := row{name: e.Name(), cfg: cfg, h: h}
-		note, err := os.ReadFile(filepath.Join(d, "note.txt"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		r.note = strings.Join(strings.Fields(string(note)), " ")
-		for i, v := range h.ValAcc {
-			if i == 0 || v > r.bestVal {
-				r.bestVal, r.bestEpoch = v, i+1
-			}
-			r.seconds += h.Seconds[i]
-		}
-		rows = append(rows, r)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
-	return rows, nil
+func load(dir string) ([]leaderboard.Entry, error) {
+	return leaderboard.ReadRuns(dir)
 }
 
-// arch describes the network compactly: stem 16; 16×2, 32×2/2.
-func arch(m config.Model) string {
-	parts := make([]string, len(m.Stages))
-	for i, s := range m.Stages {
-		parts[i] = fmt.Sprintf("%d×%d", s.Channels, s.Blocks)
-		if s.Stride != 1 {
-			parts[i] += fmt.Sprintf("/%d", s.Stride)
-		}
-	}
-	out := fmt.Sprintf("stem %d; %s", m.StemChannels, strings.Join(parts, ", "))
-	if m.ZeroInitResidual {
-		out += "; residual γ from 0"
-	}
-	return out
+// columns are the columns of the README's table of experiments.
+var columns = []leaderboard.Column{
+	{Header: "experiment", Cell: func(e leaderboard.Entry) string { return e.Name }},
+	{Header: "architecture", Cell: func(e leaderboard.Entry) string { return leaderboard.Architecture(e.Config.Model) }},
+	{Header: "params", Right: true, Cell: func(e leaderboard.Entry) string { return strconv.Itoa(e.Params()) }},
+	{Header: "optimizer / schedule", Cell: func(e leaderboard.Entry) string { return leaderboard.Recipe(e.Config.Solver) }},
+	{Header: "augmentation", Cell: func(e leaderboard.Entry) string { return leaderboard.Augmentation(e.Config.Data.Augment) }},
+	{Header: "epochs", Right: true, Cell: leaderboard.EpochsCell},
+	{Header: "wall time", Right: true, Cell: func(e leaderboard.Entry) string { return fmt.Sprintf("%.0f min", e.WallSeconds()/60) }},
+	{Header: "val", Right: true, Cell: func(e leaderboard.Entry) string { return strconv.Itoa(e.Config.Data.ValSize) }},
+	{Header: "best val acc (epoch)", Right: true, Cell: leaderboard.BestCell},
+	{Header: "what we learned", Cell: func(e leaderboard.Entry) string { return e.Note }},
 }
 
-// recipe describes the optimisation compactly.
-func recipe(s config.Solver) string {
-	o := s.Optimizer
-	opt := fmt.Sprintf("%s lr %g", o.Name, o.LR)
-	if o.Name == "sgd" && o.Nesterov {
-		opt = fmt.Sprintf("sgd+nesterov %g lr %g", o.Momentum, o.LR)
-	}
-	out := fmt.Sprintf("%s, wd %g, %s, batch %d", opt, o.WeightDecay, s.Scheduler.Name, s.BatchSize)
-	if s.LabelSmoothing > 0 {
-		out += fmt.Sprintf(", smoothing %g", s.LabelSmoothing)
-	}
-	if d := s.Distillation; d.Enabled() {
-		names := make([]string, len(d.Teachers))
-		for i, t := range d.Teachers {
-			names[i] = filepath.Base(filepath.Dir(t))
-		}
-		out += fmt.Sprintf(", distilled from %s (weight %g, T %g)", strings.Join(names, "+"), d.Weight, d.Temperature)
-	}
-	return out
-}
-
-func augment(a config.Augment) string {
-	var parts []string
-	if a.CropPadding > 0 {
-		parts = append(parts, fmt.Sprintf("crop %d", a.CropPadding))
-	}
-	if a.HorizontalFlip {
-		parts = append(parts, "flip")
-	}
-	if a.Cutout > 0 {
-		parts = append(parts, fmt.Sprintf("cutout %d", a.Cutout))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " + ")
-}
-
-func markdown(rows []row) string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "Generated by `go run ./cmd/report -readme` from `experiments/*/` (config.yaml, history.csv, note.txt). Best validation accuracy (single view) on the held-out training images, as many as the \"val\" column says; wall time is the sum of the epochs' training time on the machine that ran them.\n\n")
-	fmt.Fprintf(&b, "| experiment | architecture | params | optimizer / schedule | augmentation | epochs | wall time | val | best val acc (epoch) | what we learned |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---|---|---:|---:|---:|---:|---|\n")
-	for _, r := range rows {
-		epochs := fmt.Sprintf("%d", r.h.Len())
-		if r.h.Len() < r.cfg.Solver.Epochs {
-			epochs = fmt.Sprintf("%d of %d", r.h.Len(), r.cfg.Solver.Epochs)
-		}
-		best := "–"
-		if r.h.Len() > 0 {
-			best = fmt.Sprintf("%.2f%% (%d)", 100*r.bestVal, r.bestEpoch)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %.0f min | %d | %s | %s |\n",
-			r.name, arch(r.cfg.Model), model.Capacity(r.cfg.Model), recipe(r.cfg.Solver), augment(r.cfg.Data.Augment),
-			epochs, r.seconds/60, r.cfg.Data.ValSize, best, r.note)
-	}
-	return b.String()
+func markdown(rows []leaderboard.Entry) string {
+	return "Generated by `go run ./cmd/report -readme` from `experiments/*/` (config.yaml, history.csv, note.txt). Best validation accuracy (single view) on the held-out training images, as many as the \"val\" column says; wall time is the sum of the epochs' training time on the machine that ran them.\n\n" +
+		leaderboard.Markdown(rows, columns)
 }
 
 // plotBest redraws models/training.png from the experiment whose run name
 // models/best.yaml gives, when both exist.
-func plotBest(dir string, rows []row) error {
+func plotBest(dir string, rows []leaderboard.Entry) error {
 	cfg, err := config.Load(filepath.Join("models", "best.yaml"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -213,8 +118,8 @@ func plotBest(dir string, rows []row) error {
 		return err
 	}
 	for _, r := range rows {
-		if r.cfg.Output.Name == cfg.Output.Name {
-			return trainer.PlotTraining(filepath.Join("models", trainer.PlotFile), r.h, "best model: "+r.name)
+		if r.Config.Output.Name == cfg.Output.Name {
+			return trainer.PlotTraining(filepath.Join("models", trainer.PlotFile), r.History, "best model: "+r.Name)
 		}
 	}
 	return fmt.Errorf("models/best.yaml names run %q, which no experiment under %s has", cfg.Output.Name, dir)

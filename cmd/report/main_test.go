@@ -121,3 +121,25 @@ func TestHelpExitsZero(t *testing.T) {
 		t.Errorf("-nosuchflag: exit %d, printed %q", code, errOut.String())
 	}
 }
+
+// TestLeaderboard writes the experiments' leaderboard with the sweeps'
+// code: ranked by accuracy, the run without an epoch last.
+func TestLeaderboard(t *testing.T) {
+	dir := t.TempDir()
+	makeRuns(t, filepath.Join(dir, "experiments"))
+	var out strings.Builder
+	if err := run([]string{"-dir", filepath.Join(dir, "experiments"), "-leaderboard", filepath.Join(dir, "board")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "board", "leaderboard.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "rank,trial,state,overrides,params,epochs,best_val_acc,best_epoch,final_loss,wall_seconds\n1,r1,,,43226,2,40,1,1.5,120.000\n2,r2,,,43226,0,,,,0.000\n"
+	if string(got) != want {
+		t.Errorf("leaderboard.csv:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "board", "validation.png")); err != nil {
+		t.Error(err)
+	}
+}
