@@ -215,3 +215,35 @@ func overrideFor(path string, overrides []Override) string {
 	}
 	return ""
 }
+
+// Value returns the value of c at path (see Override.Path) in YAML flow
+// style, strings quoted, such as "0.1", "\"adamw\"" or
+// "[{channels: 16, blocks: 2, stride: 1}]": the canonical form of a
+// value, which an Override reads back to the same value.
+func (c Config) Value(path string) (string, error) {
+	segs, err := splitPath(path)
+	if err != nil {
+		return "", fmt.Errorf("config: %s: %w", path, err)
+	}
+	v := reflect.ValueOf(c)
+	at := ""
+	for _, s := range segs {
+		if s.key == "" {
+			if v.Kind() != reflect.Slice || s.index >= v.Len() {
+				return "", fmt.Errorf("config: %s: %s has no element [%d]", path, at, s.index)
+			}
+			v, at = v.Index(s.index), index(at, s.index)
+			continue
+		}
+		if v.Kind() != reflect.Struct {
+			return "", fmt.Errorf("config: %s: %s is %s, which has no keys", path, at, describeType(v.Type()))
+		}
+		fields, names := yamlFields(v.Type())
+		f, ok := fields[s.key]
+		if !ok {
+			return "", fmt.Errorf("config: %s: %s", path, unknownAt(at, s.key, names))
+		}
+		v, at = v.FieldByIndex(f.Index), join(at, s.key)
+	}
+	return render(v), nil
+}

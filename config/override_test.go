@@ -180,3 +180,30 @@ func TestCheckKey(t *testing.T) {
 		}
 	}
 }
+
+func TestValue(t *testing.T) {
+	c := Default()
+	for path, want := range map[string]string{
+		"solver.optimizer.lr":      "0.1",
+		"solver.optimizer.name":    `"sgd"`,
+		"model.stages":             "[{channels: 16, blocks: 2, stride: 1}, {channels: 32, blocks: 2, stride: 2}]",
+		"model.stages[1].channels": "32",
+		"data.augment":             "{crop_padding: 4, horizontal_flip: true, cutout: 0}",
+		"seed":                     "0",
+	} {
+		got, err := c.Value(path)
+		if err != nil || got != want {
+			t.Errorf("Value(%q) = %q, %v; want %q", path, got, err, want)
+		}
+		// The value reads back to the same configuration.
+		back, err := Parse(nil, "c.yaml", Override{Path: path, Value: got})
+		if err != nil || !reflect.DeepEqual(back, c) {
+			t.Errorf("-set %s=%s: %v", path, got, err)
+		}
+	}
+	for _, bad := range []string{"model.stages[2]", "solver.x", "seed.y"} {
+		if _, err := c.Value(bad); err == nil {
+			t.Errorf("Value(%q) succeeded", bad)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+
+	"github.com/cifar-resnet/trainer/trainer/sweep"
 )
 
 // invocation is how the user started this program, such as "bin/trainer"
@@ -70,14 +72,8 @@ func moduleRoot(dir, path string) string {
 	}
 }
 
-// shellQuote quotes s for a POSIX shell when it holds anything but
-// letters, digits and -_./=:,+@%.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// shellQuote quotes s for a POSIX shell where needed.
+var shellQuote = sweep.ShellQuote
 
 // shellJoin joins args quoted for a POSIX shell.
 func shellJoin(args []string) string {

@@ -38,6 +38,7 @@ import (
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
+	"github.com/cifar-resnet/trainer/trainer/sweep"
 )
 
 func main() {
@@ -71,6 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = test(args, stdout, stderr)
 	case "plot":
 		err = plotRun(args, stdout, stderr)
+	case "sweep":
+		return sweepCmd(args, stdout, stderr)
+	case sweep.TrialCommand:
+		return sweepTrial(args, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return exitOK

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cifar-resnet/trainer/trainer/sweep"
 )
 
 // beMainEnv makes the test binary run main instead of the tests, so that
@@ -82,7 +84,7 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("trainer -h lacks %q:\n%s", want, errOut)
 		}
 	}
-	for _, cmd := range []string{"summary", "test", "plot"} {
+	for _, cmd := range []string{"summary", "test", "plot", "sweep", sweep.TrialCommand} {
 		if code, _, errOut := runCmd(cmd, "-h"); code != exitOK || !strings.Contains(errOut, "-") {
 			t.Errorf("trainer %s -h: exit %d, stderr %q", cmd, code, errOut)
 		}
