@@ -74,7 +74,7 @@ func Prepare(dir string, spec *Spec, trials []Trial) error {
 		}
 		if len(changes) > 0 {
 			problems = append(problems, Problem{Msg: fmt.Sprintf("trial %s (%s) was started with another configuration (%s): the base or the spec's set changed; give the sweep another name, or delete %s to start that trial afresh",
-				t.ID, strings.Join(t.Strings(), ", "), strings.ReplaceAll(config.FormatChanges(changes), "\n", "; "), TrialDir(dir, t.ID))})
+				t.ID, strings.Join(t.Strings(), ", "), oneLine(config.FormatChanges(changes)), TrialDir(dir, t.ID))})
 		}
 	}
 	if len(problems) > 0 {
@@ -264,4 +264,13 @@ func WriteLeaderboard(dir string) (string, error) {
 	}
 	leaderboard.Rank(entries)
 	return leaderboard.Markdown(entries, leaderboard.Columns), nil
+}
+
+// oneLine joins the lines of s, trimmed, with "; ".
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, "; ")
 }

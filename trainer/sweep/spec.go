@@ -43,6 +43,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,7 +197,7 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the spec is empty: it needs at least base")
 		}
-		return nil, &Error{File: path, Problems: []Problem{{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
+		return nil, &Error{File: path, Problems: []Problem{yamlProblem(err)}}
 	}
 	root := doc.Content[0]
 	seen := d.mapping(root, "", specKeys, func(key string, k, v *yaml.Node) {
@@ -500,11 +501,18 @@ func flow(n *yaml.Node) string {
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
-	if n.ShortTag() == "!!str" {
+	if n.ShortTag() == "!!str" && (!plainWord.MatchString(n.Value) || yamlWords[strings.ToLower(n.Value)]) {
 		return strconv.Quote(n.Value)
 	}
 	return n.Value
 }
+
+// plainWord matches the strings that flow writes without quotes: words
+// that YAML reads back as the same string.
+var plainWord = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_./-]*$`)
+
+// yamlWords are words that a YAML reader may take for a boolean or null.
+var yamlWords = map[string]bool{"true": true, "false": true, "null": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true}
 
 // sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
@@ -514,4 +522,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlProblem turns a syntax error of yaml.v3 into a problem, its line
+// moved from the message into Problem.Line.
+func yamlProblem(err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{Line: line, Msg: m[2]}
+	}
+	return Problem{Msg: msg}
 }

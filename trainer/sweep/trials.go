@@ -74,7 +74,14 @@ func (s *Spec) Expand() ([]Trial, error) {
 	if _, err := config.Parse(base, basePath, s.Set...); err != nil {
 		return fail(configProblems("base and set", err)...)
 	}
-	sets, problems := s.expand()
+	sets, problems := s.expand(func(set []config.Override) string {
+		cfg, err := config.Parse(base, basePath, append(append([]config.Override(nil), s.Set...), set...)...)
+		if err != nil {
+			return ""
+		}
+		key, _ := sameness(cfg)
+		return key
+	})
 	if len(problems) > 0 {
 		return fail(problems...)
 	}
@@ -153,8 +160,10 @@ func configProblems(label string, err error) []Problem {
 }
 
 // expand returns the override sets of the trials (without the spec's
-// set), or the problems that stop the expansion.
-func (s *Spec) expand() ([][]config.Override, []Problem) {
+// set), or the problems that stop the expansion. key returns what makes
+// two sets the same trial ("" for a set that is not valid): a random
+// sample that is the same as a trial before it is drawn again.
+func (s *Spec) expand(key func([]config.Override) string) ([][]config.Override, []Problem) {
 	var sets [][]config.Override
 	var problems []Problem
 	if len(s.Grid) > 0 {
@@ -178,7 +187,7 @@ func (s *Spec) expand() ([][]config.Override, []Problem) {
 	}
 	sets = append(sets, s.Trials...)
 	if r := s.Random; r != nil {
-		drawn, p := r.draw(sets)
+		drawn, p := r.draw(sets, key)
 		sets = append(sets, drawn...)
 		problems = append(problems, p...)
 	}
@@ -201,15 +210,19 @@ func (s *Spec) expand() ([][]config.Override, []Problem) {
 	return sets, problems
 }
 
-// draw draws r.Count distinct override sets from r.Choices, none equal
-// to a set in taken, with a generator seeded by r.Seed.
-func (r *Random) draw(taken [][]config.Override) ([][]config.Override, []Problem) {
+// draw draws r.Count override sets from r.Choices, none the same trial
+// (by key) as another or as a set in taken, with a generator seeded by
+// r.Seed.
+func (r *Random) draw(taken [][]config.Override, key func([]config.Override) string) ([][]config.Override, []Problem) {
 	if r.Count <= 0 || len(r.Choices) == 0 {
 		return nil, nil // reported when decoding
 	}
 	seen := map[string]bool{}
 	for _, set := range taken {
 		seen[strings.Join(overrideStrings(set), "\n")] = true
+		if k := key(set); k != "" {
+			seen[k] = true
+		}
 	}
 	space := 1
 	for _, a := range r.Choices {
@@ -222,11 +235,15 @@ func (r *Random) draw(taken [][]config.Override) ([][]config.Override, []Problem
 		for j, a := range r.Choices {
 			set[j] = config.Override{Path: a.Key, Value: a.Values[rng.IntN(len(a.Values))]}
 		}
-		k := strings.Join(overrideStrings(set), "\n")
-		if seen[k] {
+		text := strings.Join(overrideStrings(set), "\n")
+		k := key(set)
+		if seen[text] || k != "" && seen[k] {
 			continue
 		}
-		seen[k] = true
+		seen[text] = true
+		if k != "" {
+			seen[k] = true
+		}
 		drawn = append(drawn, set)
 	}
 	if len(drawn) < r.Count {
