@@ -81,7 +81,7 @@ slurm: {time: "", gpus: 1}
 	}
 
 	for src, want := range map[string]string{
-		"":                           "sweep: s.yaml: the spec is empty: it needs at least base",
+		"":                            "sweep: s.yaml: the spec is empty: it needs at least base",
 		"base: base.yaml\ngrid: {}\n": "sweep: s.yaml:2: grid: empty: give each key a list of values, or leave grid out",
 		"grid: {seed: [1]}\n":         "sweep: s.yaml:1: base: missing: name the base configuration, such as base: config.yaml",
 		"base: [x]\n":                 `sweep: s.yaml:1: base: must be a string, got a list`,
