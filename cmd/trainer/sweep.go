@@ -334,7 +334,7 @@ func sweepTrial(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "trainer %s: run %d of trial %s on %s (pid %d%s) at %s\n", sweep.TrialCommand, st.Starts, filepath.Base(*dir), host, st.PID, slurmNote(st.Job), st.Started.Format(time.RFC3339))
+	fmt.Fprintf(stdout, "trainer %s: run %d of trial %s on %s (pid %d%s, GOMAXPROCS=%d) at %s\n", sweep.TrialCommand, st.Starts, filepath.Base(*dir), host, st.PID, slurmNote(st.Job), runtime.GOMAXPROCS(0), st.Started.Format(time.RFC3339))
 	opts := trainOptions{cfgPath: filepath.Join(*dir, sweep.TrialFile), args: []string{"-config", filepath.Join(*dir, sweep.TrialFile)}}
 	if _, err := os.Stat(filepath.Join(*dir, trainer.LastCheckpoint)); err == nil {
 		opts.resume = filepath.Join(*dir, trainer.LastCheckpoint)
