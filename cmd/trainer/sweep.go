@@ -348,7 +348,7 @@ func sweepTrial(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, trainer.ErrInterrupted):
 		st.State = sweep.Interrupted
 		code = exitInterrupted
-		fmt.Fprintf(stderr, "trainer %s: interrupted; the trial's state is saved in %s and it resumes from there when the sweep runs again\n", sweep.TrialCommand, filepath.Join(*dir, trainer.LastCheckpoint))
+		fmt.Fprintf(stderr, "trainer %s: interrupted; the trial's state is saved in %s and it resumes from there when run again (a requeued Slurm task does so by itself)\n", sweep.TrialCommand, filepath.Join(*dir, trainer.LastCheckpoint))
 	case err != nil:
 		st.State, st.Error = sweep.Failed, err.Error()
 		code = exitError

@@ -198,7 +198,7 @@ func SlurmStates(ctx context.Context, dir string) (map[string]string, error) {
 	queued := map[string]string{}
 	// squeue fails when one of the jobs has left its memory, but still
 	// lists the others.
-	out, _ := exec.CommandContext(ctx, "squeue", "-h", "-r", "-j", strings.Join(ids, ","), "-o", "%i %T").Output()
+	out, _ := exec.CommandContext(ctx, "squeue", "-h", "-r", "-t", "all", "-j", strings.Join(ids, ","), "-o", "%i %T").Output()
 	parse(out, queued)
 	for id, st := range queued {
 		states[id] = st
