@@ -269,14 +269,14 @@ func Records(entries []Entry) []Record {
 			r.Overrides = []string{}
 		}
 		if acc, epoch, ok := e.Best(); ok {
-			acc *= 100
+			acc = percent(acc)
 			r.BestValAcc, r.BestEpoch = &acc, &epoch
 		}
 		if l, ok := e.FinalLoss(); ok {
 			r.FinalLoss = &l
 		}
 		for _, v := range e.History.ValAcc {
-			r.ValAcc = append(r.ValAcc, 100*v)
+			r.ValAcc = append(r.ValAcc, percent(v))
 		}
 		recs[i] = r
 	}
@@ -355,6 +355,15 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("leaderboard: %s: %w", path, err)
 	}
 	return nil
+}
+
+// percent returns a fraction in percent, rounded to 1e-9 so that an
+// accuracy of 464 images in 1,000 is 46.4, not 46.400000000000006.
+func percent(x float64) float64 {
+	if !finite(x) {
+		return x
+	}
+	return math.Round(x*1e11) / 1e9
 }
 
 // finite reports whether x is a finite number.

@@ -28,6 +28,7 @@ func entries() []Entry {
 		{Name: "t0", State: "pending", Overrides: []string{"seed=3"}, Config: cfg},
 		{Name: "t2", State: "done", Overrides: []string{"model.stages=[{channels: 16, blocks: 2, stride: 1}, {channels: 32, blocks: 2, stride: 2}]", "seed=1"}, Config: cfg, History: h([]float64{0.3, 0.5}, []float64{2, 1.25}, []float64{30, 30})},
 		{Name: "t1", State: "running|x", Config: cfg, History: h([]float64{0.5}, []float64{1.125}, []float64{3600})},
+		{Name: "t4", State: "done", Config: cfg, History: h([]float64{0.464, 0.412}, []float64{2, 1.5}, []float64{1, 1})},
 	}
 }
 
@@ -38,6 +39,7 @@ func TestRankAndMarkdown(t *testing.T) {
 |---|---|---|---:|---:|---:|---:|---:|
 | t1 | running\|x |  | 43226 | 1 of 2 | 50.00% (1) | 1.1250 | 1.0 h |
 | t2 | done | model.stages=[{channels: 16, blocks: 2, stride: 1}, {channels: 32, blocks: 2, stride: 2}], seed=1 | 43226 | 2 | 50.00% (2) | 1.2500 | 1.0 min |
+| t4 | done |  | 43226 | 2 | 46.40% (1) | 1.5000 | 2 s |
 | t3 | done | solver.optimizer.lr=0.2 | 43226 | 2 | 40.00% (1) | 1.5000 | 2.0 min |
 | t0 | pending | seed=3 | 43226 | 0 of 2 | – | – | 0 s |
 `
@@ -45,7 +47,7 @@ func TestRankAndMarkdown(t *testing.T) {
 		t.Errorf("Markdown:\n%s\nwant\n%s", got, want)
 	}
 	SortByName(es)
-	if es[0].Name != "t0" || es[3].Name != "t3" {
+	if es[0].Name != "t0" || es[4].Name != "t4" {
 		t.Errorf("SortByName: %s ... %s", es[0].Name, es[3].Name)
 	}
 }
@@ -56,8 +58,9 @@ func TestCSVAndJSON(t *testing.T) {
 	want := `rank,trial,state,overrides,params,epochs,best_val_acc,best_epoch,final_loss,wall_seconds
 1,t1,running|x,,43226,1,50,1,1.125,3600.000
 2,t2,done,"model.stages=[{channels: 16, blocks: 2, stride: 1}, {channels: 32, blocks: 2, stride: 2}]; seed=1",43226,2,50,2,1.25,60.000
-3,t3,done,solver.optimizer.lr=0.2,43226,2,40,1,1.5,121.500
-4,t0,pending,seed=3,43226,0,,,,0.000
+3,t4,done,,43226,2,46.4,1,1.5,2.000
+4,t3,done,solver.optimizer.lr=0.2,43226,2,40,1,1.5,121.500
+5,t0,pending,seed=3,43226,0,,,,0.000
 `
 	if got := string(CSV(es)); got != want {
 		t.Errorf("CSV:\n%s\nwant\n%s", got, want)
@@ -70,15 +73,18 @@ func TestCSVAndJSON(t *testing.T) {
 	if err := json.Unmarshal(js, &recs); err != nil {
 		t.Fatal(err)
 	}
-	last, err := json.Marshal(recs[3])
+	last, err := json.Marshal(recs[4])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"best_epoch":null,"best_val_acc":null,"epochs":0,"final_loss":null,"overrides":["seed=3"],"params":43226,"rank":4,"state":"pending","trial":"t0","val_acc":[],"wall_seconds":0}`; string(last) != want {
+	if want := `{"best_epoch":null,"best_val_acc":null,"epochs":0,"final_loss":null,"overrides":["seed=3"],"params":43226,"rank":5,"state":"pending","trial":"t0","val_acc":[],"wall_seconds":0}`; string(last) != want {
 		t.Errorf("JSON record of a run without epochs:\n%s\nwant\n%s", last, want)
 	}
-	if recs[2]["best_val_acc"] != 40.0 || len(recs[2]["val_acc"].([]any)) != 2 || recs[2]["val_acc"].([]any)[1] != 35.0 {
-		t.Errorf("JSON record of t3: %v", recs[2])
+	if recs[3]["best_val_acc"] != 40.0 || len(recs[3]["val_acc"].([]any)) != 2 || recs[3]["val_acc"].([]any)[1] != 35.0 {
+		t.Errorf("JSON record of t3: %v", recs[3])
+	}
+	if v := recs[2]["val_acc"].([]any); recs[2]["best_val_acc"] != 46.4 || v[0] != 46.4 || v[1] != 41.2 {
+		t.Errorf("JSON record of t4: %v, want accuracies rounded to 46.4 and 41.2", recs[2])
 	}
 }
 
