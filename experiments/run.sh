@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Trains experiments/NAME/config.yaml in the background with nohup, logging
 # to experiments/NAME/train.log, resuming from experiments/NAME/last.ckpt if
-# it exists. Set GOMAXPROCS to share the cores between runs.
+# it exists. Set GOMAXPROCS to share the cores between runs. It starts the
+# run at once: for a series of runs, `trainer sweep` (README: Sweeps) queues
+# them, a few at a time, and ranks them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${1:?usage: experiments/run.sh NAME}
