@@ -14,6 +14,11 @@ import (
 	"github.com/cifar-resnet/trainer/trainer/sweep"
 )
 
+// requireSlurmEnv, set to 1 (as .ci/run does after starting Slurm),
+// makes TestSweepOnSlurm fail instead of skipping when Slurm does not
+// answer.
+const requireSlurmEnv = "TRAINER_REQUIRE_SLURM"
+
 // slurmReachable returns "" when a Slurm cluster answers sinfo with an
 // idle node, or why not.
 func slurmReachable() string {
@@ -71,6 +76,9 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // cores per trial.
 func TestSweepOnSlurm(t *testing.T) {
 	if why := slurmReachable(); why != "" {
+		if os.Getenv(requireSlurmEnv) == "1" {
+			t.Fatalf("Slurm is not reachable (%s), and %s=1 requires it", why, requireSlurmEnv)
+		}
 		t.Skip("Slurm is not reachable (" + why + "); .ci/run starts a single-node cluster with .ci/slurm start")
 	}
 	dir := t.TempDir()
