@@ -204,7 +204,8 @@ type File struct {
 	// any version Decode reads, so that a file read from an older
 	// version is saved in the current one.
 	Version int `msgpack:"-"`
-	// Config is the configuration the run was started with.
+	// Config is the configuration of the run: the one it was started
+	// with, except for the changes of the schedule listed in Amendments.
 	Config config.Config `msgpack:"config"`
 	// Epoch is the number of epochs completed.
 	Epoch int `msgpack:"epoch"`
