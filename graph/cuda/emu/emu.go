@@ -36,7 +36,7 @@ const LibraryName = "libcudaemu.so"
 var ErrNoCompiler = errors.New("no C++ compiler (g++, or $CXX) to build the CUDA emulator")
 
 // flags are the compiler flags of the build.
-var flags = []string{"-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"}
+var flags = []string{"-std=c++17", "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"}
 
 // Build compiles the emulator into a cache directory (under
 // os.UserCacheDir, keyed by a hash of the sources, the compiler and its
