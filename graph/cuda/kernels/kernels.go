@@ -8,7 +8,17 @@
 // directory on a machine with the CUDA toolkit (nvcc): it rebuilds
 // kernels.fatbin and records the SHA-256 of every source and of the
 // fatbin in kernels.sha256. A test checks that the recorded sums match the
-// sources, so a stale fatbin fails the build's tests.
+// sources, so a stale fatbin fails the build's tests. On Debian 12, nvcc
+// (CUDA 11.8) comes from non-free: add "contrib non-free" to the
+// Components line of /etc/apt/sources.list.d/debian.sources, then
+// apt-get update && apt-get install nvidia-cuda-toolkit. nvcc's output is
+// deterministic: the same sources give the same fatbin.
+//
+// The kernels follow the rules at the top of common.cuh (no shuffles or
+// atomics, fixed-order reductions, static shared memory), so that the
+// CPU emulator of package graph/cuda/emu runs them too: the tests of this
+// package compare every kernel with a float64 reference on a GPU where
+// there is one and on the emulator elsewhere.
 package kernels
 
 //go:generate sh -c "nvcc -fatbin --no-compress -gencode arch=compute_80,code=compute_80 -gencode arch=compute_90,code=sm_90 -o kernels.fatbin kernels.cu && LC_ALL=C sha256sum *.cu *.cuh kernels.fatbin > kernels.sha256"
