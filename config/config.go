@@ -200,10 +200,11 @@ type Scheduler struct {
 	// WarmupEpochs of linear warm-up precede "cosine"; >= 0, and
 	// < Solver.Epochs for "cosine".
 	WarmupEpochs int `yaml:"warmup_epochs" msgpack:"warmup_epochs"`
-	// MinLR is the final learning rate of "cosine", >= 0.
+	// MinLR is the final learning rate of "cosine", >= 0, and at most
+	// Optimizer.LR for "cosine".
 	MinLR float64 `yaml:"min_lr" msgpack:"min_lr"`
 	// PctStart is the fraction of "onecycle" spent increasing the rate,
-	// in (0, 1) for "onecycle".
+	// in [0, 1] for "onecycle", as in PyTorch's OneCycleLR.
 	PctStart float64 `yaml:"pct_start" msgpack:"pct_start"`
 	// DivFactor sets the initial rate of "onecycle": lr / DivFactor; > 0
 	// for "onecycle".

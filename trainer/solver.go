@@ -1,7 +1,9 @@
 // Package trainer is the Solver of the assignment: it owns the loss, the
 // optimizer, the learning-rate schedule, the training loop and the
-// training state, and writes checkpoints, the per-epoch history and the
-// training plot of a run.
+// training state. What a run writes or shows is left to Observers, which
+// the solver calls after every epoch: Checkpoints, here, writes the
+// checkpoints; trainer/history the per-epoch history, trainer/plot the
+// training plot and trainer/progress the progress display.
 package trainer
 
 import (
@@ -19,13 +21,6 @@ import (
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
-)
-
-// File names in a run directory.
-const (
-	LastCheckpoint = "last.ckpt"
-	BestCheckpoint = "best.ckpt"
-	PlotFile       = "training.png"
 )
 
 // ErrInterrupted is returned by Train when its context is cancelled. The
@@ -52,8 +47,10 @@ type Solver struct {
 	// epoch BestEpoch.
 	BestValAcc float64
 	BestEpoch  int
-	// Progress receives progress reports; nil reports nothing.
-	Progress Progress
+	// Observers are told about every finished epoch, in order, after the
+	// checkpoints are written; those that are BatchObservers also follow
+	// the batches. NewSolver leaves it empty.
+	Observers []Observer
 	// Logf, if not nil, receives notes such as the files written.
 	Logf func(format string, args ...any)
 	// AllowScheduleChange lets Restore accept a checkpoint whose
@@ -75,6 +72,8 @@ type Solver struct {
 	classifier *model.Classifier
 	params     []Param
 	teachers   *teachers // nil without distillation
+	// checkpoints writes the run's checkpoints, before the Observers.
+	checkpoints Checkpoints
 
 	bestParams, bestStats []checkpoint.Tensor
 	// The epoch in progress: batches done, their summed loss and the
@@ -96,6 +95,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		return nil, fmt.Errorf("trainer: the training set has %d images, fewer than solver.batch_size = %d", train.Len(), cfg.Solver.BatchSize)
 	}
 	s := &Solver{Config: cfg, Model: m, TrainSet: train, ValSet: val}
+	s.checkpoints = Checkpoints{Dir: cfg.Output.CheckpointDir}
 	var err error
 	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
 		return nil, err
@@ -223,11 +223,12 @@ func (s *Solver) evalRNG(epoch int, which uint64) *rand.Rand {
 
 // Train runs numEpochs more epochs. Per epoch it records the average loss,
 // measures training and validation accuracy, moves the learning rate along
-// its schedule, keeps a copy of the parameters and batch norm statistics
-// when the validation accuracy is the best so far, and writes history.csv,
-// training.png, last.ckpt and (on improvement) best.ckpt in the run
-// directory. When all epochs are done the best parameters are loaded back
-// into the model and saved in the models directory.
+// its schedule, and keeps a copy of the parameters and batch norm
+// statistics when the validation accuracy is the best so far; then it
+// writes last.ckpt and (on improvement) best.ckpt in the run directory
+// (see Checkpoints) and calls the Observers. When all epochs are done the
+// best parameters are loaded back into the model and saved in the models
+// directory.
 //
 // When ctx is cancelled, Train finishes the current batch, writes last.ckpt
 // and returns ErrInterrupted. A non-finite loss stops training with an
@@ -253,7 +254,6 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 	if err := s.CheckOutputs(); err != nil {
 		return err
 	}
-	dir := s.Config.Output.CheckpointDir
 	last := s.Epoch + numEpochs
 	for s.Epoch < last {
 		err := ErrInterrupted
@@ -261,8 +261,7 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			err = s.trainEpoch(ctx)
 		}
 		if errors.Is(err, ErrInterrupted) {
-			path := filepath.Join(dir, LastCheckpoint)
-			if werr := s.save(path); werr != nil {
+			if werr := s.checkpoints.SaveLast(s.State()); werr != nil {
 				// Not ErrInterrupted: the state of this session is lost.
 				return fmt.Errorf("trainer: training was interrupted at epoch %d, batch %d, but its state could not be saved, so the batches since the last checkpoint are lost: %w", s.Epoch+1, s.partial.Batches, werr)
 			}
@@ -300,8 +299,14 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 	it := s.loader.Epoch(s.Epoch)
 	defer it.Close()
 	steps := s.loader.NumBatches()
-	if s.Progress != nil {
-		s.Progress.StartEpoch(s.Epoch+1, s.Config.Solver.Epochs, steps, s.partial.Batches)
+	var batchObservers []BatchObserver
+	for _, o := range s.Observers {
+		if b, ok := o.(BatchObserver); ok {
+			batchObservers = append(batchObservers, b)
+		}
+	}
+	for _, o := range batchObservers {
+		o.StartEpoch(EpochStart{Epoch: s.Epoch + 1, Epochs: s.Config.Solver.Epochs, Steps: steps, Done: s.partial.Batches, BatchSize: s.net.Batch})
 	}
 	for range s.partial.Batches {
 		it.Next() // batches done before an interruption
@@ -339,9 +344,15 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 		done++
 		s.partial.Batches = done
 		s.partial.LossSum += loss
-		if s.Progress != nil {
+		if len(batchObservers) > 0 {
 			el := s.partial.Seconds + time.Since(start).Seconds()
-			s.Progress.Batch(done, s.partial.LossSum/float64(done), float64(done*s.net.Batch)/el)
+			p := BatchProgress{
+				Epoch: s.Epoch + 1, Epochs: s.Config.Solver.Epochs, Done: done, Steps: steps,
+				AvgLoss: s.partial.LossSum / float64(done), Seconds: el, ImagesPerSec: float64(done*s.net.Batch) / el,
+			}
+			for _, o := range batchObservers {
+				o.Batch(p)
+			}
 		}
 		if ctx.Err() != nil && done < steps {
 			s.partial.Seconds += time.Since(start).Seconds()
@@ -352,7 +363,8 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 	return nil
 }
 
-// endEpoch records the finished epoch, evaluates and writes the run files.
+// endEpoch measures and records the finished epoch, then calls the
+// checkpoint writer and the observers.
 func (s *Solver) endEpoch() error {
 	if s.partial.Batches == 0 {
 		return fmt.Errorf("trainer: epoch %d had no batch of %d images", s.Epoch+1, s.Config.Solver.BatchSize)
@@ -379,29 +391,21 @@ func (s *Solver) endEpoch() error {
 		s.BestValAcc, s.BestEpoch = valAcc, s.Epoch
 		s.bestParams, s.bestStats = s.Model.ParamTensors(), s.Model.StatTensors()
 	}
-	if s.Progress != nil {
-		s.Progress.EndEpoch(EpochReport{
-			Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs, Loss: h.Loss[s.Epoch-1],
-			TrainAcc: 100 * trainAcc, ValAcc: 100 * valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1], Best: improved,
-		})
+	e := &EpochEnd{
+		Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs,
+		Loss: h.Loss[s.Epoch-1], TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1],
+		Best: improved, BestEpoch: s.BestEpoch, BestValAcc: s.BestValAcc,
+		History: s.History, Config: s.Config, State: s.State,
 	}
-	dir := s.Config.Output.CheckpointDir
-	if err := WriteHistory(filepath.Join(dir, HistoryFile), s.History); err != nil {
+	if err := s.checkpoints.EndEpoch(e); err != nil {
 		return err
 	}
-	if err := s.save(filepath.Join(dir, LastCheckpoint)); err != nil {
-		return err
-	}
-	if improved {
-		if err := s.save(filepath.Join(dir, BestCheckpoint)); err != nil {
+	for _, o := range s.Observers {
+		if err := o.EndEpoch(e); err != nil {
 			return err
 		}
 	}
-	plots := s.Config.Output.PlotsDirOrDefault()
-	if err := os.MkdirAll(plots, 0o755); err != nil {
-		return fmt.Errorf("trainer: %w", err)
-	}
-	return PlotTraining(filepath.Join(plots, PlotFile), s.History, s.Config.Output.Name)
+	return nil
 }
 
 // BestModelPath returns the path of the run's best model:
@@ -456,9 +460,7 @@ func (s *Solver) State() *checkpoint.File {
 		BestStats:  s.bestStats,
 		BestValAcc: s.BestValAcc,
 		BestEpoch:  s.BestEpoch,
-		Optimizer: checkpoint.OptimizerState{
-			Name: st.Name, Step: st.Step, Slots: st.Slots, ParamNames: st.ParamNames,
-		},
+		Optimizer:  st,
 		Schedule:   checkpoint.ScheduleState{Name: s.Config.Solver.Scheduler.Name, Step: s.Step},
 		History:    s.History,
 		Partial:    s.partial,
@@ -487,13 +489,13 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 	if err := checkpoint.MatchShapes(s.Model.StatTensors(), f.Stats); err != nil {
 		return fmt.Errorf("trainer: the checkpoint's batch norm statistics do not fit this architecture: %w", err)
 	}
-	st := OptimizerState{Name: f.Optimizer.Name, Step: f.Optimizer.Step, Slots: f.Optimizer.Slots, ParamNames: f.Optimizer.ParamNames}
+	st := f.Optimizer
 	probe := make([]Param, len(s.params))
 	for i, p := range s.params {
 		p.Grad = p.Data // Check wants gradients as long as the values
 		probe[i] = p
 	}
-	if err := st.Check(probe); err != nil {
+	if err := CheckState(st, probe); err != nil {
 		return fmt.Errorf("trainer: %w", err)
 	}
 	steps := s.loader.NumBatches()

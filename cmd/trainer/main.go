@@ -33,6 +33,9 @@ import (
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
+	"github.com/cifar-resnet/trainer/trainer/plot"
+	"github.com/cifar-resnet/trainer/trainer/progress"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
@@ -252,19 +255,36 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 		}
 		return nil
 	}
-	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		s.Progress = &trainer.Bars{W: stdout}
-	} else {
-		s.Progress = trainer.Lines{W: stdout}
+	display := newDisplay(stdout)
+	s.Observers = []trainer.Observer{
+		history.Writer{Dir: cfg.Output.CheckpointDir},
+		plot.Writer{Dir: cfg.Output.PlotsDirOrDefault(), Title: cfg.Output.Name},
+		display,
 	}
 	fmt.Fprintf(stdout, "training %d epochs of %d batches of %d into %s\n", remaining, s.StepsPerEpoch(), cfg.Solver.BatchSize, cfg.Output.CheckpointDir)
 	err = s.Train(ctx, remaining)
-	s.Progress.Finish()
+	display.Finish()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "best validation accuracy: %.2f%% (epoch %d)\n", 100*s.BestValAcc, s.BestEpoch)
 	return nil
+}
+
+// progressDisplay shows the training loop as it goes.
+type progressDisplay interface {
+	trainer.BatchObserver
+	// Finish ends the display.
+	Finish()
+}
+
+// newDisplay returns progress bars when w is a terminal, else one line
+// per epoch.
+func newDisplay(w io.Writer) progressDisplay {
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return &progress.Bars{W: w}
+	}
+	return progress.Lines{W: w}
 }
 
 // downloadBar returns a progress callback for a dataset download that
@@ -478,15 +498,15 @@ func plotRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "trainer plot: -run is required")
 		return errUsage
 	}
-	h, err := trainer.ReadHistory(filepath.Join(*dir, trainer.HistoryFile))
+	h, err := history.Read(filepath.Join(*dir, history.File))
 	if err != nil {
 		return err
 	}
 	if *title == "" {
 		*title = filepath.Base(*dir)
 	}
-	out := filepath.Join(*dir, trainer.PlotFile)
-	if err := trainer.PlotTraining(out, h, *title); err != nil {
+	out := filepath.Join(*dir, plot.File)
+	if err := plot.Training(out, h, *title); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d epochs)\n", out, h.Len())

@@ -1,4 +1,4 @@
-package trainer
+package plot
 
 import (
 	"image"
@@ -57,11 +57,11 @@ func colours(img image.Image, r image.Rectangle) int {
 	return len(seen)
 }
 
-func TestPlotTraining(t *testing.T) {
+func TestTraining(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []int{1, 2, 20, 150} {
 		path := filepath.Join(dir, "training.png")
-		if err := PlotTraining(path, syntheticHistory(n), "default"); err != nil {
+		if err := Training(path, syntheticHistory(n), "default"); err != nil {
 			t.Fatalf("%d epochs: %v", n, err)
 		}
 		img := readPNG(t, path)
@@ -81,34 +81,34 @@ func TestPlotTraining(t *testing.T) {
 	}
 }
 
-func TestPlotTrainingNonFinite(t *testing.T) {
+func TestTrainingNonFinite(t *testing.T) {
 	h := syntheticHistory(5)
 	h.Loss[3] = math.NaN()
 	h.Loss[4] = math.Inf(1)
 	h.ValAcc = []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()}
 	path := filepath.Join(t.TempDir(), "training.png")
-	if err := PlotTraining(path, h, ""); err != nil {
+	if err := Training(path, h, ""); err != nil {
 		t.Fatal(err)
 	}
 	readPNG(t, path)
 }
 
-func TestPlotTrainingErrors(t *testing.T) {
+func TestTrainingErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "training.png")
-	if err := PlotTraining(path, checkpoint.History{}, "x"); err == nil || !strings.Contains(err.Error(), "empty history") || !strings.Contains(err.Error(), path) {
-		t.Errorf("PlotTraining(empty) = %v", err)
+	if err := Training(path, checkpoint.History{}, "x"); err == nil || !strings.Contains(err.Error(), "empty history") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Training(empty) = %v", err)
 	}
 	h := syntheticHistory(3)
 	h.ValAcc = h.ValAcc[:2]
-	if err := PlotTraining(path, h, "x"); err == nil || !strings.Contains(err.Error(), "differ in length") {
-		t.Errorf("PlotTraining(ragged) = %v", err)
+	if err := Training(path, h, "x"); err == nil || !strings.Contains(err.Error(), "differ in length") {
+		t.Errorf("Training(ragged) = %v", err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Error("a failed PlotTraining left a file")
+		t.Error("a failed Training left a file")
 	}
 	bad := filepath.Join(dir, "missing", "training.png")
-	if err := PlotTraining(bad, syntheticHistory(3), ""); err == nil || !strings.Contains(err.Error(), bad) {
-		t.Errorf("PlotTraining into a missing directory = %v", err)
+	if err := Training(bad, syntheticHistory(3), ""); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("Training into a missing directory = %v", err)
 	}
 }

@@ -1,4 +1,7 @@
-package trainer
+// Package history writes and reads the per-epoch record of a training
+// run, history.csv in its run folder, and provides Writer, the trainer
+// Observer that keeps that file up to date during training.
+package history
 
 import (
 	"bytes"
@@ -9,24 +12,39 @@ import (
 	"os"
 	"strconv"
 
+	"path/filepath"
+
 	"github.com/cifar-resnet/trainer/model/checkpoint"
+	"github.com/cifar-resnet/trainer/trainer"
 )
 
-// HistoryFile is the name of the per-epoch history in a run directory.
-const HistoryFile = "history.csv"
+// File is the name of the per-epoch history in a run directory.
+const File = "history.csv"
 
 // historyHeader is the first record of a history file.
 var historyHeader = []string{"epoch", "loss", "train_acc", "val_acc", "lr", "seconds"}
 
-// WriteHistory writes h to path as CSV, atomically: one header line
+// Writer is the trainer.Observer that rewrites Dir/history.csv from the
+// solver's history after every epoch.
+type Writer struct {
+	// Dir is the run folder, output.checkpoint_dir.
+	Dir string
+}
+
+// EndEpoch writes the history of every epoch so far.
+func (w Writer) EndEpoch(e *trainer.EpochEnd) error {
+	return Write(filepath.Join(w.Dir, File), e.History)
+}
+
+// Write writes h to path as CSV, atomically: one header line
 // "epoch,loss,train_acc,val_acc,lr,seconds" and one line per epoch, with
 // 1-based epoch numbers and the values in the shortest form that parses
 // back to the same float64 (strconv 'g' format, precision -1). It returns
 // an error if the slices of h differ in length.
-func WriteHistory(path string, h checkpoint.History) error {
+func Write(path string, h checkpoint.History) error {
 	n := h.Len()
 	if n < 0 {
-		return fmt.Errorf("trainer: %s: history slices differ in length (loss %d, train_acc %d, val_acc %d, lr %d, seconds %d)",
+		return fmt.Errorf("history: %s: history slices differ in length (loss %d, train_acc %d, val_acc %d, lr %d, seconds %d)",
 			path, len(h.Loss), len(h.TrainAcc), len(h.ValAcc), len(h.LR), len(h.Seconds))
 	}
 	var buf bytes.Buffer
@@ -42,28 +60,28 @@ func WriteHistory(path string, h checkpoint.History) error {
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
-		return fmt.Errorf("trainer: %s: %w", path, err)
+		return fmt.Errorf("history: %s: %w", path, err)
 	}
 	err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("trainer: %s: %w", path, err)
+		return fmt.Errorf("history: %s: %w", path, err)
 	}
 	return nil
 }
 
-// ReadHistory parses a file written by WriteHistory. The header must be
-// exactly that of WriteHistory, every line must have six fields and the
+// Read parses a file written by Write. The header must be exactly that of
+// Write, every line must have six fields and the
 // epochs must count up from 1. Errors name the path, the line and the
 // column (the 1-based field number, with its name) of malformed content.
 // A file with only the header gives a History with nil slices.
-func ReadHistory(path string) (checkpoint.History, error) {
+func Read(path string) (checkpoint.History, error) {
 	var h checkpoint.History
 	fd, err := os.Open(path)
 	if err != nil {
-		return h, fmt.Errorf("trainer: %w", err)
+		return h, fmt.Errorf("history: %w", err)
 	}
 	defer fd.Close()
 	r := csv.NewReader(fd)
@@ -72,9 +90,9 @@ func ReadHistory(path string) (checkpoint.History, error) {
 	fail := func(line, col int, format string, args ...any) (checkpoint.History, error) {
 		msg := fmt.Sprintf(format, args...)
 		if col > 0 {
-			return checkpoint.History{}, fmt.Errorf("trainer: %s: line %d, column %d (%s): %s", path, line, col, historyHeader[col-1], msg)
+			return checkpoint.History{}, fmt.Errorf("history: %s: line %d, column %d (%s): %s", path, line, col, historyHeader[col-1], msg)
 		}
-		return checkpoint.History{}, fmt.Errorf("trainer: %s: line %d: %s", path, line, msg)
+		return checkpoint.History{}, fmt.Errorf("history: %s: line %d: %s", path, line, msg)
 	}
 	header := true
 	for {
@@ -85,9 +103,9 @@ func ReadHistory(path string) (checkpoint.History, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return checkpoint.History{}, fmt.Errorf("trainer: %s: line %d, byte %d: %w", path, pe.Line, pe.Column, pe.Err)
+				return checkpoint.History{}, fmt.Errorf("history: %s: line %d, byte %d: %w", path, pe.Line, pe.Column, pe.Err)
 			}
-			return checkpoint.History{}, fmt.Errorf("trainer: %s: %w", path, err)
+			return checkpoint.History{}, fmt.Errorf("history: %s: %w", path, err)
 		}
 		line, _ := r.FieldPos(0)
 		if len(rec) != len(historyHeader) {
@@ -123,7 +141,7 @@ func ReadHistory(path string) (checkpoint.History, error) {
 		h.Seconds = append(h.Seconds, v[4])
 	}
 	if header {
-		return checkpoint.History{}, fmt.Errorf("trainer: %s: missing header line", path)
+		return checkpoint.History{}, fmt.Errorf("history: %s: missing header line", path)
 	}
 	return h, nil
 }

@@ -1,4 +1,4 @@
-package trainer
+package history
 
 import (
 	"errors"
@@ -24,12 +24,12 @@ func sampleHistory() checkpoint.History {
 }
 
 func TestHistoryRoundTrip(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
+	path := filepath.Join(t.TempDir(), File)
 	for _, want := range []checkpoint.History{sampleHistory(), {Loss: []float64{math.Copysign(0, -1)}, TrainAcc: []float64{0}, ValAcc: []float64{0}, LR: []float64{0}, Seconds: []float64{0}}} {
-		if err := WriteHistory(path, want); err != nil {
+		if err := Write(path, want); err != nil {
 			t.Fatal(err)
 		}
-		got, err := ReadHistory(path)
+		got, err := Read(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,11 +52,11 @@ func TestHistoryRoundTrip(t *testing.T) {
 }
 
 func TestHistoryEmpty(t *testing.T) {
-	path := filepath.Join(t.TempDir(), HistoryFile)
-	if err := WriteHistory(path, checkpoint.History{}); err != nil {
+	path := filepath.Join(t.TempDir(), File)
+	if err := Write(path, checkpoint.History{}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := ReadHistory(path)
+	h, err := Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,24 +65,24 @@ func TestHistoryEmpty(t *testing.T) {
 	}
 }
 
-func TestWriteHistoryErrors(t *testing.T) {
+func TestWriteErrors(t *testing.T) {
 	dir := t.TempDir()
 	h := sampleHistory()
 	h.LR = h.LR[:2]
-	path := filepath.Join(dir, HistoryFile)
-	if err := WriteHistory(path, h); err == nil || !strings.Contains(err.Error(), "lr 2") {
-		t.Errorf("WriteHistory(ragged) = %v", err)
+	path := filepath.Join(dir, File)
+	if err := Write(path, h); err == nil || !strings.Contains(err.Error(), "lr 2") {
+		t.Errorf("Write(ragged) = %v", err)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Error("WriteHistory(ragged) created the file")
+		t.Error("Write(ragged) created the file")
 	}
-	bad := filepath.Join(dir, "missing", HistoryFile)
-	if err := WriteHistory(bad, sampleHistory()); err == nil || !strings.Contains(err.Error(), bad) {
-		t.Errorf("WriteHistory into a missing directory = %v", err)
+	bad := filepath.Join(dir, "missing", File)
+	if err := Write(bad, sampleHistory()); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("Write into a missing directory = %v", err)
 	}
 }
 
-func TestReadHistoryErrors(t *testing.T) {
+func TestReadErrors(t *testing.T) {
 	const header = "epoch,loss,train_acc,val_acc,lr,seconds\n"
 	tests := []struct {
 		name, content, want string
@@ -108,17 +108,17 @@ func TestReadHistoryErrors(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := ReadHistory(path)
+			_, err := Read(path)
 			if err == nil {
-				t.Fatal("ReadHistory succeeded")
+				t.Fatal("Read succeeded")
 			}
 			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("ReadHistory = %v\nwant the path and %q", err, tt.want)
+				t.Errorf("Read = %v\nwant the path and %q", err, tt.want)
 			}
 		})
 	}
 	missing := filepath.Join(dir, "nope.csv")
-	if _, err := ReadHistory(missing); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
-		t.Errorf("ReadHistory(missing) = %v", err)
+	if _, err := Read(missing); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Read(missing) = %v", err)
 	}
 }

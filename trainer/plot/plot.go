@@ -1,9 +1,14 @@
-package trainer
+// Package plot draws the training plot of a run, training.png, from its
+// per-epoch history, and provides Writer, the trainer Observer that
+// redraws it after every epoch.
+package plot
 
 import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -14,7 +19,30 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/cifar-resnet/trainer/model/checkpoint"
+	"github.com/cifar-resnet/trainer/trainer"
 )
+
+// File is the name of the training plot in a plots folder.
+const File = "training.png"
+
+// Writer is the trainer.Observer that redraws Dir/training.png from the
+// solver's history after every epoch.
+type Writer struct {
+	// Dir is the plots folder (output.plots_dir, or the run folder when
+	// that is empty); it is created if needed.
+	Dir string
+	// Title follows "Training history: " in the plot's title, as the
+	// title argument of Training.
+	Title string
+}
+
+// EndEpoch redraws the plot with every epoch so far.
+func (w Writer) EndEpoch(e *trainer.EpochEnd) error {
+	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	return Training(filepath.Join(w.Dir, File), e.History, w.Title)
+}
 
 // Size of the training plot: 8 by 8 inches at 100 dots per inch.
 const (
@@ -22,24 +50,24 @@ const (
 	plotDPI  = 100
 )
 
-// PlotTraining draws h as a PNG image of 800 by 800 pixels at path, written
+// Training draws h as a PNG image of 800 by 800 pixels at path, written
 // atomically. The image has two panels stacked vertically with aligned
 // epoch axes: on top the average training loss per epoch, below the
 // training and validation accuracy in percent per epoch, with a legend.
 // The top panel's title is "Training history", followed by title when it
 // is not empty. Values that are NaN or infinite are left out of the lines.
 // It returns an error if h is empty or its slices differ in length.
-func PlotTraining(path string, h checkpoint.History, title string) error {
+func Training(path string, h checkpoint.History, title string) error {
 	img, err := drawTraining(h, title)
 	if err != nil {
-		return fmt.Errorf("trainer: %s: %w", path, err)
+		return fmt.Errorf("plot: %s: %w", path, err)
 	}
 	err = checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("trainer: %s: %w", path, err)
+		return fmt.Errorf("plot: %s: %w", path, err)
 	}
 	return nil
 }
