@@ -255,6 +255,8 @@ func (s *Solver) validate(v *validator, path string) {
 	v.nonNegativeInt(join(path, "num_train_samples"), s.NumTrainSamples)
 	v.nonNegativeInt(join(path, "num_val_samples"), s.NumValSamples)
 	s.Distillation.validate(v, join(path, "distillation"))
+	v.nonNegativeInt(join(path, "early_stopping.patience"), s.EarlyStopping.Patience)
+	v.nonNegative(join(path, "early_stopping.min_delta"), s.EarlyStopping.MinDelta)
 }
 
 // validateBatchValues checks that the widest layer's output for one

@@ -203,6 +203,10 @@ func TestValidateRules(t *testing.T) {
 		{"distillation on", func(c *Config) {
 			c.Solver.Distillation = Distillation{Teachers: []string{"t.ckpt"}, Weight: 1, Temperature: 1}
 		}, nil},
+		{"early_stopping on", func(c *Config) { c.Solver.EarlyStopping = EarlyStopping{Patience: 5, MinDelta: 0.001} }, nil},
+		{"early_stopping patience negative", func(c *Config) { c.Solver.EarlyStopping.Patience = -1 }, []string{"solver.early_stopping.patience: must be >= 0, got -1"}},
+		{"early_stopping min_delta negative", func(c *Config) { c.Solver.EarlyStopping.MinDelta = -0.01 }, []string{"solver.early_stopping.min_delta: must be >= 0, got -0.01"}},
+		{"early_stopping min_delta infinite", func(c *Config) { c.Solver.EarlyStopping.MinDelta = math.Inf(1) }, []string{"solver.early_stopping.min_delta: must be a finite number, got +Inf"}},
 		{"batch_size zero", func(c *Config) { c.Solver.BatchSize = 0 }, []string{"solver.batch_size: must be > 0, got 0"}},
 		{"epochs zero", func(c *Config) { c.Solver.Epochs = 0 }, []string{"solver.epochs: must be > 0, got 0"}},
 		{"num_train_samples negative", func(c *Config) { c.Solver.NumTrainSamples = -1 }, []string{"solver.num_train_samples: must be >= 0, got -1"}},

@@ -5,3 +5,6 @@ var (
 	TinyConfig    = tinyConfig
 	NewTinySolver = newTinySolver
 )
+
+// CancelAfter returns an Observer that calls cancel after n batches.
+func CancelAfter(n int, cancel func()) Observer { return &cancelAfter{n: n, cancel: cancel} }

@@ -64,8 +64,10 @@ type EpochEnd struct {
 	// Epoch is the number of epochs completed, this one included, and
 	// its 1-based number; Epochs is the number of epochs of the run.
 	Epoch, Epochs int
-	// Loss is the average training loss over the epoch's batches.
-	Loss float64
+	// Loss is the average training loss over the epoch's batches;
+	// ValLoss the mean cross-entropy on the validation images on which
+	// ValAcc is measured (see checkpoint.History).
+	Loss, ValLoss float64
 	// TrainAcc and ValAcc are the measured accuracies.
 	TrainAcc, ValAcc float64
 	// LR is the learning rate of the epoch's last batch.

@@ -39,9 +39,11 @@ type Solver struct {
 	Epoch int
 	Step  int64
 	// History has one entry per completed epoch: the average training loss,
-	// the training and validation accuracy (fractions in [0, 1], measured
-	// on random subsets of NumTrainSamples and NumValSamples images), the
-	// learning rate at the end of the epoch and its duration.
+	// the validation loss and the training and validation accuracy
+	// (fractions in [0, 1], measured on random subsets of NumTrainSamples
+	// and NumValSamples images, the validation loss on the same images as
+	// the validation accuracy), the learning rate at the end of the epoch
+	// and its duration.
 	History checkpoint.History
 	// BestValAcc is the best validation accuracy so far, reached after
 	// epoch BestEpoch.
@@ -169,11 +171,8 @@ func (s *Solver) Test(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64,
 
 // accuracy is Test as a fraction in [0, 1].
 func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64, error) {
-	correct, n, err := Evaluate(s.classifier, ds, s.norm, numSamples, rng, nil)
-	if err != nil {
-		return 0, err
-	}
-	return float64(correct) / float64(n), nil
+	m, err := measure(s.classifier, ds, s.norm, numSamples, rng, nil)
+	return m.accuracy(), err
 }
 
 // Evaluate classifies ds (or a random subset of numSamples images of it)
@@ -181,17 +180,37 @@ func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (floa
 // images. When confusion is not nil, confusion[true][predicted] counts each
 // image.
 func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (correct, n int, err error) {
+	m, err := measure(c, ds, norm, numSamples, rng, confusion)
+	return m.correct, m.n, err
+}
+
+// measurement is what measure finds on a set of images.
+type measurement struct {
+	correct, n int
+	// lossSum is the sum over the images of the cross-entropy.
+	lossSum float64
+}
+
+// accuracy returns the fraction of correct predictions.
+func (m measurement) accuracy() float64 { return float64(m.correct) / float64(m.n) }
+
+// loss returns the mean cross-entropy.
+func (m measurement) loss() float64 { return m.lossSum / float64(m.n) }
+
+// measure is Evaluate, which also sums the cross-entropy of the images.
+func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (measurement, error) {
 	idx := make([]int, ds.Len())
 	for i := range idx {
 		idx[i] = i
 	}
 	if numSamples > 0 && numSamples < len(idx) {
 		if rng == nil {
-			return 0, 0, errors.New("trainer: a subsample needs a random source")
+			return measurement{}, errors.New("trainer: a subsample needs a random source")
 		}
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		idx = idx[:numSamples]
 	}
+	m := measurement{n: len(idx)}
 	x := make([]float32, model.EvalBatch*model.ImageSize)
 	labels := make([]int, model.EvalBatch)
 	for lo := 0; lo < len(idx); lo += model.EvalBatch {
@@ -199,19 +218,35 @@ func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, 
 		ds.Fill(x, labels, chunk, norm)
 		logits, err := c.Logits(x[:len(chunk)*model.ImageSize])
 		if err != nil {
-			return 0, 0, err
+			return measurement{}, err
 		}
 		for i := range chunk {
-			p := model.Argmax(logits[i*model.NumClasses : (i+1)*model.NumClasses])
+			z := logits[i*model.NumClasses : (i+1)*model.NumClasses]
+			p := model.Argmax(z)
 			if p == labels[i] {
-				correct++
+				m.correct++
 			}
+			m.lossSum += CrossEntropy(z, labels[i])
 			if confusion != nil {
 				confusion[labels[i]][p]++
 			}
 		}
 	}
-	return correct, len(idx), nil
+	return m, nil
+}
+
+// CrossEntropy returns -log softmax(logits)[label], computed in float64 as
+// log Σ exp(z - max z) + max z - z[label].
+func CrossEntropy(logits []float32, label int) float64 {
+	hi := math.Inf(-1)
+	for _, z := range logits {
+		hi = max(hi, float64(z))
+	}
+	sum := 0.0
+	for _, z := range logits {
+		sum += math.Exp(float64(z) - hi)
+	}
+	return math.Log(sum) + hi - float64(logits[label])
 }
 
 // evalRNG returns the random source of the evaluation subsets after an
@@ -221,8 +256,10 @@ func (s *Solver) evalRNG(epoch int, which uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(s.Config.Seed), uint64(epoch)<<8|which))
 }
 
-// Train runs numEpochs more epochs. Per epoch it records the average loss,
-// measures training and validation accuracy, moves the learning rate along
+// Train runs numEpochs more epochs, fewer when early stopping
+// (solver.early_stopping, see EarlyStop) ends the run first, which it
+// logs with the reason. Per epoch it records the average loss, measures
+// training and validation accuracy and the validation loss, moves the learning rate along
 // its schedule, and keeps a copy of the parameters and batch norm
 // statistics when the validation accuracy is the best so far; then it
 // writes last.ckpt and (on improvement) best.ckpt in the run directory
@@ -256,6 +293,11 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 	}
 	last := s.Epoch + numEpochs
 	for s.Epoch < last {
+		if reason := s.EarlyStop(); reason != "" {
+			s.logf("early stopping after epoch %d: %s; the best epoch, %d (validation accuracy %.2f%%), is kept as the model",
+				s.Epoch, reason, s.BestEpoch, 100*s.BestValAcc)
+			break
+		}
 		err := ErrInterrupted
 		if ctx.Err() == nil {
 			err = s.trainEpoch(ctx)
@@ -374,26 +416,28 @@ func (s *Solver) endEpoch() error {
 	if err != nil {
 		return err
 	}
-	valAcc, err := s.accuracy(s.ValSet, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2))
+	val, err := measure(s.classifier, s.ValSet, s.norm, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2), nil)
 	if err != nil {
 		return err
 	}
+	valAcc := val.accuracy()
 	s.Epoch++
 	h := &s.History
 	h.Loss = append(h.Loss, s.partial.LossSum/float64(s.partial.Batches))
+	h.ValLoss = append(h.ValLoss, val.loss())
 	h.TrainAcc = append(h.TrainAcc, trainAcc)
 	h.ValAcc = append(h.ValAcc, valAcc)
 	h.LR = append(h.LR, lr)
 	h.Seconds = append(h.Seconds, s.partial.Seconds)
 	s.partial = checkpoint.Partial{}
-	improved := s.bestParams == nil || valAcc > s.BestValAcc
+	improved := h.Best() == s.Epoch
 	if improved {
 		s.BestValAcc, s.BestEpoch = valAcc, s.Epoch
 		s.bestParams, s.bestStats = s.Model.ParamTensors(), s.Model.StatTensors()
 	}
 	e := &EpochEnd{
 		Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs,
-		Loss: h.Loss[s.Epoch-1], TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1],
+		Loss: h.Loss[s.Epoch-1], ValLoss: h.ValLoss[s.Epoch-1], TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1],
 		Best: improved, BestEpoch: s.BestEpoch, BestValAcc: s.BestValAcc,
 		History: s.History, Config: s.Config, State: s.State,
 	}

@@ -107,11 +107,11 @@ func load(dir string) ([]row, error) {
 			return nil, err
 		}
 		r.note = strings.Join(strings.Fields(string(note)), " ")
-		for i, v := range h.ValAcc {
-			if i == 0 || v > r.bestVal {
-				r.bestVal, r.bestEpoch = v, i+1
-			}
-			r.seconds += h.Seconds[i]
+		if r.bestEpoch = h.Best(); r.bestEpoch > 0 {
+			r.bestVal = h.ValAcc[r.bestEpoch-1]
+		}
+		for _, sec := range h.Seconds {
+			r.seconds += sec
 		}
 		rows = append(rows, r)
 	}

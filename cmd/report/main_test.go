@@ -26,7 +26,7 @@ func makeRuns(t *testing.T, dir string) {
 	writeFile(t, filepath.Join(run1, "config.yaml"), yml)
 	writeFile(t, filepath.Join(run1, "note.txt"), []byte("  learned\nsomething \n"))
 	h := checkpoint.History{
-		Loss: []float64{2, 1.5}, TrainAcc: []float64{0.3, 0.5}, ValAcc: []float64{0.4, 0.35},
+		Loss: []float64{2, 1.5}, ValLoss: []float64{2.1, 1.7}, TrainAcc: []float64{0.3, 0.5}, ValAcc: []float64{0.4, 0.35},
 		LR: []float64{0.1, 0.05}, Seconds: []float64{60, 60},
 	}
 	if err := history.Write(filepath.Join(run1, history.File), h); err != nil {

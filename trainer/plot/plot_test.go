@@ -18,8 +18,9 @@ func syntheticHistory(n int) checkpoint.History {
 	for i := 0; i < n; i++ {
 		x := float64(i) / float64(max(n-1, 1))
 		h.Loss = append(h.Loss, 2.3*math.Exp(-2*x)+0.3)
+		h.ValLoss = append(h.ValLoss, 2.2*math.Exp(-1.8*x)+0.4+0.05*math.Sin(7*x))
 		h.TrainAcc = append(h.TrainAcc, 0.1+0.75*(1-math.Exp(-3*x)))
-		h.ValAcc = append(h.ValAcc, 0.1+0.7*(1-math.Exp(-3*x)))
+		h.ValAcc = append(h.ValAcc, 0.1+0.7*(1-math.Exp(-3*x))-0.03*math.Sin(9*x))
 		h.LR = append(h.LR, 0.1*(1-x))
 		h.Seconds = append(h.Seconds, 12)
 	}
@@ -39,8 +40,8 @@ func readPNG(t *testing.T, path string) image.Image {
 	if err != nil {
 		t.Fatalf("%s is not a PNG: %v", path, err)
 	}
-	if b := img.Bounds(); b.Dx() != 800 || b.Dy() != 800 {
-		t.Errorf("image is %dx%d, want 800x800", b.Dx(), b.Dy())
+	if b := img.Bounds(); b.Dx() != 800 || b.Dy() != 1000 {
+		t.Errorf("image is %dx%d, want 800x1000", b.Dx(), b.Dy())
 	}
 	return img
 }
@@ -65,11 +66,11 @@ func TestTraining(t *testing.T) {
 			t.Fatalf("%d epochs: %v", n, err)
 		}
 		img := readPNG(t, path)
-		// Both panels hold something besides the background.
-		top := image.Rect(0, 0, 800, 400)
-		bottom := image.Rect(0, 400, 800, 800)
-		if colours(img, top) < 3 || colours(img, bottom) < 3 {
-			t.Errorf("%d epochs: a panel is nearly uniform", n)
+		// The three panels hold something besides the background.
+		for i := range 3 {
+			if colours(img, image.Rect(0, i*333, 800, (i+1)*333)) < 3 {
+				t.Errorf("%d epochs: panel %d is nearly uniform", n, i+1)
+			}
 		}
 	}
 	entries, err := os.ReadDir(dir)
@@ -110,5 +111,41 @@ func TestTrainingErrors(t *testing.T) {
 	bad := filepath.Join(dir, "missing", "training.png")
 	if err := Training(bad, syntheticHistory(3), ""); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("Training into a missing directory = %v", err)
+	}
+}
+
+// TestBestMarked draws a history unmarked and marked at epochs 10 and 20:
+// the marks change every panel, further right for the later epoch.
+func TestBestMarked(t *testing.T) {
+	h := syntheticHistory(30)
+	render := func(best int) image.Image {
+		c, err := drawTraining(h, "x", best)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Image()
+	}
+	plain := render(0)
+	// meanX returns the mean column of the pixels of panel i that differ
+	// from the unmarked image, and their number.
+	meanX := func(img image.Image, i int) (float64, int) {
+		sum, n := 0, 0
+		for y := i * 333; y < (i+1)*333; y++ {
+			for x := 0; x < 800; x++ {
+				if img.At(x, y) != plain.At(x, y) {
+					sum += x
+					n++
+				}
+			}
+		}
+		return float64(sum) / float64(max(n, 1)), n
+	}
+	at10, at20 := render(10), render(20)
+	for i, name := range []string{"loss", "accuracy", "learning rate"} {
+		x10, n10 := meanX(at10, i)
+		x20, n20 := meanX(at20, i)
+		if n10 < 50 || n20 < 50 || !(x10 < x20) {
+			t.Errorf("%s panel: %d pixels marked around x = %.0f for epoch 10, %d around x = %.0f for epoch 20", name, n10, x10, n20, x20)
+		}
 	}
 }
