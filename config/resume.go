@@ -21,7 +21,8 @@ import (
 // solver.scheduler.step_size, solver.scheduler.milestones,
 // solver.scheduler.gamma, solver.scheduler.warmup_epochs,
 // solver.scheduler.min_lr, solver.scheduler.pct_start,
-// solver.scheduler.div_factor, solver.scheduler.final_div_factor.
+// solver.scheduler.div_factor, solver.scheduler.final_div_factor,
+// solver.early_stopping.patience, solver.early_stopping.min_delta.
 //
 // Fixed (never changes on resume): every other field, among them the data
 // split (data.val_size, data.seed), data.normalize, data.augment, the whole
@@ -90,6 +91,8 @@ var resumeRules = []struct {
 	{"solver.scheduler.pct_start", Schedule, "changes the learning-rate schedule"},
 	{"solver.scheduler.div_factor", Schedule, "changes the learning-rate schedule"},
 	{"solver.scheduler.final_div_factor", Schedule, "changes the learning-rate schedule"},
+	{"solver.early_stopping.patience", Schedule, "changes when the run stops"},
+	{"solver.early_stopping.min_delta", Schedule, "changes when the run stops"},
 
 	{"data.val_size", Fixed, "changes the train/validation split"},
 	{"data.seed", Fixed, "changes the train/validation split"},

@@ -136,6 +136,7 @@ func TestResumeKindOfEveryLeaf(t *testing.T) {
 		"solver.scheduler.step_size": true, "solver.scheduler.milestones": true, "solver.scheduler.gamma": true,
 		"solver.scheduler.warmup_epochs": true, "solver.scheduler.min_lr": true, "solver.scheduler.pct_start": true,
 		"solver.scheduler.div_factor": true, "solver.scheduler.final_div_factor": true,
+		"solver.early_stopping.patience": true, "solver.early_stopping.min_delta": true,
 	}
 	c := Default()
 	c.Solver.Scheduler.Milestones = []int{5, 10}

@@ -25,7 +25,8 @@ import (
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
+	"github.com/cifar-resnet/trainer/trainer/plot"
 )
 
 func main() {
@@ -66,7 +67,7 @@ func run(args []string, w io.Writer) error {
 		if r.h.Len() == 0 {
 			continue // no epoch finished yet: nothing to plot
 		}
-		if err := trainer.PlotTraining(filepath.Join(*dir, r.name, trainer.PlotFile), r.h, r.name); err != nil {
+		if err := plot.Training(filepath.Join(*dir, r.name, plot.File), r.h, r.name); err != nil {
 			return err
 		}
 	}
@@ -92,7 +93,7 @@ func load(dir string) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := trainer.ReadHistory(filepath.Join(d, trainer.HistoryFile))
+		h, err := history.Read(filepath.Join(d, history.File))
 		if errors.Is(err, fs.ErrNotExist) {
 			// A run that has not finished its first epoch yet.
 			h, err = checkpoint.History{}, nil
@@ -106,11 +107,11 @@ func load(dir string) ([]row, error) {
 			return nil, err
 		}
 		r.note = strings.Join(strings.Fields(string(note)), " ")
-		for i, v := range h.ValAcc {
-			if i == 0 || v > r.bestVal {
-				r.bestVal, r.bestEpoch = v, i+1
-			}
-			r.seconds += h.Seconds[i]
+		if r.bestEpoch = h.Best(); r.bestEpoch > 0 {
+			r.bestVal = h.ValAcc[r.bestEpoch-1]
+		}
+		for _, sec := range h.Seconds {
+			r.seconds += sec
 		}
 		rows = append(rows, r)
 	}
@@ -205,7 +206,7 @@ func plotBest(dir string, rows []row) error {
 	}
 	for _, r := range rows {
 		if r.cfg.Output.Name == cfg.Output.Name {
-			return trainer.PlotTraining(filepath.Join("models", trainer.PlotFile), r.h, "best model: "+r.name)
+			return plot.Training(filepath.Join("models", plot.File), r.h, "best model: "+r.name)
 		}
 	}
 	return fmt.Errorf("models/best.yaml names run %q, which no experiment under %s has", cfg.Output.Name, dir)

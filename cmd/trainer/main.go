@@ -33,6 +33,9 @@ import (
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
+	"github.com/cifar-resnet/trainer/trainer/plot"
+	"github.com/cifar-resnet/trainer/trainer/progress"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
@@ -220,7 +223,8 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 	if d := cfg.Solver.Distillation; d.Enabled() {
 		fmt.Fprintf(stdout, "distillation: %d teacher(s) %v, weight %g, temperature %g\n", len(d.Teachers), d.Teachers, d.Weight, d.Temperature)
 	}
-	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	display := newDisplay(stdout)
+	s.Logf = display.Logf
 	if resume != "" {
 		s.AllowScheduleChange = allowSchedule
 		if err := s.Resume(resume); err != nil {
@@ -242,8 +246,13 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 		return err
 	}
 	remaining := cfg.Solver.Epochs - s.Epoch
-	if remaining <= 0 {
-		fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+	stopped := s.EarlyStop()
+	if remaining <= 0 || stopped != "" {
+		if stopped != "" {
+			fmt.Fprintf(stdout, "nothing to do: early stopping ended the run after epoch %d: %s\n", s.Epoch, stopped)
+		} else {
+			fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+		}
 		// A run that finished without writing its best model (say, to a
 		// models_dir that was not writable) writes it now.
 		if _, err := os.Stat(s.BestModelPath()); errors.Is(err, fs.ErrNotExist) {
@@ -252,19 +261,37 @@ func trainRun(ctx context.Context, cfgPath, resume string, allowSchedule bool, s
 		}
 		return nil
 	}
-	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		s.Progress = &trainer.Bars{W: stdout}
-	} else {
-		s.Progress = trainer.Lines{W: stdout}
+	s.Observers = []trainer.Observer{
+		&history.Writer{Dir: cfg.Output.CheckpointDir},
+		plot.Writer{Dir: cfg.Output.PlotsDirOrDefault(), Title: cfg.Output.Name},
+		display,
 	}
 	fmt.Fprintf(stdout, "training %d epochs of %d batches of %d into %s\n", remaining, s.StepsPerEpoch(), cfg.Solver.BatchSize, cfg.Output.CheckpointDir)
 	err = s.Train(ctx, remaining)
-	s.Progress.Finish()
+	display.Finish()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "best validation accuracy: %.2f%% (epoch %d)\n", 100*s.BestValAcc, s.BestEpoch)
 	return nil
+}
+
+// progressDisplay shows the training loop as it goes.
+type progressDisplay interface {
+	trainer.BatchObserver
+	// Logf prints a note.
+	Logf(format string, args ...any)
+	// Finish ends the display.
+	Finish()
+}
+
+// newDisplay returns progress bars when w is a terminal, else timestamped
+// lines.
+func newDisplay(w io.Writer) progressDisplay {
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return &progress.Bars{W: w}
+	}
+	return &progress.Plain{W: w}
 }
 
 // downloadBar returns a progress callback for a dataset download that
@@ -300,14 +327,16 @@ func summary(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.New(cfg.Model, cfg.Seed)
+	// The table is printed for a network over the budget too: that is
+	// when it shows where the parameters go.
+	layers, err := model.Layers(cfg.Model)
 	if err != nil {
 		return fmt.Errorf("trainer: %s: %w", *cfgPath, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\toutput\tformula\tparameters\t")
 	total := 0
-	for _, l := range m.Layers {
+	for _, l := range layers {
 		dims := make([]string, len(l.Out))
 		for i, d := range l.Out {
 			dims[i] = fmt.Sprint(d)
@@ -322,10 +351,17 @@ func summary(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "total learnable parameters: %d\n", total)
+	if limit := cfg.Model.MaxParams; total > limit {
+		return fmt.Errorf("trainer: %s: the network has %d learnable parameters, %d over the limit model.max_params = %d", *cfgPath, total, total-limit, limit)
+	}
+	m, err := model.New(cfg.Model, cfg.Seed)
+	if err != nil {
+		return fmt.Errorf("trainer: %s: %w", *cfgPath, err)
+	}
 	if total != m.Capacity() {
 		return fmt.Errorf("trainer: internal error: the layers add up to %d parameters, the graph holds %d", total, m.Capacity())
 	}
-	fmt.Fprintf(stdout, "total learnable parameters: %d\n", total)
 	return nil
 }
 
@@ -478,15 +514,15 @@ func plotRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "trainer plot: -run is required")
 		return errUsage
 	}
-	h, err := trainer.ReadHistory(filepath.Join(*dir, trainer.HistoryFile))
+	h, err := history.Read(filepath.Join(*dir, history.File))
 	if err != nil {
 		return err
 	}
 	if *title == "" {
 		*title = filepath.Base(*dir)
 	}
-	out := filepath.Join(*dir, trainer.PlotFile)
-	if err := trainer.PlotTraining(out, h, *title); err != nil {
+	out := filepath.Join(*dir, plot.File)
+	if err := plot.Training(out, h, *title); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d epochs)\n", out, h.Len())
