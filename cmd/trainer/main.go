@@ -8,6 +8,10 @@
 //	trainer test -checkpoint CKPT -data PATH [-split test|val|train]
 //	                                               evaluate a checkpoint
 //	trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
+//	trainer export -checkpoint CKPT -format onnx|safetensors -o FILE
+//	                                               write the network for ONNX Runtime or PyTorch
+//	trainer import -from FILE.safetensors -config ARCH.yaml -o CKPT
+//	                                               turn PyTorch weights into a checkpoint
 package main
 
 import (
@@ -67,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = test(args, stdout, stderr)
 	case "plot":
 		err = plotRun(args, stdout, stderr)
+	case "export", "import":
+		err = interop(cmd, args, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return exitOK
@@ -97,6 +103,10 @@ func usage(w io.Writer) {
   trainer test -checkpoint CKPT -data PATH [-split test|val|train]
                                                  evaluate a checkpoint
   trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
+  trainer export -checkpoint CKPT -format onnx|safetensors -o FILE
+                                                 write the network for ONNX Runtime or PyTorch
+  trainer import -from FILE.safetensors -config ARCH.yaml -o CKPT
+                                                 turn PyTorch weights into a checkpoint
 Run "trainer COMMAND -h" for the flags of a command.
 `)
 }

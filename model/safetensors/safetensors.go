@@ -284,7 +284,7 @@ func Decode(b []byte) (*File, error) {
 	}
 	n := binary.LittleEndian.Uint64(b)
 	if n > MaxHeaderSize {
-		return nil, fmt.Errorf("safetensors: the header length %d is over the limit of %d bytes", n, MaxHeaderSize)
+		return nil, fmt.Errorf("safetensors: the header length %d is over the limit of %d bytes: not a safetensors file", n, MaxHeaderSize)
 	}
 	if n > uint64(len(b)-prefixSize) {
 		return nil, fmt.Errorf("safetensors: the header length %d runs past the end of the %d-byte file (truncated?)", n, len(b))
