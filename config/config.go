@@ -94,6 +94,15 @@ type Model struct {
 	// instead of 1, so that every block starts as its skip path (Goyal et
 	// al. 2017; torchvision's zero_init_residual).
 	ZeroInitResidual bool `yaml:"zero_init_residual" msgpack:"zero_init_residual"`
+	// InitFrom, if not empty, is a checkpoint (written by the trainer or
+	// by trainer import) whose weights and batch norm statistics a new run
+	// starts from instead of random ones, to fine-tune them: the best copy
+	// if it has one, as model.Load takes. Its network must have the
+	// tensors of this one and its data.normalize must equal this
+	// configuration's. A resumed run continues from its own checkpoint and
+	// does not read it. A relative path is relative to the working
+	// directory, as Data.Dir is.
+	InitFrom string `yaml:"init_from" msgpack:"init_from"`
 }
 
 // Stage is a run of residual blocks of one width. Its first block uses

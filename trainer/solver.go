@@ -78,6 +78,10 @@ type Solver struct {
 	checkpoints Checkpoints
 
 	bestParams, bestStats []checkpoint.Tensor
+	// started reports that the model holds the run's starting weights:
+	// those of model.init_from, loaded by the first Train of a new run, or
+	// a checkpoint's, set by Restore.
+	started bool
 	// The epoch in progress: batches done, their summed loss and the
 	// seconds spent, kept so that an interrupted epoch resumes exactly.
 	partial checkpoint.Partial
@@ -267,6 +271,9 @@ func (s *Solver) evalRNG(epoch int, which uint64) *rand.Rand {
 // best parameters are loaded back into the model and saved in the models
 // directory.
 //
+// The first Train of a new run (not restored from a checkpoint) starts
+// from the weights of model.init_from when it is set.
+//
 // When ctx is cancelled, Train finishes the current batch, writes last.ckpt
 // and returns ErrInterrupted. A non-finite loss stops training with an
 // error and writes nothing, so the last checkpoint stays the last good one.
@@ -288,6 +295,12 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 		}
 		s.net = net
 	}
+	if !s.started && s.Config.Model.InitFrom != "" {
+		if err := s.loadInitFrom(); err != nil {
+			return err
+		}
+	}
+	s.started = true
 	if err := s.CheckOutputs(); err != nil {
 		return err
 	}
@@ -556,6 +569,7 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 		return err
 	}
 	s.Epoch, s.Step = f.Epoch, f.Step
+	s.started = true
 	s.History = f.History
 	s.BestValAcc, s.BestEpoch = f.BestValAcc, f.BestEpoch
 	s.bestParams, s.bestStats = f.BestParams, f.BestStats
