@@ -68,7 +68,7 @@ echo "== PyTorch -> Go: the reference network (config.yaml) trained in PyTorch, 
 ref=$tmp/ref
 "$tmp/logits" -config config.yaml -data "$data" -n 1000 -train 1920 -out "$ref"
 "$python" interop/torch_check.py train --dir "$ref" --steps 30 --out "$ref/torch.safetensors" --logits-out "$ref/torch_logits.f32"
-"$tmp/trainer" import -from "$ref/torch.safetensors" -config config.yaml -o "$ref/ref.ckpt"
+"$tmp/trainer" import -from "$ref/torch.safetensors" -config config.yaml -o "$ref/ref.ckpt" >/dev/null
 "$tmp/logits" -checkpoint "$ref/ref.ckpt" -data "$data" -n 1000 -out "$ref"
 check compare-logits "$ref/torch_logits.f32" "$ref/logits.f32" --dir "$ref" --label "Go (imported) vs PyTorch, reference network"
 
