@@ -13,6 +13,7 @@ import (
 //
 // Free (may change on resume): data.dir, data.download, model.max_params (a
 // limit checked when the network is built, not the network),
+// model.init_from (read only when a run starts),
 // solver.num_train_samples, solver.num_val_samples, output.name,
 // output.checkpoint_dir, output.models_dir, output.plots_dir.
 //
@@ -73,6 +74,7 @@ var resumeRules = []struct {
 	{"data.dir", Free, "where the data set is read from"},
 	{"data.download", Free, "whether a missing data set is fetched"},
 	{"model.max_params", Free, "a limit on the network, not the network"},
+	{"model.init_from", Free, "read only when a run starts, never on resume"},
 	{"solver.num_train_samples", Free, "how many training images the accuracy is measured on"},
 	{"solver.num_val_samples", Free, "how many validation images the accuracy is measured on"},
 	{"output.name", Free, "where the run writes its files"},

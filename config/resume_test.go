@@ -127,7 +127,7 @@ func leafPaths(path string, v reflect.Value) []string {
 // covers (a field added later) is Fixed.
 func TestResumeKindOfEveryLeaf(t *testing.T) {
 	free := map[string]bool{
-		"data.dir": true, "data.download": true, "model.max_params": true,
+		"data.dir": true, "data.download": true, "model.max_params": true, "model.init_from": true,
 		"solver.num_train_samples": true, "solver.num_val_samples": true,
 		"output.name": true, "output.checkpoint_dir": true, "output.models_dir": true, "output.plots_dir": true,
 	}
