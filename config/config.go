@@ -94,6 +94,15 @@ type Model struct {
 	// instead of 1, so that every block starts as its skip path (Goyal et
 	// al. 2017; torchvision's zero_init_residual).
 	ZeroInitResidual bool `yaml:"zero_init_residual" msgpack:"zero_init_residual"`
+	// InitFrom, if not empty, is a checkpoint (written by the trainer or
+	// by trainer import) whose weights and batch norm statistics a new run
+	// starts from instead of random ones, to fine-tune them: the best copy
+	// if it has one, as model.Load takes. Its network must have the
+	// tensors of this one and its data.normalize must equal this
+	// configuration's. A resumed run continues from its own checkpoint and
+	// does not read it. A relative path is relative to the working
+	// directory, as Data.Dir is.
+	InitFrom string `yaml:"init_from" msgpack:"init_from"`
 }
 
 // Stage is a run of residual blocks of one width. Its first block uses
@@ -132,7 +141,31 @@ type Solver struct {
 	// Distillation adds the predictions of trained teacher networks to
 	// the targets; it is off when Distillation.Teachers is empty.
 	Distillation Distillation `yaml:"distillation" msgpack:"distillation"`
+	// EarlyStopping ends the run when the validation accuracy stops
+	// improving; it is off when EarlyStopping.Patience is 0.
+	EarlyStopping EarlyStopping `yaml:"early_stopping" msgpack:"early_stopping"`
 }
+
+// EarlyStopping ends a run before solver.epochs when the validation
+// accuracy has not improved for Patience epochs, as Keras' EarlyStopping
+// on val_accuracy does: an epoch improves when its validation accuracy
+// exceeds the best one of the epochs that improved before it by more than
+// MinDelta (the first epoch always improves); the run stops after the
+// epoch that makes Patience epochs in a row without improvement. The best
+// weights (the highest validation accuracy) are kept as the model, as at
+// the end of every run.
+type EarlyStopping struct {
+	// Patience is the number of epochs in a row without improvement
+	// after which the run stops, >= 0; 0 turns early stopping off.
+	Patience int `yaml:"patience" msgpack:"patience"`
+	// MinDelta is the smallest rise of the validation accuracy, as a
+	// fraction (0.005 is half a percentage point), that counts as an
+	// improvement; finite and >= 0.
+	MinDelta float64 `yaml:"min_delta" msgpack:"min_delta"`
+}
+
+// Enabled reports whether early stopping is configured.
+func (e EarlyStopping) Enabled() bool { return e.Patience > 0 }
 
 // Distillation configures knowledge distillation (Hinton et al., 2015):
 // the loss of a batch becomes
@@ -200,10 +233,11 @@ type Scheduler struct {
 	// WarmupEpochs of linear warm-up precede "cosine"; >= 0, and
 	// < Solver.Epochs for "cosine".
 	WarmupEpochs int `yaml:"warmup_epochs" msgpack:"warmup_epochs"`
-	// MinLR is the final learning rate of "cosine", >= 0.
+	// MinLR is the final learning rate of "cosine", >= 0, and at most
+	// Optimizer.LR for "cosine".
 	MinLR float64 `yaml:"min_lr" msgpack:"min_lr"`
 	// PctStart is the fraction of "onecycle" spent increasing the rate,
-	// in (0, 1) for "onecycle".
+	// in [0, 1] for "onecycle", as in PyTorch's OneCycleLR.
 	PctStart float64 `yaml:"pct_start" msgpack:"pct_start"`
 	// DivFactor sets the initial rate of "onecycle": lr / DivFactor; > 0
 	// for "onecycle".

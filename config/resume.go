@@ -13,6 +13,7 @@ import (
 //
 // Free (may change on resume): data.dir, data.download, model.max_params (a
 // limit checked when the network is built, not the network),
+// model.init_from (read only when a run starts),
 // solver.num_train_samples, solver.num_val_samples, output.name,
 // output.checkpoint_dir, output.models_dir, output.plots_dir.
 //
@@ -21,7 +22,8 @@ import (
 // solver.scheduler.step_size, solver.scheduler.milestones,
 // solver.scheduler.gamma, solver.scheduler.warmup_epochs,
 // solver.scheduler.min_lr, solver.scheduler.pct_start,
-// solver.scheduler.div_factor, solver.scheduler.final_div_factor.
+// solver.scheduler.div_factor, solver.scheduler.final_div_factor,
+// solver.early_stopping.patience, solver.early_stopping.min_delta.
 //
 // Fixed (never changes on resume): every other field, among them the data
 // split (data.val_size, data.seed), data.normalize, data.augment, the whole
@@ -72,6 +74,7 @@ var resumeRules = []struct {
 	{"data.dir", Free, "where the data set is read from"},
 	{"data.download", Free, "whether a missing data set is fetched"},
 	{"model.max_params", Free, "a limit on the network, not the network"},
+	{"model.init_from", Free, "read only when a run starts, never on resume"},
 	{"solver.num_train_samples", Free, "how many training images the accuracy is measured on"},
 	{"solver.num_val_samples", Free, "how many validation images the accuracy is measured on"},
 	{"output.name", Free, "where the run writes its files"},
@@ -90,6 +93,8 @@ var resumeRules = []struct {
 	{"solver.scheduler.pct_start", Schedule, "changes the learning-rate schedule"},
 	{"solver.scheduler.div_factor", Schedule, "changes the learning-rate schedule"},
 	{"solver.scheduler.final_div_factor", Schedule, "changes the learning-rate schedule"},
+	{"solver.early_stopping.patience", Schedule, "changes when the run stops"},
+	{"solver.early_stopping.min_delta", Schedule, "changes when the run stops"},
 
 	{"data.val_size", Fixed, "changes the train/validation split"},
 	{"data.seed", Fixed, "changes the train/validation split"},

@@ -127,7 +127,7 @@ func leafPaths(path string, v reflect.Value) []string {
 // covers (a field added later) is Fixed.
 func TestResumeKindOfEveryLeaf(t *testing.T) {
 	free := map[string]bool{
-		"data.dir": true, "data.download": true, "model.max_params": true,
+		"data.dir": true, "data.download": true, "model.max_params": true, "model.init_from": true,
 		"solver.num_train_samples": true, "solver.num_val_samples": true,
 		"output.name": true, "output.checkpoint_dir": true, "output.models_dir": true, "output.plots_dir": true,
 	}
@@ -136,6 +136,7 @@ func TestResumeKindOfEveryLeaf(t *testing.T) {
 		"solver.scheduler.step_size": true, "solver.scheduler.milestones": true, "solver.scheduler.gamma": true,
 		"solver.scheduler.warmup_epochs": true, "solver.scheduler.min_lr": true, "solver.scheduler.pct_start": true,
 		"solver.scheduler.div_factor": true, "solver.scheduler.final_div_factor": true,
+		"solver.early_stopping.patience": true, "solver.early_stopping.min_delta": true,
 	}
 	c := Default()
 	c.Solver.Scheduler.Milestones = []int{5, 10}

@@ -40,11 +40,24 @@ const (
 	maxBatchValues = 1 << 31
 )
 
-// Optimizer and scheduler names accepted by Validate.
+// Optimizer and scheduler names accepted by Validate. This package is the
+// one owner of the names and of the ranges of their arguments: the trainer
+// builds its optimizers and schedules from a configuration that passed these
+// rules (see Optimizer.Validate and Solver.ValidateSchedule) and states none
+// of them again.
 var (
 	optimizerNames = []string{"sgd", "adam", "adamw"}
 	schedulerNames = []string{"none", "step", "multistep", "exponential", "cosine", "onecycle"}
 )
+
+// OptimizerNames returns the names solver.optimizer.name accepts, in the
+// order error messages list them.
+func OptimizerNames() []string { return append([]string(nil), optimizerNames...) }
+
+// SchedulerNames returns the names solver.scheduler.name accepts, in the
+// order error messages list them. An empty name means "none" (see
+// Scheduler.EffectiveName).
+func SchedulerNames() []string { return append([]string(nil), schedulerNames...) }
 
 // Validate checks every rule on c and returns nil, or a *ValidationError
 // that lists every broken rule at once, each with its YAML path, such as
@@ -235,13 +248,15 @@ func (m *Model) validate(v *validator, path string) {
 
 func (s *Solver) validate(v *validator, path string) {
 	s.Optimizer.validate(v, join(path, "optimizer"))
-	s.Scheduler.validate(v, join(path, "scheduler"), s.Epochs)
+	s.Scheduler.validate(v, join(path, "scheduler"), s.Optimizer.LR, s.Epochs)
 	v.unitInterval(join(path, "label_smoothing"), s.LabelSmoothing)
 	v.positiveInt(join(path, "batch_size"), s.BatchSize)
-	v.positiveInt(join(path, "epochs"), s.Epochs)
+	s.validateEpochs(v, path)
 	v.nonNegativeInt(join(path, "num_train_samples"), s.NumTrainSamples)
 	v.nonNegativeInt(join(path, "num_val_samples"), s.NumValSamples)
 	s.Distillation.validate(v, join(path, "distillation"))
+	v.nonNegativeInt(join(path, "early_stopping.patience"), s.EarlyStopping.Patience)
+	v.nonNegative(join(path, "early_stopping.min_delta"), s.EarlyStopping.MinDelta)
 }
 
 // validateBatchValues checks that the widest layer's output for one
@@ -261,6 +276,27 @@ func (c *Config) validateBatchValues(v *validator) {
 	}
 }
 
+// validateEpochs checks solver.epochs.
+func (s *Solver) validateEpochs(v *validator, path string) {
+	v.positiveInt(join(path, "epochs"), s.Epochs)
+}
+
+// ValidateSchedule checks the rules of Config.Validate that make the
+// learning-rate schedule of a run: solver.optimizer.lr, solver.epochs and
+// the solver.scheduler section. It returns nil or a *ValidationError whose
+// paths start with "solver.". The trainer's schedules are built only from
+// a Solver that passes it.
+func (s *Solver) ValidateSchedule() error {
+	var v validator
+	s.Optimizer.validateLR(&v, "solver.optimizer")
+	s.validateEpochs(&v, "solver")
+	s.Scheduler.validate(&v, "solver.scheduler", s.Optimizer.LR, s.Epochs)
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
 func (d *Distillation) validate(v *validator, path string) {
 	teachers := join(path, "teachers")
 	for i, t := range d.Teachers {
@@ -277,6 +313,26 @@ func (d *Distillation) validate(v *validator, path string) {
 	v.positive(join(path, "temperature"), d.Temperature)
 }
 
+// Validate checks the rules of Config.Validate for the solver.optimizer
+// section alone and returns nil or a *ValidationError whose paths start
+// with "solver.optimizer.". The trainer builds an optimizer only from an
+// Optimizer that passes it. Every argument is checked whichever optimizer
+// is chosen, so a configuration stays valid when only the name changes,
+// except nesterov, which needs sgd.
+func (o *Optimizer) Validate() error {
+	var v validator
+	o.validate(&v, "solver.optimizer")
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+// validateLR checks the base learning rate, lr.
+func (o *Optimizer) validateLR(v *validator, path string) {
+	v.positive(join(path, "lr"), o.LR)
+}
+
 func (o *Optimizer) validate(v *validator, path string) {
 	name := join(path, "name")
 	switch {
@@ -285,7 +341,7 @@ func (o *Optimizer) validate(v *validator, path string) {
 	case !contains(optimizerNames, o.Name):
 		v.addf(name, "unknown optimizer %q (want %s)", o.Name, oneOf(optimizerNames))
 	}
-	v.positive(join(path, "lr"), o.LR)
+	o.validateLR(v, path)
 	v.unitInterval(join(path, "momentum"), o.Momentum)
 	if o.Nesterov {
 		nesterov := join(path, "nesterov")
@@ -304,11 +360,18 @@ func (o *Optimizer) validate(v *validator, path string) {
 	v.nonNegative(join(path, "weight_decay"), o.WeightDecay)
 }
 
-func (s *Scheduler) validate(v *validator, path string, epochs int) {
-	name := s.Name
-	if name == "" {
-		name = "none"
+// EffectiveName returns Name, or "none" when Name is empty.
+func (s Scheduler) EffectiveName() string {
+	if s.Name == "" {
+		return "none"
 	}
+	return s.Name
+}
+
+// validate checks the scheduler of a run of epochs epochs whose base (for
+// onecycle: peak) learning rate is lr.
+func (s *Scheduler) validate(v *validator, path string, lr float64, epochs int) {
+	name := s.EffectiveName()
 	if !contains(schedulerNames, name) {
 		v.addf(join(path, "name"), "unknown scheduler %q (want %s)", s.Name, oneOf(schedulerNames))
 	}
@@ -344,10 +407,19 @@ func (s *Scheduler) validate(v *validator, path string, epochs int) {
 	case name == "cosine" && epochs > 0 && s.WarmupEpochs >= epochs:
 		v.addf(warmup, "must be < solver.epochs (%d) for the cosine scheduler, got %d", epochs, s.WarmupEpochs)
 	}
-	v.nonNegative(join(path, "min_lr"), s.MinLR)
+	if p := join(path, "min_lr"); v.finite(p, s.MinLR) {
+		switch {
+		case s.MinLR < 0:
+			v.addf(p, "must be >= 0, got %g", s.MinLR)
+		case name == "cosine" && s.MinLR > lr:
+			v.addf(p, "must be <= solver.optimizer.lr (%g) for the cosine scheduler, got %g", lr, s.MinLR)
+		}
+	}
 	if name == "onecycle" {
-		if p := join(path, "pct_start"); v.finite(p, s.PctStart) && (s.PctStart <= 0 || s.PctStart >= 1) {
-			v.addf(p, "must be in (0, 1) for the onecycle scheduler, got %g", s.PctStart)
+		// PyTorch's OneCycleLR accepts both ends: 0 starts at the peak,
+		// 1 never anneals.
+		if p := join(path, "pct_start"); v.finite(p, s.PctStart) && (s.PctStart < 0 || s.PctStart > 1) {
+			v.addf(p, "must be in [0, 1] for the onecycle scheduler, got %g", s.PctStart)
 		}
 		for _, f := range []struct {
 			key string

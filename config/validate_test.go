@@ -169,8 +169,13 @@ func TestValidateRules(t *testing.T) {
 		}, []string{"solver.scheduler.warmup_epochs: must be < solver.epochs (20) for the cosine scheduler, got 20"}},
 		{"warmup negative", func(c *Config) { c.Solver.Scheduler.WarmupEpochs = -1 }, []string{"solver.scheduler.warmup_epochs: must be >= 0, got -1"}},
 		{"min_lr negative", func(c *Config) { c.Solver.Scheduler.MinLR = -1e-3 }, []string{"solver.scheduler.min_lr: must be >= 0, got -0.001"}},
-		{"pct_start zero", func(c *Config) { c.Solver.Scheduler.PctStart = 0 }, []string{"solver.scheduler.pct_start: must be in (0, 1) for the onecycle scheduler, got 0"}},
-		{"pct_start 1", func(c *Config) { c.Solver.Scheduler.PctStart = 1 }, []string{"solver.scheduler.pct_start: must be in (0, 1) for the onecycle scheduler, got 1"}},
+		{"pct_start negative", func(c *Config) { c.Solver.Scheduler.PctStart = -0.1 }, []string{"solver.scheduler.pct_start: must be in [0, 1] for the onecycle scheduler, got -0.1"}},
+		{"pct_start over 1", func(c *Config) { c.Solver.Scheduler.PctStart = 1.5 }, []string{"solver.scheduler.pct_start: must be in [0, 1] for the onecycle scheduler, got 1.5"}},
+		{"pct_start 0", func(c *Config) { c.Solver.Scheduler.PctStart = 0 }, nil},
+		{"pct_start 1", func(c *Config) { c.Solver.Scheduler.PctStart = 1 }, nil},
+		{"cosine min_lr equal to lr", func(c *Config) { c.Solver.Scheduler.Name = "cosine"; c.Solver.Scheduler.MinLR = 0.1 }, nil},
+		{"min_lr over lr unused", func(c *Config) { c.Solver.Scheduler.MinLR = 0.2 }, nil},
+		{"cosine min_lr over lr", func(c *Config) { c.Solver.Scheduler.Name = "cosine"; c.Solver.Scheduler.MinLR = 0.2 }, []string{"solver.scheduler.min_lr: must be <= solver.optimizer.lr (0.1) for the cosine scheduler, got 0.2"}},
 		{"div_factor zero", func(c *Config) { c.Solver.Scheduler.DivFactor = 0 }, []string{"solver.scheduler.div_factor: must be > 0 for the onecycle scheduler, got 0"}},
 		{"final_div_factor negative", func(c *Config) { c.Solver.Scheduler.FinalDivFactor = -1 }, []string{"solver.scheduler.final_div_factor: must be > 0 for the onecycle scheduler, got -1"}},
 		{"onecycle keys unused", func(c *Config) {
@@ -198,6 +203,10 @@ func TestValidateRules(t *testing.T) {
 		{"distillation on", func(c *Config) {
 			c.Solver.Distillation = Distillation{Teachers: []string{"t.ckpt"}, Weight: 1, Temperature: 1}
 		}, nil},
+		{"early_stopping on", func(c *Config) { c.Solver.EarlyStopping = EarlyStopping{Patience: 5, MinDelta: 0.001} }, nil},
+		{"early_stopping patience negative", func(c *Config) { c.Solver.EarlyStopping.Patience = -1 }, []string{"solver.early_stopping.patience: must be >= 0, got -1"}},
+		{"early_stopping min_delta negative", func(c *Config) { c.Solver.EarlyStopping.MinDelta = -0.01 }, []string{"solver.early_stopping.min_delta: must be >= 0, got -0.01"}},
+		{"early_stopping min_delta infinite", func(c *Config) { c.Solver.EarlyStopping.MinDelta = math.Inf(1) }, []string{"solver.early_stopping.min_delta: must be a finite number, got +Inf"}},
 		{"batch_size zero", func(c *Config) { c.Solver.BatchSize = 0 }, []string{"solver.batch_size: must be > 0, got 0"}},
 		{"epochs zero", func(c *Config) { c.Solver.Epochs = 0 }, []string{"solver.epochs: must be > 0, got 0"}},
 		{"num_train_samples negative", func(c *Config) { c.Solver.NumTrainSamples = -1 }, []string{"solver.num_train_samples: must be >= 0, got -1"}},
@@ -251,6 +260,41 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	var p Problem
 	if !errors.As(err, &p) || p.Path != "data.dir" {
 		t.Errorf("errors.As(err, *Problem) = %v, want the data.dir problem", p)
+	}
+}
+
+// TestSectionValidators checks that the validators of one section, which
+// the trainer calls before building an optimizer or a schedule, apply the
+// same rules as Validate and report only their section.
+func TestSectionValidators(t *testing.T) {
+	c := Default()
+	c.Data.Dir = ""
+	c.Solver.Optimizer.Momentum = 1
+	c.Solver.Optimizer.LR = 0
+	c.Solver.Scheduler.PctStart = 1.5
+	c.Solver.Epochs = 0
+	if got, want := problemStrings(t, c.Solver.Optimizer.Validate()), []string{
+		"solver.optimizer.lr: must be > 0, got 0",
+		"solver.optimizer.momentum: must be in [0, 1), got 1",
+	}; !equalStrings(got, want) {
+		t.Errorf("Optimizer.Validate() problems %q, want %q", got, want)
+	}
+	if got, want := problemStrings(t, c.Solver.ValidateSchedule()), []string{
+		"solver.optimizer.lr: must be > 0, got 0",
+		"solver.epochs: must be > 0, got 0",
+		"solver.scheduler.pct_start: must be in [0, 1] for the onecycle scheduler, got 1.5",
+	}; !equalStrings(got, want) {
+		t.Errorf("ValidateSchedule() problems %q, want %q", got, want)
+	}
+	d := Default()
+	if err := d.Solver.Optimizer.Validate(); err != nil {
+		t.Errorf("default optimizer: %v", err)
+	}
+	if err := d.Solver.ValidateSchedule(); err != nil {
+		t.Errorf("default schedule: %v", err)
+	}
+	if got := (Scheduler{}).EffectiveName(); got != "none" {
+		t.Errorf("EffectiveName of an empty name = %q, want none", got)
 	}
 }
 

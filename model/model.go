@@ -165,6 +165,18 @@ func Capacity(cfg config.Model) int {
 	return n
 }
 
+// Layers returns the layers of the network described by cfg, as
+// Model.Layers lists them, without allocating the network, whatever its
+// size: also when it has more than cfg.MaxParams learnable parameters,
+// which New refuses. It returns the error of config.Model.Validate for an
+// invalid cfg.
+func Layers(cfg config.Model) ([]Layer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return plan(program(cfg)), nil
+}
+
 // New builds a float32 model from cfg with weights initialised from seed:
 // convolutions He-normal with fan-out (std √(2/(K·R·R))), the dense layer
 // uniform in ±1/√in for weights and bias (PyTorch's default), batch norm

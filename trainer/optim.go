@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
 
 // Param is one learnable tensor as the optimizer sees it.
@@ -31,7 +32,7 @@ type Param struct {
 // from the parameters it is given then. Every later Step must get the same
 // parameters: same number, same names in the same order and same lengths.
 // Step panics otherwise, since that is a programming error; use
-// OptimizerState.Check to vet parameters against a restored checkpoint
+// CheckState to vet parameters against a restored checkpoint
 // with an error instead.
 //
 // Arithmetic: parameters and state are stored as float32, like PyTorch's
@@ -53,21 +54,6 @@ type Optimizer interface {
 	SetState(s OptimizerState) error
 }
 
-// OptimizerState is an optimizer's state as stored in a checkpoint.
-type OptimizerState struct {
-	// Name is the optimizer: "sgd", "adam" or "adamw".
-	Name string `msgpack:"name"`
-	// Step is the number of Steps taken so far.
-	Step int64 `msgpack:"step"`
-	// Slots maps a slot name ("velocity" for SGD with momentum; "m" and "v"
-	// for Adam and AdamW) to one slice per parameter, in the order of
-	// ParamNames. It is empty before the first Step and for plain SGD.
-	Slots map[string][][]float32 `msgpack:"slots"`
-	// ParamNames are the names of the parameters, in Step's order; it is
-	// empty before the first Step.
-	ParamNames []string `msgpack:"param_names"`
-}
-
 // Names of the optimizer state slots.
 const (
 	slotVelocity = "velocity"
@@ -75,9 +61,16 @@ const (
 	slotV        = "v"
 )
 
+// OptimizerState is an optimizer's state, the type a checkpoint stores:
+// the optimizer's name and step count, and per slot ("velocity" for SGD
+// with momentum; "m" and "v" for Adam and AdamW) one slice per parameter,
+// in the order of ParamNames. Slots and ParamNames are empty before the
+// first Step; Slots is empty for plain SGD.
+type OptimizerState = checkpoint.OptimizerState
+
 // fresh reports whether s is the state of an optimizer that has not taken
 // a step yet.
-func (s OptimizerState) fresh() bool {
+func fresh(s OptimizerState) bool {
 	if len(s.ParamNames) != 0 || s.Step != 0 {
 		return false
 	}
@@ -89,13 +82,13 @@ func (s OptimizerState) fresh() bool {
 	return true
 }
 
-// Check reports, with an error, whether s can drive params: a fresh state
-// fits any parameters; otherwise params must have the recorded names in
-// the recorded order and each slot the length of its parameter. An
+// CheckState reports, with an error, whether s can drive params: a fresh
+// state fits any parameters; otherwise params must have the recorded names
+// in the recorded order and each slot the length of its parameter. An
 // optimizer restored from s and then stepped with params panics exactly
-// when Check returns an error.
-func (s OptimizerState) Check(params []Param) error {
-	if s.fresh() {
+// when CheckState returns an error.
+func CheckState(s OptimizerState, params []Param) error {
+	if fresh(s) {
 		return nil
 	}
 	if len(params) != len(s.ParamNames) {
@@ -128,55 +121,53 @@ func (s OptimizerState) Check(params []Param) error {
 	return nil
 }
 
-// NewOptimizer returns the optimizer named by cfg.Name ("sgd", "adam" or
-// "adamw") with cfg's hyperparameters. The learning rate is not taken from
-// cfg but passed to every Step (the schedule derives it from cfg.LR).
-// Fields that do not apply to the chosen optimizer are ignored, so the SGD
-// momentum of the default configuration does not prevent choosing Adam.
-func NewOptimizer(cfg config.Optimizer) (Optimizer, error) {
-	if !(cfg.LR >= 0) || math.IsInf(cfg.LR, 0) {
-		return nil, fmt.Errorf("optimizer: learning rate %v must be finite and non-negative", cfg.LR)
-	}
-	if !(cfg.WeightDecay >= 0) || math.IsInf(cfg.WeightDecay, 0) {
-		return nil, fmt.Errorf("optimizer: weight decay %v must be finite and non-negative", cfg.WeightDecay)
-	}
-	switch cfg.Name {
-	case "sgd":
-		if !(cfg.Momentum >= 0 && cfg.Momentum < 1) {
-			return nil, fmt.Errorf("optimizer: sgd momentum %v must be in [0, 1)", cfg.Momentum)
-		}
-		if cfg.Nesterov && cfg.Momentum == 0 {
-			return nil, fmt.Errorf("optimizer: sgd nesterov requires a momentum > 0")
-		}
+// optimizers builds each optimizer from a configuration that passed
+// config.Optimizer.Validate, by name. Its keys are the names of
+// config.OptimizerNames, which owns them and the ranges of the arguments.
+var optimizers = map[string]func(cfg config.Optimizer) Optimizer{
+	"sgd": func(cfg config.Optimizer) Optimizer {
 		o := &sgd{momentum: cfg.Momentum, nesterov: cfg.Nesterov, weightDecay: cfg.WeightDecay}
-		o.st.name = "sgd"
+		o.st.name = cfg.Name
 		if cfg.Momentum != 0 {
 			o.st.slotNames = []string{slotVelocity}
 		}
-		return o, nil
-	case "adam", "adamw":
-		if !(cfg.Beta1 >= 0 && cfg.Beta1 < 1) {
-			return nil, fmt.Errorf("optimizer: %s beta1 %v must be in [0, 1)", cfg.Name, cfg.Beta1)
-		}
-		if !(cfg.Beta2 >= 0 && cfg.Beta2 < 1) {
-			return nil, fmt.Errorf("optimizer: %s beta2 %v must be in [0, 1)", cfg.Name, cfg.Beta2)
-		}
-		if !(cfg.Epsilon > 0) || math.IsInf(cfg.Epsilon, 0) {
-			return nil, fmt.Errorf("optimizer: %s epsilon %v must be finite and positive", cfg.Name, cfg.Epsilon)
-		}
-		o := &adam{
-			beta1:       cfg.Beta1,
-			beta2:       cfg.Beta2,
-			eps:         cfg.Epsilon,
-			weightDecay: cfg.WeightDecay,
-			decoupled:   cfg.Name == "adamw",
-		}
-		o.st.name = cfg.Name
-		o.st.slotNames = []string{slotM, slotV}
-		return o, nil
-	default:
-		return nil, fmt.Errorf("optimizer: unknown name %q (want sgd, adam or adamw)", cfg.Name)
+		return o
+	},
+	"adam":  newAdam,
+	"adamw": newAdam,
+}
+
+// newAdam builds Adam, or AdamW (decoupled weight decay) for "adamw".
+func newAdam(cfg config.Optimizer) Optimizer {
+	o := &adam{
+		beta1:       cfg.Beta1,
+		beta2:       cfg.Beta2,
+		eps:         cfg.Epsilon,
+		weightDecay: cfg.WeightDecay,
+		decoupled:   cfg.Name == "adamw",
 	}
+	o.st.name = cfg.Name
+	o.st.slotNames = []string{slotM, slotV}
+	return o
+}
+
+// NewOptimizer returns the optimizer named by cfg.Name ("sgd", "adam" or
+// "adamw") with cfg's hyperparameters. The learning rate is not taken from
+// cfg but passed to every Step (the schedule derives it from cfg.LR).
+// It checks cfg with config.Optimizer.Validate, the one statement of the
+// names and ranges, and returns its error, which lists every problem with
+// its YAML path; arguments of the other optimizers are checked too, but
+// not used.
+func NewOptimizer(cfg config.Optimizer) (Optimizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("optimizer: %w", err)
+	}
+	build, ok := optimizers[cfg.Name]
+	if !ok {
+		// A name config accepts without a builder here: a programming error.
+		return nil, fmt.Errorf("optimizer: internal error: no optimizer %q", cfg.Name)
+	}
+	return build(cfg), nil
 }
 
 // optState is the bookkeeping shared by the optimizers: the step count,
@@ -269,7 +260,7 @@ func (s *optState) setState(st OptimizerState) error {
 			return fmt.Errorf("optimizer %s: unexpected slot %q in state", s.name, k)
 		}
 	}
-	if st.fresh() {
+	if fresh(st) {
 		s.step, s.names, s.sizes, s.slots = 0, nil, nil, nil
 		return nil
 	}

@@ -30,8 +30,17 @@ var (
 )
 
 // newOpt builds an optimizer from cfg or fails the test.
+// newOpt builds the optimizer of cfg. The configuration's rules want a
+// positive lr and epsilon whatever the optimizer; the tests pass the rate
+// to Step and give SGD no epsilon, so zeros there are replaced.
 func newOpt(t *testing.T, cfg config.Optimizer) Optimizer {
 	t.Helper()
+	if cfg.LR == 0 {
+		cfg.LR = 0.1
+	}
+	if cfg.Epsilon == 0 && cfg.Name == "sgd" {
+		cfg.Epsilon = 1e-8
+	}
 	o, err := NewOptimizer(cfg)
 	if err != nil {
 		t.Fatalf("NewOptimizer(%+v): %v", cfg, err)
@@ -420,16 +429,16 @@ func TestSetStateMismatch(t *testing.T) {
 	}
 
 	// Check and Step on a restored but unstepped optimizer.
-	if err := good.Check(twoParams()); err != nil {
-		t.Errorf("Check(matching) = %v", err)
+	if err := CheckState(good, twoParams()); err != nil {
+		t.Errorf("CheckState(matching) = %v", err)
 	}
-	if err := good.Check(renamed); err == nil {
-		t.Errorf("Check(renamed) = nil")
+	if err := CheckState(good, renamed); err == nil {
+		t.Errorf("CheckState(renamed) = nil")
 	}
-	if err := good.Check(resized); err == nil {
-		t.Errorf("Check(resized) = nil")
+	if err := CheckState(good, resized); err == nil {
+		t.Errorf("CheckState(resized) = nil")
 	}
-	if err := newOpt(t, adamCfg).State().Check(resized); err != nil {
+	if err := CheckState(newOpt(t, adamCfg).State(), resized); err != nil {
 		t.Errorf("fresh Check = %v", err)
 	}
 	r := newOpt(t, optConfigs()["adam"])
@@ -468,6 +477,9 @@ func TestNewOptimizerErrors(t *testing.T) {
 		"momentum < 0":   func(c *config.Optimizer) { c.Momentum = -0.5 },
 		"momentum 1":     func(c *config.Optimizer) { c.Momentum = 1 },
 		"nesterov no mu": func(c *config.Optimizer) { c.Momentum = 0 },
+		"nesterov adam":  func(c *config.Optimizer) { c.Name = "adam" },
+		"zero lr":        func(c *config.Optimizer) { c.LR = 0 },
+		"sgd eps":        func(c *config.Optimizer) { c.Epsilon = 0 },
 		"adam beta1":     func(c *config.Optimizer) { c.Name = "adam"; c.Beta1 = 1 },
 		"adamw beta2":    func(c *config.Optimizer) { c.Name = "adamw"; c.Beta2 = -0.1 },
 		"adam eps":       func(c *config.Optimizer) { c.Name = "adam"; c.Epsilon = 0 },
@@ -480,10 +492,10 @@ func TestNewOptimizerErrors(t *testing.T) {
 		}
 	}
 	// The default configuration works, and switching it to Adam(W) works
-	// although its SGD momentum and Nesterov flag remain set.
+	// although its SGD momentum remains set; Nesterov momentum needs SGD.
 	for _, name := range []string{"sgd", "adam", "adamw"} {
 		cfg := base
-		cfg.Name = name
+		cfg.Name, cfg.Nesterov = name, name == "sgd"
 		if _, err := NewOptimizer(cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -27,10 +27,10 @@ type Schedule interface {
 // epochs of stepsPerEpoch batches each, starting from (or, for onecycle,
 // peaking at) baseLR:
 //
-//   - "none": baseLR throughout.
+//   - "none" (or an empty name): baseLR throughout.
 //   - "step": baseLR·γ^⌊epoch/step_size⌋ (torch StepLR).
-//   - "multistep": baseLR·γ^(number of milestones ≤ epoch), a milestone
-//     listed twice counting twice (torch MultiStepLR).
+//   - "multistep": baseLR·γ^(number of milestones ≤ epoch) (torch
+//     MultiStepLR).
 //   - "exponential": baseLR·γ^epoch (torch ExponentialLR).
 //   - "cosine": per batch, a linear warm-up baseLR·(step+1)/W over the
 //     W = warmup_epochs·stepsPerEpoch first batches, then min_lr +
@@ -42,14 +42,16 @@ type Schedule interface {
 //     default cycle_momentum, which also varies the momentum, has no
 //     counterpart here.
 //
-// It returns an error for an unknown name or for arguments that make no
-// sense for the chosen schedule; arguments of other schedules are ignored.
+// The names and the ranges of the arguments, baseLR (solver.optimizer.lr)
+// and epochs (solver.epochs) included, are those of
+// config.Solver.ValidateSchedule, which NewSchedule calls and whose error
+// it returns. It adds only the rules that depend on the data: stepsPerEpoch
+// must be at least 1, and a onecycle warm-up must not be exactly one step
+// long (pct_start·epochs·stepsPerEpoch = 1), which PyTorch cannot evaluate.
 func NewSchedule(cfg config.Scheduler, baseLR float64, epochs, stepsPerEpoch int) (Schedule, error) {
-	if !(baseLR >= 0) || math.IsInf(baseLR, 0) {
-		return nil, fmt.Errorf("scheduler: learning rate %v must be finite and non-negative", baseLR)
-	}
-	if epochs < 1 {
-		return nil, fmt.Errorf("scheduler: epochs %d must be at least 1", epochs)
+	run := config.Solver{Optimizer: config.Optimizer{LR: baseLR}, Scheduler: cfg, Epochs: epochs}
+	if err := run.ValidateSchedule(); err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	if stepsPerEpoch < 1 {
 		return nil, fmt.Errorf("scheduler: steps per epoch %d must be at least 1", stepsPerEpoch)
@@ -57,78 +59,51 @@ func NewSchedule(cfg config.Scheduler, baseLR float64, epochs, stepsPerEpoch int
 	if epochs > math.MaxInt32 || stepsPerEpoch > math.MaxInt32 {
 		return nil, fmt.Errorf("scheduler: %d epochs of %d steps is too long", epochs, stepsPerEpoch)
 	}
-	total := epochs * stepsPerEpoch
-	checkGamma := func() error {
-		if !(cfg.Gamma > 0) || math.IsInf(cfg.Gamma, 0) {
-			return fmt.Errorf("scheduler: %s gamma %v must be finite and positive", cfg.Name, cfg.Gamma)
-		}
-		return nil
+	build, ok := schedules[cfg.EffectiveName()]
+	if !ok {
+		// A name config accepts without a builder here: a programming error.
+		return nil, fmt.Errorf("scheduler: internal error: no schedule %q", cfg.EffectiveName())
 	}
-	switch cfg.Name {
-	case "none":
-		return constantSchedule{lr: baseLR}, nil
-	case "step":
-		if err := checkGamma(); err != nil {
-			return nil, err
-		}
-		if cfg.StepSize < 1 {
-			return nil, fmt.Errorf("scheduler: step step_size %d must be at least 1", cfg.StepSize)
-		}
-		return stepSchedule{lr: baseLR, gamma: cfg.Gamma, size: cfg.StepSize}, nil
-	case "multistep":
-		if err := checkGamma(); err != nil {
-			return nil, err
-		}
-		if len(cfg.Milestones) == 0 {
-			return nil, fmt.Errorf("scheduler: multistep needs at least one milestone")
-		}
-		ms := make([]int, len(cfg.Milestones))
-		copy(ms, cfg.Milestones)
-		sort.Ints(ms)
-		if ms[0] < 0 {
-			return nil, fmt.Errorf("scheduler: multistep milestone %d is negative", ms[0])
-		}
-		return multiStepSchedule{lr: baseLR, gamma: cfg.Gamma, milestones: ms}, nil
-	case "exponential":
-		if err := checkGamma(); err != nil {
-			return nil, err
-		}
-		return exponentialSchedule{lr: baseLR, gamma: cfg.Gamma}, nil
-	case "cosine":
-		if cfg.WarmupEpochs < 0 || cfg.WarmupEpochs >= epochs {
-			return nil, fmt.Errorf("scheduler: cosine warmup_epochs %d must be in [0, epochs=%d)", cfg.WarmupEpochs, epochs)
-		}
-		if !(cfg.MinLR >= 0 && cfg.MinLR <= baseLR) {
-			return nil, fmt.Errorf("scheduler: cosine min_lr %v must be in [0, lr=%v]", cfg.MinLR, baseLR)
-		}
-		return cosineSchedule{lr: baseLR, min: cfg.MinLR, warmup: cfg.WarmupEpochs * stepsPerEpoch, total: total}, nil
-	case "onecycle":
-		if !(cfg.PctStart >= 0 && cfg.PctStart <= 1) {
-			return nil, fmt.Errorf("scheduler: onecycle pct_start %v must be in [0, 1]", cfg.PctStart)
-		}
-		if !(cfg.DivFactor > 0) || math.IsInf(cfg.DivFactor, 0) {
-			return nil, fmt.Errorf("scheduler: onecycle div_factor %v must be finite and positive", cfg.DivFactor)
-		}
-		if !(cfg.FinalDivFactor > 0) || math.IsInf(cfg.FinalDivFactor, 0) {
-			return nil, fmt.Errorf("scheduler: onecycle final_div_factor %v must be finite and positive", cfg.FinalDivFactor)
-		}
+	return build(cfg, baseLR, epochs*stepsPerEpoch, stepsPerEpoch)
+}
+
+// schedules builds each schedule from a configuration that passed
+// config.Solver.ValidateSchedule, by name, for a run of total batches of
+// stepsPerEpoch each. Its keys are the names of config.SchedulerNames,
+// which owns them and the ranges of the arguments.
+var schedules = map[string]func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error){
+	"none": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
+		return constantSchedule{lr: lr}, nil
+	},
+	"step": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
+		return stepSchedule{lr: lr, gamma: cfg.Gamma, size: cfg.StepSize}, nil
+	},
+	"multistep": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
+		ms := append([]int(nil), cfg.Milestones...) // strictly increasing
+		return multiStepSchedule{lr: lr, gamma: cfg.Gamma, milestones: ms}, nil
+	},
+	"exponential": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
+		return exponentialSchedule{lr: lr, gamma: cfg.Gamma}, nil
+	},
+	"cosine": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
+		return cosineSchedule{lr: lr, min: cfg.MinLR, warmup: cfg.WarmupEpochs * stepsPerEpoch, total: total}, nil
+	},
+	"onecycle": func(cfg config.Scheduler, lr float64, total, stepsPerEpoch int) (Schedule, error) {
 		// PyTorch: the warm-up phase ends at step float(pct_start·total) - 1.
 		end1 := cfg.PctStart*float64(total) - 1
 		if end1 == 0 {
 			// PyTorch divides by end_step - start_step = 0 at step 0.
 			return nil, fmt.Errorf("scheduler: onecycle pct_start %v gives a warm-up of a single step out of %d, which PyTorch cannot evaluate", cfg.PctStart, total)
 		}
-		initial := baseLR / cfg.DivFactor
+		initial := lr / cfg.DivFactor
 		return oneCycleSchedule{
 			initial: initial,
-			max:     baseLR,
+			max:     lr,
 			min:     initial / cfg.FinalDivFactor,
 			end1:    end1,
 			total:   total,
 		}, nil
-	default:
-		return nil, fmt.Errorf("scheduler: unknown name %q (want none, step, multistep, exponential, cosine or onecycle)", cfg.Name)
-	}
+	},
 }
 
 // constantSchedule is the "none" schedule.
@@ -157,7 +132,7 @@ func (s stepSchedule) PerBatch() bool { return false }
 // multiStepSchedule is torch.optim.lr_scheduler.MultiStepLR.
 type multiStepSchedule struct {
 	lr, gamma  float64
-	milestones []int // sorted
+	milestones []int // strictly increasing
 }
 
 // LR returns lr·γ^(number of milestones ≤ epoch).

@@ -63,13 +63,13 @@ func TestScheduleStep(t *testing.T) {
 }
 
 func TestScheduleMultiStep(t *testing.T) {
-	// Milestones unsorted and one repeated: PyTorch counts it twice.
-	cfg := config.Scheduler{Name: "multistep", Milestones: []int{15, 5, 15}, Gamma: 0.5}
+	cfg := config.Scheduler{Name: "multistep", Milestones: []int{5, 15, 16}, Gamma: 0.5}
 	s := newSched(t, cfg, 0.8, 20, 10)
-	// 0.8·0.5^(milestones ≤ e): e < 5 → 0.8; 5 ≤ e < 15 → 0.4; e ≥ 15 → 0.8·0.5³ = 0.1.
-	schedCheckEpochs(t, s, map[int]float64{0: 0.8, 4: 0.8, 5: 0.4, 14: 0.4, 15: 0.1, 19: 0.1})
-	if cfg.Milestones[0] != 15 {
-		t.Error("NewSchedule reordered the caller's milestones")
+	// 0.8·0.5^(milestones ≤ e): e < 5 → 0.8; 5 ≤ e < 15 → 0.4; e = 15 → 0.2; e ≥ 16 → 0.8·0.5³ = 0.1.
+	schedCheckEpochs(t, s, map[int]float64{0: 0.8, 4: 0.8, 5: 0.4, 14: 0.4, 15: 0.2, 16: 0.1, 19: 0.1})
+	cfg.Milestones[0] = 0
+	if s.LR(0, 0) != 0.8 {
+		t.Error("the schedule shares the caller's milestones")
 	}
 	if s.PerBatch() {
 		t.Error("multistep is per batch")
@@ -188,8 +188,8 @@ func TestNewScheduleErrors(t *testing.T) {
 	}
 	bad := map[string]args{
 		"unknown name":       {with(func(c *config.Scheduler) { c.Name = "linear" }), 0.1, 20, 10},
-		"empty name":         {with(func(c *config.Scheduler) { c.Name = "" }), 0.1, 20, 10},
 		"negative lr":        {ok, -0.1, 20, 10},
+		"zero lr":            {ok, 0, 20, 10},
 		"nan lr":             {ok, math.NaN(), 20, 10},
 		"zero epochs":        {ok, 0.1, 0, 10},
 		"zero steps":         {ok, 0.1, 20, 0},
@@ -198,6 +198,9 @@ func TestNewScheduleErrors(t *testing.T) {
 		"exp gamma negative": {with(func(c *config.Scheduler) { c.Name = "exponential"; c.Gamma = -0.5 }), 0.1, 20, 10},
 		"multistep none":     {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = nil }), 0.1, 20, 10},
 		"multistep negative": {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = []int{5, -1} }), 0.1, 20, 10},
+		"multistep unsorted": {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = []int{15, 5} }), 0.1, 20, 10},
+		"multistep repeated": {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = []int{5, 5} }), 0.1, 20, 10},
+		"multistep zero":     {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = []int{0, 5} }), 0.1, 20, 10},
 		"multistep gamma":    {with(func(c *config.Scheduler) { c.Name = "multistep"; c.Milestones = []int{5}; c.Gamma = math.Inf(1) }), 0.1, 20, 10},
 		"cosine warmup all":  {with(func(c *config.Scheduler) { c.Name = "cosine"; c.WarmupEpochs = 20 }), 0.1, 20, 10},
 		"cosine warmup < 0":  {with(func(c *config.Scheduler) { c.Name = "cosine"; c.WarmupEpochs = -1 }), 0.1, 20, 10},
@@ -223,6 +226,7 @@ func TestNewScheduleErrors(t *testing.T) {
 		"cosine min == lr": {with(func(c *config.Scheduler) { c.Name = "cosine"; c.MinLR = 0.1 }), 0.1, 20, 10},
 		"step gamma > 1":   {with(func(c *config.Scheduler) { c.Name = "step"; c.Gamma = 2 }), 0.1, 20, 10},
 		"none":             {with(func(c *config.Scheduler) { c.Name = "none" }), 0.1, 1, 1},
+		"empty name":       {with(func(c *config.Scheduler) { c.Name = "" }), 0.1, 20, 10},
 	}
 	for name, a := range good {
 		s, err := NewSchedule(a.cfg, a.lr, a.epochs, a.steps)

@@ -1,7 +1,9 @@
 // Package trainer is the Solver of the assignment: it owns the loss, the
 // optimizer, the learning-rate schedule, the training loop and the
-// training state, and writes checkpoints, the per-epoch history and the
-// training plot of a run.
+// training state. What a run writes or shows is left to Observers, which
+// the solver calls after every epoch: Checkpoints, here, writes the
+// checkpoints; trainer/history the per-epoch history, trainer/plot the
+// training plot and trainer/progress the progress display.
 package trainer
 
 import (
@@ -21,13 +23,6 @@ import (
 	"github.com/cifar-resnet/trainer/trainer/rundir"
 )
 
-// File names in a run directory.
-const (
-	LastCheckpoint = "last.ckpt"
-	BestCheckpoint = "best.ckpt"
-	PlotFile       = "training.png"
-)
-
 // ErrInterrupted is returned by Train when its context is cancelled. The
 // solver stopped after a whole batch and wrote last.ckpt, from which
 // training resumes exactly.
@@ -44,16 +39,20 @@ type Solver struct {
 	Epoch int
 	Step  int64
 	// History has one entry per completed epoch: the average training loss,
-	// the training and validation accuracy (fractions in [0, 1], measured
-	// on random subsets of NumTrainSamples and NumValSamples images), the
-	// learning rate at the end of the epoch and its duration.
+	// the validation loss and the training and validation accuracy
+	// (fractions in [0, 1], measured on random subsets of NumTrainSamples
+	// and NumValSamples images, the validation loss on the same images as
+	// the validation accuracy), the learning rate at the end of the epoch
+	// and its duration.
 	History checkpoint.History
 	// BestValAcc is the best validation accuracy so far, reached after
 	// epoch BestEpoch.
 	BestValAcc float64
 	BestEpoch  int
-	// Progress receives progress reports; nil reports nothing.
-	Progress Progress
+	// Observers are told about every finished epoch, in order, after the
+	// checkpoints are written; those that are BatchObservers also follow
+	// the batches. NewSolver leaves it empty.
+	Observers []Observer
 	// Logf, if not nil, receives notes such as the files written.
 	Logf func(format string, args ...any)
 	// AllowScheduleChange lets Restore accept a checkpoint whose
@@ -75,8 +74,14 @@ type Solver struct {
 	classifier *model.Classifier
 	params     []Param
 	teachers   *teachers // nil without distillation
+	// checkpoints writes the run's checkpoints, before the Observers.
+	checkpoints Checkpoints
 
 	bestParams, bestStats []checkpoint.Tensor
+	// started reports that the model holds the run's starting weights:
+	// those of model.init_from, loaded by the first Train of a new run, or
+	// a checkpoint's, set by Restore.
+	started bool
 	// The epoch in progress: batches done, their summed loss and the
 	// seconds spent, kept so that an interrupted epoch resumes exactly.
 	partial checkpoint.Partial
@@ -96,6 +101,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		return nil, fmt.Errorf("trainer: the training set has %d images, fewer than solver.batch_size = %d", train.Len(), cfg.Solver.BatchSize)
 	}
 	s := &Solver{Config: cfg, Model: m, TrainSet: train, ValSet: val}
+	s.checkpoints = Checkpoints{Dir: cfg.Output.CheckpointDir}
 	var err error
 	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
 		return nil, err
@@ -169,11 +175,8 @@ func (s *Solver) Test(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64,
 
 // accuracy is Test as a fraction in [0, 1].
 func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (float64, error) {
-	correct, n, err := Evaluate(s.classifier, ds, s.norm, numSamples, rng, nil)
-	if err != nil {
-		return 0, err
-	}
-	return float64(correct) / float64(n), nil
+	m, err := measure(s.classifier, ds, s.norm, numSamples, rng, nil)
+	return m.accuracy(), err
 }
 
 // Evaluate classifies ds (or a random subset of numSamples images of it)
@@ -181,17 +184,37 @@ func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (floa
 // images. When confusion is not nil, confusion[true][predicted] counts each
 // image.
 func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (correct, n int, err error) {
+	m, err := measure(c, ds, norm, numSamples, rng, confusion)
+	return m.correct, m.n, err
+}
+
+// measurement is what measure finds on a set of images.
+type measurement struct {
+	correct, n int
+	// lossSum is the sum over the images of the cross-entropy.
+	lossSum float64
+}
+
+// accuracy returns the fraction of correct predictions.
+func (m measurement) accuracy() float64 { return float64(m.correct) / float64(m.n) }
+
+// loss returns the mean cross-entropy.
+func (m measurement) loss() float64 { return m.lossSum / float64(m.n) }
+
+// measure is Evaluate, which also sums the cross-entropy of the images.
+func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (measurement, error) {
 	idx := make([]int, ds.Len())
 	for i := range idx {
 		idx[i] = i
 	}
 	if numSamples > 0 && numSamples < len(idx) {
 		if rng == nil {
-			return 0, 0, errors.New("trainer: a subsample needs a random source")
+			return measurement{}, errors.New("trainer: a subsample needs a random source")
 		}
 		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		idx = idx[:numSamples]
 	}
+	m := measurement{n: len(idx)}
 	x := make([]float32, model.EvalBatch*model.ImageSize)
 	labels := make([]int, model.EvalBatch)
 	for lo := 0; lo < len(idx); lo += model.EvalBatch {
@@ -199,19 +222,35 @@ func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, 
 		ds.Fill(x, labels, chunk, norm)
 		logits, err := c.Logits(x[:len(chunk)*model.ImageSize])
 		if err != nil {
-			return 0, 0, err
+			return measurement{}, err
 		}
 		for i := range chunk {
-			p := model.Argmax(logits[i*model.NumClasses : (i+1)*model.NumClasses])
+			z := logits[i*model.NumClasses : (i+1)*model.NumClasses]
+			p := model.Argmax(z)
 			if p == labels[i] {
-				correct++
+				m.correct++
 			}
+			m.lossSum += CrossEntropy(z, labels[i])
 			if confusion != nil {
 				confusion[labels[i]][p]++
 			}
 		}
 	}
-	return correct, len(idx), nil
+	return m, nil
+}
+
+// CrossEntropy returns -log softmax(logits)[label], computed in float64 as
+// log Σ exp(z - max z) + max z - z[label].
+func CrossEntropy(logits []float32, label int) float64 {
+	hi := math.Inf(-1)
+	for _, z := range logits {
+		hi = max(hi, float64(z))
+	}
+	sum := 0.0
+	for _, z := range logits {
+		sum += math.Exp(float64(z) - hi)
+	}
+	return math.Log(sum) + hi - float64(logits[label])
 }
 
 // evalRNG returns the random source of the evaluation subsets after an
@@ -221,13 +260,19 @@ func (s *Solver) evalRNG(epoch int, which uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(s.Config.Seed), uint64(epoch)<<8|which))
 }
 
-// Train runs numEpochs more epochs. Per epoch it records the average loss,
-// measures training and validation accuracy, moves the learning rate along
-// its schedule, keeps a copy of the parameters and batch norm statistics
-// when the validation accuracy is the best so far, and writes history.csv,
-// training.png, last.ckpt and (on improvement) best.ckpt in the run
-// directory. When all epochs are done the best parameters are loaded back
-// into the model and saved in the models directory.
+// Train runs numEpochs more epochs, fewer when early stopping
+// (solver.early_stopping, see EarlyStop) ends the run first, which it
+// logs with the reason. Per epoch it records the average loss, measures
+// training and validation accuracy and the validation loss, moves the learning rate along
+// its schedule, and keeps a copy of the parameters and batch norm
+// statistics when the validation accuracy is the best so far; then it
+// writes last.ckpt and (on improvement) best.ckpt in the run directory
+// (see Checkpoints) and calls the Observers. When all epochs are done the
+// best parameters are loaded back into the model and saved in the models
+// directory.
+//
+// The first Train of a new run (not restored from a checkpoint) starts
+// from the weights of model.init_from when it is set.
 //
 // When ctx is cancelled, Train finishes the current batch, writes last.ckpt
 // and returns ErrInterrupted. A non-finite loss stops training with an
@@ -250,19 +295,28 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 		}
 		s.net = net
 	}
+	if !s.started && s.Config.Model.InitFrom != "" {
+		if err := s.loadInitFrom(); err != nil {
+			return err
+		}
+	}
+	s.started = true
 	if err := s.CheckOutputs(); err != nil {
 		return err
 	}
-	dir := s.Config.Output.CheckpointDir
 	last := s.Epoch + numEpochs
 	for s.Epoch < last {
+		if reason := s.EarlyStop(); reason != "" {
+			s.logf("early stopping after epoch %d: %s; the best epoch, %d (validation accuracy %.2f%%), is kept as the model",
+				s.Epoch, reason, s.BestEpoch, 100*s.BestValAcc)
+			break
+		}
 		err := ErrInterrupted
 		if ctx.Err() == nil {
 			err = s.trainEpoch(ctx)
 		}
 		if errors.Is(err, ErrInterrupted) {
-			path := filepath.Join(dir, LastCheckpoint)
-			if werr := s.save(path); werr != nil {
+			if werr := s.checkpoints.SaveLast(s.State()); werr != nil {
 				// Not ErrInterrupted: the state of this session is lost.
 				return fmt.Errorf("trainer: training was interrupted at epoch %d, batch %d, but its state could not be saved, so the batches since the last checkpoint are lost: %w", s.Epoch+1, s.partial.Batches, werr)
 			}
@@ -300,8 +354,14 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 	it := s.loader.Epoch(s.Epoch)
 	defer it.Close()
 	steps := s.loader.NumBatches()
-	if s.Progress != nil {
-		s.Progress.StartEpoch(s.Epoch+1, s.Config.Solver.Epochs, steps, s.partial.Batches)
+	var batchObservers []BatchObserver
+	for _, o := range s.Observers {
+		if b, ok := o.(BatchObserver); ok {
+			batchObservers = append(batchObservers, b)
+		}
+	}
+	for _, o := range batchObservers {
+		o.StartEpoch(EpochStart{Epoch: s.Epoch + 1, Epochs: s.Config.Solver.Epochs, Steps: steps, Done: s.partial.Batches, BatchSize: s.net.Batch})
 	}
 	for range s.partial.Batches {
 		it.Next() // batches done before an interruption
@@ -339,9 +399,15 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 		done++
 		s.partial.Batches = done
 		s.partial.LossSum += loss
-		if s.Progress != nil {
+		if len(batchObservers) > 0 {
 			el := s.partial.Seconds + time.Since(start).Seconds()
-			s.Progress.Batch(done, s.partial.LossSum/float64(done), float64(done*s.net.Batch)/el)
+			p := BatchProgress{
+				Epoch: s.Epoch + 1, Epochs: s.Config.Solver.Epochs, Done: done, Steps: steps,
+				AvgLoss: s.partial.LossSum / float64(done), Seconds: el, ImagesPerSec: float64(done*s.net.Batch) / el,
+			}
+			for _, o := range batchObservers {
+				o.Batch(p)
+			}
 		}
 		if ctx.Err() != nil && done < steps {
 			s.partial.Seconds += time.Since(start).Seconds()
@@ -352,7 +418,8 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 	return nil
 }
 
-// endEpoch records the finished epoch, evaluates and writes the run files.
+// endEpoch measures and records the finished epoch, then calls the
+// checkpoint writer and the observers.
 func (s *Solver) endEpoch() error {
 	if s.partial.Batches == 0 {
 		return fmt.Errorf("trainer: epoch %d had no batch of %d images", s.Epoch+1, s.Config.Solver.BatchSize)
@@ -362,46 +429,40 @@ func (s *Solver) endEpoch() error {
 	if err != nil {
 		return err
 	}
-	valAcc, err := s.accuracy(s.ValSet, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2))
+	val, err := measure(s.classifier, s.ValSet, s.norm, s.Config.Solver.NumValSamples, s.evalRNG(s.Epoch, 2), nil)
 	if err != nil {
 		return err
 	}
+	valAcc := val.accuracy()
 	s.Epoch++
 	h := &s.History
 	h.Loss = append(h.Loss, s.partial.LossSum/float64(s.partial.Batches))
+	h.ValLoss = append(h.ValLoss, val.loss())
 	h.TrainAcc = append(h.TrainAcc, trainAcc)
 	h.ValAcc = append(h.ValAcc, valAcc)
 	h.LR = append(h.LR, lr)
 	h.Seconds = append(h.Seconds, s.partial.Seconds)
 	s.partial = checkpoint.Partial{}
-	improved := s.bestParams == nil || valAcc > s.BestValAcc
+	improved := h.Best() == s.Epoch
 	if improved {
 		s.BestValAcc, s.BestEpoch = valAcc, s.Epoch
 		s.bestParams, s.bestStats = s.Model.ParamTensors(), s.Model.StatTensors()
 	}
-	if s.Progress != nil {
-		s.Progress.EndEpoch(EpochReport{
-			Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs, Loss: h.Loss[s.Epoch-1],
-			TrainAcc: 100 * trainAcc, ValAcc: 100 * valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1], Best: improved,
-		})
+	e := &EpochEnd{
+		Epoch: s.Epoch, Epochs: s.Config.Solver.Epochs,
+		Loss: h.Loss[s.Epoch-1], ValLoss: h.ValLoss[s.Epoch-1], TrainAcc: trainAcc, ValAcc: valAcc, LR: lr, Seconds: h.Seconds[s.Epoch-1],
+		Best: improved, BestEpoch: s.BestEpoch, BestValAcc: s.BestValAcc,
+		History: s.History, Config: s.Config, State: s.State,
 	}
-	dir := s.Config.Output.CheckpointDir
-	if err := WriteHistory(filepath.Join(dir, HistoryFile), s.History); err != nil {
+	if err := s.checkpoints.EndEpoch(e); err != nil {
 		return err
 	}
-	if err := s.save(filepath.Join(dir, LastCheckpoint)); err != nil {
-		return err
-	}
-	if improved {
-		if err := s.save(filepath.Join(dir, BestCheckpoint)); err != nil {
+	for _, o := range s.Observers {
+		if err := o.EndEpoch(e); err != nil {
 			return err
 		}
 	}
-	plots := s.Config.Output.PlotsDirOrDefault()
-	if err := os.MkdirAll(plots, 0o755); err != nil {
-		return fmt.Errorf("trainer: %w", err)
-	}
-	return PlotTraining(filepath.Join(plots, PlotFile), s.History, s.Config.Output.Name)
+	return nil
 }
 
 // BestModelPath returns the path of the run's best model:
@@ -456,9 +517,7 @@ func (s *Solver) State() *checkpoint.File {
 		BestStats:  s.bestStats,
 		BestValAcc: s.BestValAcc,
 		BestEpoch:  s.BestEpoch,
-		Optimizer: checkpoint.OptimizerState{
-			Name: st.Name, Step: st.Step, Slots: st.Slots, ParamNames: st.ParamNames,
-		},
+		Optimizer:  st,
 		Schedule:   checkpoint.ScheduleState{Name: s.Config.Solver.Scheduler.Name, Step: s.Step},
 		History:    s.History,
 		Partial:    s.partial,
@@ -487,13 +546,13 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 	if err := checkpoint.MatchShapes(s.Model.StatTensors(), f.Stats); err != nil {
 		return fmt.Errorf("trainer: the checkpoint's batch norm statistics do not fit this architecture: %w", err)
 	}
-	st := OptimizerState{Name: f.Optimizer.Name, Step: f.Optimizer.Step, Slots: f.Optimizer.Slots, ParamNames: f.Optimizer.ParamNames}
+	st := f.Optimizer
 	probe := make([]Param, len(s.params))
 	for i, p := range s.params {
 		p.Grad = p.Data // Check wants gradients as long as the values
 		probe[i] = p
 	}
-	if err := st.Check(probe); err != nil {
+	if err := CheckState(st, probe); err != nil {
 		return fmt.Errorf("trainer: %w", err)
 	}
 	steps := s.loader.NumBatches()
@@ -510,6 +569,7 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 		return err
 	}
 	s.Epoch, s.Step = f.Epoch, f.Step
+	s.started = true
 	s.History = f.History
 	s.BestValAcc, s.BestEpoch = f.BestValAcc, f.BestEpoch
 	s.bestParams, s.bestStats = f.BestParams, f.BestStats

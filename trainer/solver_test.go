@@ -96,17 +96,10 @@ func TestSolverLearns(t *testing.T) {
 	if acc != 100*s.BestValAcc {
 		t.Errorf("validation accuracy after training %.4f%%, best recorded %.4f%% (epoch %d)", acc, 100*s.BestValAcc, s.BestEpoch)
 	}
-	for _, name := range []string{"run/last.ckpt", "run/best.ckpt", "run/history.csv", "run/training.png", "models/tiny.ckpt"} {
+	for _, name := range []string{"run/last.ckpt", "run/best.ckpt", "models/tiny.ckpt"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
-	}
-	got, err := ReadHistory(filepath.Join(dir, "run", HistoryFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, h) {
-		t.Errorf("history.csv %+v differs from the solver's history %+v", got, h)
 	}
 	// The saved model predicts as the solver's model does.
 	c, err := model.Load(filepath.Join(dir, "models", "tiny.ckpt"))
@@ -160,14 +153,13 @@ type cancelAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelAfter) StartEpoch(int, int, int, int) {}
-func (c *cancelAfter) Batch(int, float64, float64) {
+func (c *cancelAfter) StartEpoch(EpochStart) {}
+func (c *cancelAfter) Batch(BatchProgress) {
 	if c.n--; c.n == 0 {
 		c.cancel()
 	}
 }
-func (c *cancelAfter) EndEpoch(EpochReport) {}
-func (c *cancelAfter) Finish()              {}
+func (c *cancelAfter) EndEpoch(*EpochEnd) error { return nil }
 
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	dirA := t.TempDir()
@@ -202,7 +194,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	d := newTinySolver(t, tinyConfig(dirD))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d.Progress = &cancelAfter{n: 50, cancel: cancel}
+	d.Observers = []Observer{&cancelAfter{n: 50, cancel: cancel}}
 	if err := d.Train(ctx, 4); err != ErrInterrupted {
 		t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
 	}
@@ -253,7 +245,7 @@ func TestResumeAdamExact(t *testing.T) {
 			b := newTinySolver(t, cfg(dirB))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			b.Progress = &cancelAfter{n: 27, cancel: cancel}
+			b.Observers = []Observer{&cancelAfter{n: 27, cancel: cancel}}
 			if err := b.Train(ctx, 2); err != ErrInterrupted {
 				t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
 			}
@@ -299,7 +291,7 @@ func TestInterruptSaveFailure(t *testing.T) {
 	s := newTinySolver(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s.Progress = &cancelAfter{n: 3, cancel: cancel}
+	s.Observers = []Observer{&cancelAfter{n: 3, cancel: cancel}}
 	err := s.Train(ctx, 1)
 	if err == nil || errors.Is(err, ErrInterrupted) {
 		t.Fatalf("Train with an unwritable last.ckpt returned %v, want a save error that is not ErrInterrupted", err)
@@ -334,7 +326,7 @@ func TestOutputsCheckedFirst(t *testing.T) {
 			s := newTinySolver(t, cfg)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			s.Progress = &cancelAfter{n: 1, cancel: cancel}
+			s.Observers = []Observer{&cancelAfter{n: 1, cancel: cancel}}
 			err := s.Train(ctx, 1)
 			if err == nil || !strings.Contains(err.Error(), key+": ") {
 				t.Fatalf("Train returned %v, want an error naming %s", err, key)

@@ -81,7 +81,10 @@ func run(args []string, w io.Writer) error {
 	if err := net.SetLabels(labels, 0); err != nil {
 		return err
 	}
-	opt, err := trainer.NewOptimizer(config.Optimizer{Name: "sgd", LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4})
+	// SGD with Nesterov momentum 0.9 and weight decay 5e-4, the default.
+	optCfg := config.Default().Solver.Optimizer
+	optCfg.LR = 0.05
+	opt, err := trainer.NewOptimizer(optCfg)
 	if err != nil {
 		return err
 	}

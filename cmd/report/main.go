@@ -24,8 +24,8 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
+	"github.com/cifar-resnet/trainer/trainer/plot"
 )
 
 func main() {
@@ -73,7 +73,7 @@ func run(args []string, w io.Writer) error {
 		if r.Epochs() == 0 {
 			continue // no epoch finished yet: nothing to plot
 		}
-		if err := trainer.PlotTraining(filepath.Join(*dir, r.Name, trainer.PlotFile), r.History, r.Name); err != nil {
+		if err := plot.Training(filepath.Join(*dir, r.Name, plot.File), r.History, r.Name); err != nil {
 			return err
 		}
 	}
@@ -119,7 +119,7 @@ func plotBest(dir string, rows []leaderboard.Entry) error {
 	}
 	for _, r := range rows {
 		if r.Config.Output.Name == cfg.Output.Name {
-			return trainer.PlotTraining(filepath.Join("models", trainer.PlotFile), r.History, "best model: "+r.Name)
+			return plot.Training(filepath.Join("models", plot.File), r.History, "best model: "+r.Name)
 		}
 	}
 	return fmt.Errorf("models/best.yaml names run %q, which no experiment under %s has", cfg.Output.Name, dir)

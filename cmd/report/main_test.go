@@ -9,7 +9,7 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
 )
 
 // makeRuns writes two runs under dir: r1 with two epochs of history and a
@@ -27,10 +27,10 @@ func makeRuns(t *testing.T, dir string) {
 	writeFile(t, filepath.Join(run1, "config.yaml"), yml)
 	writeFile(t, filepath.Join(run1, "note.txt"), []byte("  learned\nsomething \n"))
 	h := checkpoint.History{
-		Loss: []float64{2, 1.5}, TrainAcc: []float64{0.3, 0.5}, ValAcc: []float64{0.4, 0.35},
+		Loss: []float64{2, 1.5}, ValLoss: []float64{2.1, 1.7}, TrainAcc: []float64{0.3, 0.5}, ValAcc: []float64{0.4, 0.35},
 		LR: []float64{0.1, 0.05}, Seconds: []float64{60, 60},
 	}
-	if err := trainer.WriteHistory(filepath.Join(run1, trainer.HistoryFile), h); err != nil {
+	if err := history.Write(filepath.Join(run1, history.File), h); err != nil {
 		t.Fatal(err)
 	}
 	// A run that has not finished an epoch has no history yet.

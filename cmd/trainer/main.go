@@ -11,6 +11,10 @@
 //	trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
 //	trainer sweep -spec sweep.yaml [-jobs N] [-executor local|slurm] [-status]
 //	                                               run a sweep of trials
+//	trainer export -checkpoint CKPT -format onnx|safetensors -o FILE
+//	                                               write the network for ONNX Runtime or PyTorch
+//	trainer import -from FILE.safetensors -config ARCH.yaml -o CKPT
+//	                                               turn PyTorch weights into a checkpoint
 package main
 
 import (
@@ -37,6 +41,9 @@ import (
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
+	"github.com/cifar-resnet/trainer/trainer/plot"
+	"github.com/cifar-resnet/trainer/trainer/progress"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
 	"github.com/cifar-resnet/trainer/trainer/sweep"
 )
@@ -76,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return sweepCmd(args, stdout, stderr)
 	case sweep.TrialCommand:
 		return sweepTrial(args, stdout, stderr)
+	case "export", "import":
+		err = interop(cmd, args, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return exitOK
@@ -110,6 +119,10 @@ func usage(w io.Writer) {
   trainer plot -run DIR                          draw DIR/training.png from DIR/history.csv
   trainer sweep -spec sweep.yaml [-jobs N] [-executor local|slurm] [-status]
                                                  run the trials of a sweep, locally or on Slurm
+  trainer export -checkpoint CKPT -format onnx|safetensors -o FILE
+                                                 write the network for ONNX Runtime or PyTorch
+  trainer import -from FILE.safetensors -config ARCH.yaml -o CKPT
+                                                 turn PyTorch weights into a checkpoint
 Run "trainer COMMAND -h" for the flags of a command ("trainer -h" for training's).
 `)
 }
@@ -288,7 +301,8 @@ func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) 
 	if d := cfg.Solver.Distillation; d.Enabled() {
 		fmt.Fprintf(stdout, "distillation: %d teacher(s) %v, weight %g, temperature %g\n", len(d.Teachers), d.Teachers, d.Weight, d.Temperature)
 	}
-	s.Logf = func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	display := newDisplay(stdout)
+	s.Logf = display.Logf
 	if resume != "" {
 		s.AllowScheduleChange = opts.allowSchedule
 		if err := s.Resume(resume); err != nil {
@@ -311,8 +325,13 @@ func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) 
 		return err
 	}
 	remaining := cfg.Solver.Epochs - s.Epoch
-	if remaining <= 0 {
-		fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+	stopped := s.EarlyStop()
+	if remaining <= 0 || stopped != "" {
+		if stopped != "" {
+			fmt.Fprintf(stdout, "nothing to do: early stopping ended the run after epoch %d: %s\n", s.Epoch, stopped)
+		} else {
+			fmt.Fprintf(stdout, "nothing to do: the run has already trained %d of %d epochs\n", s.Epoch, cfg.Solver.Epochs)
+		}
 		// A run that finished without writing its best model (say, to a
 		// models_dir that was not writable) writes it now.
 		if _, err := os.Stat(s.BestModelPath()); errors.Is(err, fs.ErrNotExist) {
@@ -321,19 +340,37 @@ func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) 
 		}
 		return nil
 	}
-	if f, ok := stdout.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-		s.Progress = &trainer.Bars{W: stdout}
-	} else {
-		s.Progress = trainer.Lines{W: stdout}
+	s.Observers = []trainer.Observer{
+		&history.Writer{Dir: cfg.Output.CheckpointDir},
+		plot.Writer{Dir: cfg.Output.PlotsDirOrDefault(), Title: cfg.Output.Name},
+		display,
 	}
 	fmt.Fprintf(stdout, "training %d epochs of %d batches of %d into %s\n", remaining, s.StepsPerEpoch(), cfg.Solver.BatchSize, cfg.Output.CheckpointDir)
 	err = s.Train(ctx, remaining)
-	s.Progress.Finish()
+	display.Finish()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "best validation accuracy: %.2f%% (epoch %d)\n", 100*s.BestValAcc, s.BestEpoch)
 	return nil
+}
+
+// progressDisplay shows the training loop as it goes.
+type progressDisplay interface {
+	trainer.BatchObserver
+	// Logf prints a note.
+	Logf(format string, args ...any)
+	// Finish ends the display.
+	Finish()
+}
+
+// newDisplay returns progress bars when w is a terminal, else timestamped
+// lines.
+func newDisplay(w io.Writer) progressDisplay {
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		return &progress.Bars{W: w}
+	}
+	return &progress.Plain{W: w}
 }
 
 // downloadBar returns a progress callback for a dataset download that
@@ -371,14 +408,16 @@ func summary(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.New(cfg.Model, cfg.Seed)
+	// The table is printed for a network over the budget too: that is
+	// when it shows where the parameters go.
+	layers, err := model.Layers(cfg.Model)
 	if err != nil {
 		return fmt.Errorf("trainer: %s: %w", *cfgPath, err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "layer\toutput\tformula\tparameters\t")
 	total := 0
-	for _, l := range m.Layers {
+	for _, l := range layers {
 		dims := make([]string, len(l.Out))
 		for i, d := range l.Out {
 			dims[i] = fmt.Sprint(d)
@@ -393,10 +432,17 @@ func summary(args []string, stdout, stderr io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "total learnable parameters: %d\n", total)
+	if limit := cfg.Model.MaxParams; total > limit {
+		return fmt.Errorf("trainer: %s: the network has %d learnable parameters, %d over the limit model.max_params = %d", *cfgPath, total, total-limit, limit)
+	}
+	m, err := model.New(cfg.Model, cfg.Seed)
+	if err != nil {
+		return fmt.Errorf("trainer: %s: %w", *cfgPath, err)
+	}
 	if total != m.Capacity() {
 		return fmt.Errorf("trainer: internal error: the layers add up to %d parameters, the graph holds %d", total, m.Capacity())
 	}
-	fmt.Fprintf(stdout, "total learnable parameters: %d\n", total)
 	return nil
 }
 
@@ -549,15 +595,15 @@ func plotRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "trainer plot: -run is required")
 		return errUsage
 	}
-	h, err := trainer.ReadHistory(filepath.Join(*dir, trainer.HistoryFile))
+	h, err := history.Read(filepath.Join(*dir, history.File))
 	if err != nil {
 		return err
 	}
 	if *title == "" {
 		*title = filepath.Base(*dir)
 	}
-	out := filepath.Join(*dir, trainer.PlotFile)
-	if err := trainer.PlotTraining(out, h, *title); err != nil {
+	out := filepath.Join(*dir, plot.File)
+	if err := plot.Training(out, h, *title); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d epochs)\n", out, h.Len())

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -76,6 +78,9 @@ func TestSummaryReference(t *testing.T) {
 	}
 }
 
+// TestSummaryOverBudget asks for the summary of a network over the
+// parameter budget: the whole table is printed, then the error with the
+// count and the limit, and the exit code says it failed.
 func TestSummaryOverBudget(t *testing.T) {
 	cfg := writeConfig(t, t.TempDir(), `
 model:
@@ -84,14 +89,24 @@ model:
     - {channels: 16, blocks: 2, stride: 1}
     - {channels: 48, blocks: 2, stride: 2}
 `)
-	code, _, errOut := runCmd("summary", "-config", cfg)
+	code, out, errOut := runCmd("summary", "-config", cfg)
 	if code != exitError {
 		t.Fatalf("exit %d, want %d", code, exitError)
 	}
-	for _, want := range []string{"max_params = 50000", "learnable parameters"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("error %q lacks %q", errOut, want)
+	// stem 432+32, stage 1 2·(2304+32+2304+32), stage 2 block 1
+	// 6912+96+20736+96 + skip 768+96, block 2 2·(20736+96), fc 49·10.
+	const total = 464 + 9344 + 28704 + 41664 + 490
+	for _, want := range []string{"stem.conv", "3·3·16·48 = 6912", "stage2.block2.conv2", "1·1·16·48 = 768", "(48+1)·10 = 490"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+	if got, want := lastLine(out), fmt.Sprintf("total learnable parameters: %d", total); got != want {
+		t.Errorf("last line %q, want %q", got, want)
+	}
+	want := fmt.Sprintf("trainer: %s: the network has %d learnable parameters, %d over the limit model.max_params = 50000\n", cfg, total, total-50000)
+	if errOut != want {
+		t.Errorf("stderr %q\nwant   %q", errOut, want)
 	}
 }
 
@@ -296,5 +311,67 @@ output:
 	code, _, errOut = runCmd("-config", more, "-allow-schedule-change")
 	if code != exitUsage || !strings.Contains(errOut, "needs -resume") {
 		t.Errorf("-allow-schedule-change without -resume: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestTrainEarlyStopping trains on generated data with early stopping that
+// no epoch after the first satisfies: the log says where and why it
+// stopped, each line of the display has a timestamp, metrics.jsonl has a
+// line per epoch, and a resume has nothing to do.
+func TestTrainEarlyStopping(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	batches := filepath.Join(data, "cifar-10-batches-bin")
+	for i := 1; i <= 5; i++ {
+		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
+	}
+	cfg := writeConfig(t, dir, `
+data:
+  dir: `+data+`
+  val_size: 50
+model:
+  stem_channels: 4
+  stages:
+    - {channels: 8, blocks: 1, stride: 2}
+solver:
+  batch_size: 15
+  epochs: 6
+  optimizer: {name: adam, lr: 0.01, momentum: 0, nesterov: false}
+  early_stopping: {patience: 2, min_delta: 1}
+output:
+  name: tiny
+  checkpoint_dir: `+filepath.Join(dir, "run")+`
+  models_dir: `+filepath.Join(dir, "models")+`
+`)
+	code, out, errOut := runCmd("-config", cfg)
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, out, errOut)
+	}
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d `)
+	var epochs []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, " epoch ") || strings.Contains(line, "early stopping") {
+			if !stamp.MatchString(line) {
+				t.Errorf("line without a timestamp: %q", line)
+			}
+		}
+		if _, rest, ok := strings.Cut(line, " epoch "); ok && strings.Contains(rest, "val loss") {
+			epochs = append(epochs, rest)
+		}
+	}
+	if len(epochs) != 3 || !strings.HasPrefix(epochs[2], "3/6  loss ") {
+		t.Errorf("epoch lines %q, want 3 of 6", epochs)
+	}
+	if !strings.Contains(out, "early stopping after epoch 3: the validation accuracy has not improved on epoch 1's") ||
+		!strings.Contains(out, "for 2 epochs (solver.early_stopping.patience = 2)") || !strings.Contains(out, "* marks a new best") {
+		t.Errorf("no early stopping or legend in the output:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "run", "metrics.jsonl"))
+	if err != nil || strings.Count(string(b), "\n") != 3 {
+		t.Errorf("metrics.jsonl: %v\n%s", err, b)
+	}
+	code, out, errOut = runCmd("-config", cfg, "-resume", filepath.Join(dir, "run", "last.ckpt"))
+	if code != 0 || !strings.Contains(out, "nothing to do: early stopping ended the run after epoch 3") {
+		t.Errorf("resume of a stopped run: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
+	"github.com/cifar-resnet/trainer/trainer/plot"
 )
 
 // startAfresh checks, for a run started without -resume, that its run
@@ -29,7 +31,7 @@ func startAfresh(cfg config.Config, opts trainOptions) error {
 	}
 	if !opts.force {
 		done := ""
-		if h, err := trainer.ReadHistory(filepath.Join(dir, trainer.HistoryFile)); err == nil {
+		if h, err := history.Read(filepath.Join(dir, history.File)); err == nil {
 			done = fmt.Sprintf(" (%d of %d epochs done)", h.Len(), cfg.Solver.Epochs)
 		}
 		return fmt.Errorf("trainer: %s already holds a run%s; nothing was changed.\n"+
@@ -40,8 +42,9 @@ func startAfresh(cfg config.Config, opts trainOptions) error {
 	for _, f := range []string{
 		last,
 		filepath.Join(dir, trainer.BestCheckpoint),
-		filepath.Join(dir, trainer.HistoryFile),
-		filepath.Join(cfg.Output.PlotsDirOrDefault(), trainer.PlotFile),
+		filepath.Join(dir, history.File),
+		filepath.Join(dir, history.MetricsFile),
+		filepath.Join(cfg.Output.PlotsDirOrDefault(), plot.File),
 		filepath.Join(cfg.Output.ModelsDir, cfg.Output.Name+".ckpt"),
 	} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -259,7 +259,7 @@ func TestInterruptPrintsTheCommandRun(t *testing.T) {
 	}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "epoch 1/40") {
+		if strings.Contains(sc.Text(), "epoch 1/40") {
 			break
 		}
 	}

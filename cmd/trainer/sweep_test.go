@@ -155,7 +155,7 @@ trials:
 func TestSweepBadSpecStartsNothing(t *testing.T) {
 	sweepSetup(t, 1, `base: base.yaml
 grid:
-  solver.optimizer.lr: [0.01, -1]
+  model.bn_momentum: [0.1, 2]
   model.stages:
     - [{channels: 4, blocks: 1, stride: 1}]
     - [{channels: 400, blocks: 1, stride: 1}]
@@ -169,8 +169,8 @@ trials:
 	}
 	for _, want := range []string{
 		"sweep: 4 problems in s.yaml:\n",
-		"solver.optimizer.lr: must be > 0, got -1",
-		"(solver.optimizer.lr=0.01, model.stages=[{channels: 400, blocks: 1, stride: 1}]): the network has 1462526 learnable parameters, over model.max_params = 50000",
+		"-set model.bn_momentum=2: model.bn_momentum: must be in (0, 1], got 2",
+		"(model.bn_momentum=0.1, model.stages=[{channels: 400, blocks: 1, stride: 1}]): the network has 1462526 learnable parameters, over model.max_params = 50000",
 		"#6 (the base configuration) is the same configuration as trial ",
 	} {
 		if !strings.Contains(errOut, want) {

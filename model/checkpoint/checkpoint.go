@@ -173,6 +173,12 @@ type ScheduleState struct {
 type History struct {
 	// Loss is the average training loss over the epoch's batches.
 	Loss []float64 `msgpack:"loss"`
+	// ValLoss is the mean cross-entropy, -log softmax(logits)[label], of
+	// the network in evaluation mode on the validation images on which
+	// ValAcc is measured, without label smoothing or distillation. Files
+	// written before it was recorded lack it: Decode and Load fill it
+	// with NaN, one per epoch.
+	ValLoss []float64 `msgpack:"val_loss"`
 	// TrainAcc is the training accuracy measured after the epoch, as a
 	// fraction in [0, 1].
 	TrainAcc []float64 `msgpack:"train_acc"`
@@ -189,12 +195,52 @@ type History struct {
 // length.
 func (h History) Len() int {
 	n := len(h.Loss)
-	for _, s := range [][]float64{h.TrainAcc, h.ValAcc, h.LR, h.Seconds} {
+	for _, s := range [][]float64{h.ValLoss, h.TrainAcc, h.ValAcc, h.LR, h.Seconds} {
 		if len(s) != n {
 			return -1
 		}
 	}
 	return n
+}
+
+// Improved returns, for each epoch, whether its validation accuracy is a
+// new best: the first epoch's is, and so is every later one that exceeds
+// the validation accuracy of the best epoch before it. The trainer keeps
+// the weights of these epochs as the best ones.
+func (h History) Improved() []bool {
+	improved := make([]bool, len(h.ValAcc))
+	best := 0.0
+	for i, v := range h.ValAcc {
+		if i == 0 || v > best {
+			improved[i], best = true, v
+		}
+	}
+	return improved
+}
+
+// Best returns the best epoch (1-based): the last of the epochs that
+// Improved reports, the first with the highest validation accuracy. It
+// returns 0 for an empty history.
+func (h History) Best() int {
+	best := 0
+	for i, ok := range h.Improved() {
+		if ok {
+			best = i + 1
+		}
+	}
+	return best
+}
+
+// fillValLoss gives a history read from a file written before ValLoss was
+// recorded, which has none, a NaN for each of its epochs.
+func (h *History) fillValLoss(epochs int) {
+	if epochs == 0 || len(h.ValLoss) != 0 || len(h.Loss) != epochs {
+		return
+	}
+	h.ValLoss = make([]float64, epochs)
+	for i := range h.ValLoss {
+		h.ValLoss[i] = math.NaN()
+	}
 }
 
 // File is the whole training state of a run.
@@ -204,7 +250,8 @@ type File struct {
 	// any version Decode reads, so that a file read from an older
 	// version is saved in the current one.
 	Version int `msgpack:"-"`
-	// Config is the configuration the run was started with.
+	// Config is the configuration of the run: the one it was started
+	// with, except for the changes of the schedule listed in Amendments.
 	Config config.Config `msgpack:"config"`
 	// Epoch is the number of epochs completed.
 	Epoch int `msgpack:"epoch"`
@@ -380,6 +427,7 @@ func unmarshal(b []byte) (f *File, err error) {
 		return nil, fmt.Errorf("malformed data: %w", err)
 	}
 	f.Version = int(v)
+	f.History.fillValLoss(f.Epoch)
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -628,6 +676,7 @@ func (f *File) validate() error {
 		v    []float64
 	}{
 		{"loss", h.Loss},
+		{"val_loss", h.ValLoss},
 		{"train_acc", h.TrainAcc},
 		{"val_acc", h.ValAcc},
 		{"lr", h.LR},

@@ -81,6 +81,7 @@ func sampleFile() *File {
 		Schedule: ScheduleState{Name: "onecycle", Step: 3*383 + 17},
 		History: History{
 			Loss:     []float64{2.1, 1.7, 1.0 / 3},
+			ValLoss:  []float64{2.2, 1.8, 0.5},
 			TrainAcc: []float64{0.2, 0.35, 0.5},
 			ValAcc:   []float64{0.25, 0.4321, 0.42},
 			LR:       []float64{0.004, 0.1, math.SmallestNonzeroFloat64},
@@ -487,5 +488,27 @@ func TestDeterministic(t *testing.T) {
 	}
 	if !reflect.DeepEqual(g, f) {
 		t.Error("round trip with several slots differs")
+	}
+}
+
+func TestHistoryBest(t *testing.T) {
+	for _, tc := range []struct {
+		valAcc   []float64
+		improved []bool
+		best     int
+	}{
+		{nil, []bool{}, 0},
+		{[]float64{0.3}, []bool{true}, 1},
+		{[]float64{0.3, 0.5, 0.5, 0.4, 0.6, 0.6}, []bool{true, true, false, false, true, false}, 5},
+		{[]float64{0.3, 0.2, 0.1}, []bool{true, false, false}, 1},
+		{[]float64{0, 0, 0.1}, []bool{true, false, true}, 3},
+	} {
+		h := History{ValAcc: tc.valAcc}
+		if got := h.Improved(); !reflect.DeepEqual(got, tc.improved) {
+			t.Errorf("Improved(%v) = %v, want %v", tc.valAcc, got, tc.improved)
+		}
+		if got := h.Best(); got != tc.best {
+			t.Errorf("Best(%v) = %d, want %d", tc.valAcc, got, tc.best)
+		}
 	}
 }

@@ -23,7 +23,7 @@ func smallFile() *File {
 		BestEpoch:  1, BestValAcc: 0.5,
 		Optimizer: OptimizerState{Name: "sgd", Step: 1, ParamNames: []string{"w"},
 			Slots: map[string][][]float32{"velocity": {{0.25, 0}}}},
-		History:    History{Loss: []float64{2}, TrainAcc: []float64{0.1}, ValAcc: []float64{0.5}, LR: []float64{0.1}, Seconds: []float64{1}},
+		History:    History{Loss: []float64{2}, ValLoss: []float64{2.5}, TrainAcc: []float64{0.1}, ValAcc: []float64{0.5}, LR: []float64{0.1}, Seconds: []float64{1}},
 		Partial:    Partial{Batches: 1, LossSum: 1.5, Seconds: 0.25},
 		Amendments: []Amendment{{Epoch: 1, Step: 2, Path: "solver.epochs", Old: "1", New: "2"}},
 	}

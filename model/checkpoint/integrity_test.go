@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -274,5 +275,52 @@ func TestRemoveStaleTemps(t *testing.T) {
 	}
 	if _, err := RemoveStaleTemps(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("RemoveStaleTemps(missing) = %v", err)
+	}
+}
+
+// TestHistoryWithoutValLoss decodes a file written before the history
+// recorded the validation loss: the column is filled with NaN, one per
+// epoch, and the rest is read as written.
+func TestHistoryWithoutValLoss(t *testing.T) {
+	want := sampleFile()
+	var body bytes.Buffer
+	if err := rawEncode(&body, want); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := msgpack.Unmarshal(body.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	h := m["history"].(map[string]any)
+	if _, ok := h["val_loss"]; !ok {
+		t.Fatal("the body has no history.val_loss field to remove")
+	}
+	delete(h, "val_loss")
+	var old bytes.Buffer
+	enc := msgpack.NewEncoder(&old)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(bytes.NewReader(seal(old.Bytes())))
+	if err != nil {
+		t.Fatalf("Decode of a history without val_loss: %v", err)
+	}
+	if len(got.History.ValLoss) != 3 {
+		t.Fatalf("val_loss has %d entries, want 3", len(got.History.ValLoss))
+	}
+	for i, v := range got.History.ValLoss {
+		if !math.IsNaN(v) {
+			t.Errorf("val_loss[%d] = %v, want NaN", i, v)
+		}
+	}
+	// Saved again, the NaNs are kept.
+	again, err := Decode(bytes.NewReader(encode(t, got)))
+	if err != nil || len(again.History.ValLoss) != 3 || !math.IsNaN(again.History.ValLoss[2]) {
+		t.Fatalf("re-encoded: %v, val_loss %v", err, again.History.ValLoss)
+	}
+	got.History.ValLoss = want.History.ValLoss
+	if !reflect.DeepEqual(got, want) {
+		t.Error("the rest of the file differs from what was written")
 	}
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
 )
 
 // File names of a leaderboard in its folder.
@@ -59,15 +59,14 @@ func (e Entry) Params() int { return model.Capacity(e.Config.Model) }
 // Epochs returns the number of epochs finished.
 func (e Entry) Epochs() int { return max(0, e.History.Len()) }
 
-// Best returns the best validation accuracy (a fraction) and the 1-based
-// epoch that first reached it; ok is false before the first epoch.
+// Best returns the best validation accuracy (a fraction) and its epoch,
+// the trainer's best epoch (checkpoint.History.Best); ok is false before
+// the first epoch.
 func (e Entry) Best() (acc float64, epoch int, ok bool) {
-	for i, v := range e.History.ValAcc {
-		if i == 0 || v > acc {
-			acc, epoch = v, i+1
-		}
+	if epoch = e.History.Best(); epoch == 0 {
+		return 0, 0, false
 	}
-	return acc, epoch, epoch > 0
+	return e.History.ValAcc[epoch-1], epoch, true
 }
 
 // FinalLoss returns the average training loss of the last epoch; ok is
@@ -89,14 +88,14 @@ func (e Entry) WallSeconds() float64 {
 }
 
 // ReadRun reads the run in folder dir: its config.yaml (required), its
-// history.csv (missing: no epoch finished yet) and its note.txt
+// history.csv (history.Read; missing: no epoch finished yet) and its note.txt
 // (optional, its whitespace collapsed to single spaces).
 func ReadRun(dir, name string) (Entry, error) {
 	cfg, err := config.Load(filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		return Entry{}, err
 	}
-	h, err := trainer.ReadHistory(filepath.Join(dir, trainer.HistoryFile))
+	h, err := history.Read(filepath.Join(dir, history.File))
 	if errors.Is(err, fs.ErrNotExist) {
 		h, err = checkpoint.History{}, nil
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
 )
 
 // entries returns four runs of the reference network (43,226
@@ -21,7 +21,7 @@ func entries() []Entry {
 	cfg := config.Default()
 	cfg.Solver.Epochs = 2
 	h := func(val, loss, secs []float64) checkpoint.History {
-		return checkpoint.History{Loss: loss, TrainAcc: val, ValAcc: val, LR: loss, Seconds: secs}
+		return checkpoint.History{Loss: loss, ValLoss: loss, TrainAcc: val, ValAcc: val, LR: loss, Seconds: secs}
 	}
 	return []Entry{
 		{Name: "t3", State: "done", Overrides: []string{"solver.optimizer.lr=0.2"}, Config: cfg, History: h([]float64{0.4, 0.35}, []float64{2, 1.5}, []float64{60, 61.5})},
@@ -146,8 +146,8 @@ func TestReadRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "b", "note.txt"), []byte(" one\n two  "), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := checkpoint.History{Loss: []float64{1}, TrainAcc: []float64{0.5}, ValAcc: []float64{0.25}, LR: []float64{0.1}, Seconds: []float64{2}}
-	if err := trainer.WriteHistory(filepath.Join(dir, "b", trainer.HistoryFile), h); err != nil {
+	h := checkpoint.History{Loss: []float64{1}, ValLoss: []float64{1.5}, TrainAcc: []float64{0.5}, ValAcc: []float64{0.25}, LR: []float64{0.1}, Seconds: []float64{2}}
+	if err := history.Write(filepath.Join(dir, "b", history.File), h); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "README"), nil, 0o644); err != nil {

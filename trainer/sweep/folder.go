@@ -14,7 +14,7 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 )
 
@@ -228,7 +228,7 @@ func Entries(dir string) ([]leaderboard.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := trainer.ReadHistory(filepath.Join(td, trainer.HistoryFile))
+		h, err := history.Read(filepath.Join(td, history.File))
 		if errors.Is(err, fs.ErrNotExist) {
 			h, err = checkpoint.History{}, nil
 		}

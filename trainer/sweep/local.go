@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cifar-resnet/trainer/trainer"
+	"github.com/cifar-resnet/trainer/trainer/history"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 )
 
@@ -191,7 +192,7 @@ func (l *Local) runTrial(ctx context.Context, dir string, t Trial, tag string) (
 // bestOf describes the best validation accuracy of the trial in folder
 // dir, or "" when it has none.
 func bestOf(dir string) string {
-	h, err := trainer.ReadHistory(filepath.Join(dir, trainer.HistoryFile))
+	h, err := history.Read(filepath.Join(dir, history.File))
 	if err != nil {
 		return ""
 	}

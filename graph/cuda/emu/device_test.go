@@ -1,0 +1,189 @@
+package emu_test
+
+// These tests exercise package cuda's binding end to end on the device
+// emu.OpenDevice picks: a GPU where there is one, else the CPU emulator.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/emu"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
+)
+
+var (
+	dev     *cuda.Device
+	kind    string
+	openErr error
+)
+
+func TestMain(m *testing.M) {
+	dev, kind, openErr = emu.OpenDevice()
+	code := m.Run()
+	if dev != nil {
+		if err := dev.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// device returns the test device, skipping the test when the machine has
+// neither a GPU nor a compiler for the emulator.
+func device(t *testing.T) *cuda.Device {
+	t.Helper()
+	if errors.Is(openErr, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", openErr)
+	}
+	if openErr != nil {
+		t.Fatal(openErr)
+	}
+	return dev
+}
+
+func TestDeviceInfo(t *testing.T) {
+	d := device(t)
+	free, total, err := d.MemInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free > total || total != d.TotalMem {
+		t.Errorf("MemInfo: free %d, total %d; device has %d bytes", free, total, d.TotalMem)
+	}
+	if kind != "CPU emulator" {
+		t.Logf("running on %v", d)
+		return
+	}
+	if s := d.String(); s != "cuda:0 (CUDA emulator (CPU), compute 9.0, 1.0 GiB)" {
+		t.Errorf("String() = %q", s)
+	}
+	if d.Multiprocessors != 1 {
+		t.Errorf("Multiprocessors = %d, want 1", d.Multiprocessors)
+	}
+	v, err := cuda.DriverVersion()
+	if err != nil || v != 11080 {
+		t.Errorf("DriverVersion() = %d, %v; want 11080", v, err)
+	}
+}
+
+func TestMemoryRoundTrip(t *testing.T) {
+	d := device(t)
+	src := []float32{1, -2.5, 3, float32(math.Inf(1)), 0, 7}
+	a, err := d.Alloc(uint64(4 * len(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(a)
+	b, err := d.Alloc(uint64(4 * len(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(b)
+	if err := cuda.Upload(d, a, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Copy(b, a, uint64(4*len(src))); err != nil {
+		t.Fatal(err)
+	}
+	// Words 1 and 2 of b become 2.0.
+	if err := d.Fill32(b.Add(4), math.Float32bits(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, len(src))
+	if err := cuda.Download(d, got, b); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{1, 2, 2, float32(math.Inf(1)), 0, 7}; !slices.Equal(got, want) {
+		t.Errorf("after upload, copy and fill: %v, want %v", got, want)
+	}
+
+	s, err := d.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fill32Async(a, 0, uint64(len(src))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CopyAsync(a.Add(8), b, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cuda.Download(d, got, a); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{0, 0, 1, 2, 0, 0}; !slices.Equal(got, want) {
+		t.Errorf("after the stream's fill and copy: %v, want %v", got, want)
+	}
+	if err := d.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutOfMemory(t *testing.T) {
+	d := device(t)
+	n := 2 * d.TotalMem
+	_, err := d.Alloc(n)
+	want := fmt.Sprintf("cuda: cuMemAlloc_v2 (%d bytes): CUDA_ERROR_OUT_OF_MEMORY: out of memory", n)
+	if err == nil || err.Error() != want {
+		t.Fatalf("Alloc(%d): got %v, want %q", n, err, want)
+	}
+	if !errors.Is(err, cuda.ErrorOutOfMemory) {
+		t.Errorf("%v does not wrap CUDA_ERROR_OUT_OF_MEMORY", err)
+	}
+}
+
+func TestDriverErrors(t *testing.T) {
+	d := device(t)
+	if _, err := d.LoadModule([]byte("not a fatbin at all")); !errors.Is(err, cuda.ErrorInvalidImage) {
+		t.Errorf("loading a non-image: got %v, want CUDA_ERROR_INVALID_IMAGE", err)
+	}
+	mod, err := d.LoadModule(kernels.Fatbin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Unload()
+	_, err = mod.Function("no_such_kernel")
+	want := "cuda: cuModuleGetFunction (no_such_kernel): CUDA_ERROR_NOT_FOUND: named symbol not found"
+	if err == nil || err.Error() != want {
+		t.Errorf("missing kernel: got %v, want %q", err, want)
+	}
+	if _, err := cuda.Open(1); err == nil || kind == "CPU emulator" && err.Error() != "cuda: device 1 requested, but this machine has 1 (devices 0 to 0)" {
+		t.Errorf("Open(1) on a one-device machine: %v", err)
+	}
+}
+
+// TestEmulatorCatchesStrayWrites checks that the emulator reports a kernel
+// writing past its buffer, which the kernel tests rely on.
+func TestEmulatorCatchesStrayWrites(t *testing.T) {
+	d := device(t)
+	if kind != "CPU emulator" {
+		t.Skip("a GPU does not detect small out-of-bounds writes")
+	}
+	m, err := kernels.Load(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unload()
+	p, err := d.Alloc(4 * 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(p)
+	if err := m.Fill(p, 1, 11); !errors.Is(err, cuda.ErrorIllegalAddress) {
+		t.Errorf("filling 11 floats of a 10-float buffer: got %v, want CUDA_ERROR_ILLEGAL_ADDRESS", err)
+	}
+	if err := m.Fill(p, 1, 10); err != nil {
+		t.Errorf("filling the whole buffer: %v", err)
+	}
+}

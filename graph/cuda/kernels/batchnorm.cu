@@ -1,0 +1,133 @@
+// Spatial batch normalisation of NCHW tensors, per channel, with explicit
+// running statistics (PyTorch's conventions: the batch variance is biased
+// for normalising, unbiased for the running variance;
+// running = (1 - momentum)·running + momentum·batch).
+//
+// The batch statistics a training forward pass computes (mean, invstd =
+// 1/sqrt(var + eps)) are kept in double, C values each, and read by the
+// backward kernels. Per-channel kernels run one block of BLOCK threads per
+// channel: grid (C).
+#include "common.cuh"
+
+// bn_stats_f32 computes the batch mean and invstd of each channel of x
+// (N×C×HW) and updates the running statistics run_mean and run_var in
+// place. The sums are taken around the channel's first value, which keeps
+// Σd² - (Σd)²/m well conditioned.
+KERNEL void bn_stats_f32(double *mean, double *invstd, float *run_mean, float *run_var,
+		const float *x, int N, int C, int HW, double momentum, double eps) {
+	__shared__ double sh[BLOCK];
+	int c = blockIdx.x;
+	double ref = x[(long long)c * HW];
+	double s = 0, sq = 0;
+	for (int i = threadIdx.x; i < N * HW; i += BLOCK) {
+		double d = x[((long long)(i / HW) * C + c) * HW + i % HW] - ref;
+		s += d;
+		sq += d * d;
+	}
+	double sum = block_sum(s, sh);
+	double sumsq = block_sum(sq, sh);
+	if (threadIdx.x == 0) {
+		double m = (double)N * HW;
+		double mu = ref + sum / m;
+		double ss = fmax(0.0, sumsq - sum * sum / m);
+		double var = ss / m;
+		mean[c] = mu;
+		invstd[c] = 1 / sqrt(var + eps);
+		double unbiased = m > 1 ? ss / (m - 1) : var;
+		run_mean[c] = (float)((1 - momentum) * (double)run_mean[c] + momentum * mu);
+		run_var[c] = (float)((1 - momentum) * (double)run_var[c] + momentum * unbiased);
+	}
+}
+
+// bn_eval_stats_f32 sets mean and invstd from the running statistics, for
+// evaluation mode. One thread per channel: launch Grid1(C).
+KERNEL void bn_eval_stats_f32(double *mean, double *invstd, const float *run_mean,
+		const float *run_var, int C, double eps) {
+	GRID_STRIDE(c, C) {
+		mean[c] = run_mean[c];
+		invstd[c] = 1 / sqrt((double)run_var[c] + eps);
+	}
+}
+
+// bn_apply_f32 normalises x (n = N·C·HW elements) into y:
+// y = x·scale + shift with scale = γ·invstd and shift = β - mean·γ·invstd
+// (rounded to float, as the CPU does), then max(·, 0) when relu ≠ 0.
+KERNEL void bn_apply_f32(float *y, const float *x, const float *gamma, const float *beta,
+		const double *mean, const double *invstd, int C, int HW, int n, int relu) {
+	GRID_STRIDE(i, n) {
+		int c = (i / HW) % C;
+		double k = (double)gamma[c] * invstd[c];
+		float scale = (float)k;
+		float shift = (float)((double)beta[c] - mean[c] * k);
+		float v = x[i] * scale + shift;
+		y[i] = relu ? fmaxf(v, 0.f) : v;
+	}
+}
+
+// bn_backward_sums_f32 computes per channel sum_dy = Σ dy and
+// sum_dy_xhat = Σ dy·x̂, x̂ = (x - mean)·invstd, over the N·HW values of
+// the channel. When y is not null (batch norm fused with ReLU, y its
+// output), dy counts only where y > 0.
+KERNEL void bn_backward_sums_f32(double *sum_dy, double *sum_dy_xhat, const float *x,
+		const float *dy, const float *y, const double *mean, const double *invstd,
+		int N, int C, int HW) {
+	__shared__ double sh[BLOCK];
+	int c = blockIdx.x;
+	double mu = mean[c];
+	double a = 0, b = 0;
+	for (int i = threadIdx.x; i < N * HW; i += BLOCK) {
+		long long j = ((long long)(i / HW) * C + c) * HW + i % HW;
+		if (y && !(y[j] > 0.f)) continue;
+		a += dy[j];
+		b += dy[j] * (x[j] - mu);
+	}
+	double sa = block_sum(a, sh);
+	double sb = block_sum(b, sh);
+	if (threadIdx.x == 0) {
+		sum_dy[c] = sa;
+		sum_dy_xhat[c] = sb * invstd[c];
+	}
+}
+
+// bn_backward_params_f32 writes the gradients of γ (Σ dy·x̂) and β (Σ dy)
+// from the sums of bn_backward_sums_f32; either output may be null. One
+// thread per channel: launch Grid1(C).
+KERNEL void bn_backward_params_f32(float *dgamma, float *dbeta, const double *sum_dy,
+		const double *sum_dy_xhat, int C) {
+	GRID_STRIDE(c, C) {
+		if (dgamma) dgamma[c] = (float)sum_dy_xhat[c];
+		if (dbeta) dbeta[c] = (float)sum_dy[c];
+	}
+}
+
+// bn_backward_data_f32 computes dx = γ·invstd·(dy - Σdy/M - x̂·Σdy·x̂/M)
+// (M = N·HW values per channel; n = N·C·HW elements), arranged like the
+// CPU as dx = k·dy + a·x + b with per-channel constants. When y is not
+// null, dy is taken as 0 where y ≤ 0 (batch norm fused with ReLU).
+KERNEL void bn_backward_data_f32(float *dx, const float *x, const float *dy, const float *y,
+		const float *gamma, const double *mean, const double *invstd, const double *sum_dy,
+		const double *sum_dy_xhat, int C, int HW, int n) {
+	double m = (double)(n / C);
+	GRID_STRIDE(i, n) {
+		int c = (i / HW) % C;
+		double k = (double)gamma[c] * invstd[c];
+		double a = -k * invstd[c] * sum_dy_xhat[c] / m;
+		double b = -k * sum_dy[c] / m - a * mean[c];
+		float d = (y && !(y[i] > 0.f)) ? 0.f : dy[i];
+		dx[i] = (float)k * d + (float)a * x[i] + (float)b;
+	}
+}
+
+// bn_fold_f32 folds evaluation-mode batch norm into the K×CRR filter w of
+// the convolution before it: wf(k, q) = w(k, q)·s_k and bias_k = β_k -
+// mean_k·s_k, with s_k = γ_k/sqrt(run_var_k + eps). Launch
+// Grid1(K·CRR).
+KERNEL void bn_fold_f32(float *wf, float *bias, const float *w, const float *gamma,
+		const float *beta, const float *run_mean, const float *run_var, int K, int CRR, double eps) {
+	GRID_STRIDE(i, K * CRR) {
+		int k = i / CRR;
+		double s = (double)gamma[k] / sqrt((double)run_var[k] + eps);
+		wf[i] = (float)((double)w[i] * s);
+		if (i % CRR == 0) bias[k] = (float)((double)beta[k] - (double)run_mean[k] * s);
+	}
+}

@@ -1,0 +1,102 @@
+package kernels_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
+)
+
+// benchConvs are the convolutions of the default network (config.yaml:
+// stages of 16 and 32 channels on 32×32 images) at batch size 128.
+var benchConvs = []struct {
+	name string
+	g    kernels.Conv
+}{
+	{"stem3x3", kernels.Conv{N: 128, C: 3, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
+	{"16to16_3x3", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
+	{"16to32_3x3s2", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1}},
+	{"16to32_1x1s2", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 32, R: 1, Stride: 2, Pad: 0}},
+	{"32to32_3x3", kernels.Conv{N: 128, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}},
+}
+
+// gpu returns the kernels for a benchmark, which runs on a GPU only: the
+// emulator would take minutes.
+func gpu(b *testing.B) *kernels.Module {
+	if openErr != nil {
+		b.Skip(openErr)
+	}
+	if kind != "GPU" {
+		b.Skipf("benchmarks need a GPU, not the %s", kind)
+	}
+	return mod
+}
+
+// bbuf is device memory of n floats, zeroed, freed after the benchmark.
+func bbuf(b *testing.B, n int) cuda.Ptr {
+	p, err := dev.Alloc(uint64(4 * n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dev.Free(p) })
+	if err := dev.Fill32(p, 0, uint64(n)); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// run times fn, each iteration waited for.
+func run(b *testing.B, fn func() error) {
+	for b.Loop() {
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+		if err := dev.Synchronize(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkConv(b *testing.B) {
+	m := gpu(b)
+	for _, c := range benchConvs {
+		g := c.g
+		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
+		x, w, y, dx, dw := bbuf(b, nx), bbuf(b, nw), bbuf(b, ny), bbuf(b, nx), bbuf(b, nw)
+		splits := kernels.FilterSplits(g)
+		work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
+		b.Run(c.name+"/forward", func(b *testing.B) { run(b, func() error { return m.ConvForward(g, y, x, w, 0, 0, false) }) })
+		b.Run(c.name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardData(g, dx, w, y) }) })
+		b.Run(fmt.Sprintf("%s/filter_%dslices", c.name, splits), func(b *testing.B) {
+			run(b, func() error { return m.ConvBackwardFilter(g, dw, x, y, work, splits) })
+		})
+	}
+}
+
+func BenchmarkBatchNorm(b *testing.B) {
+	m := gpu(b)
+	bn := kernels.BN{N: 128, C: 16, HW: 32 * 32, Momentum: 0.1, Epsilon: 1e-5}
+	n := bn.N * bn.C * bn.HW
+	x, y, dy, dx := bbuf(b, n), bbuf(b, n), bbuf(b, n), bbuf(b, n)
+	gamma, beta, rm, rv := bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C)
+	stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
+	mean, invstd := stats, stats.Add(uint64(8*bn.C))
+	sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
+	b.Run("forward", func(b *testing.B) {
+		run(b, func() error {
+			if err := m.BNStats(bn, mean, invstd, rm, rv, x); err != nil {
+				return err
+			}
+			return m.BNApply(bn, y, x, gamma, beta, mean, invstd, true)
+		})
+	})
+	b.Run("backward", func(b *testing.B) {
+		run(b, func() error {
+			if err := m.BNBackwardSums(bn, sdy, sdxh, x, dy, y, mean, invstd); err != nil {
+				return err
+			}
+			return m.BNBackwardData(bn, dx, x, dy, y, gamma, mean, invstd, sdy, sdxh)
+		})
+	})
+}

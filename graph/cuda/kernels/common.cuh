@@ -1,0 +1,103 @@
+// Shared definitions of the trainer's CUDA kernels.
+//
+// Rules every kernel follows, so that the CPU emulator (../emu) runs them
+// unchanged and the results do not depend on scheduling:
+//   - no warp shuffles, no atomics: reductions go through shared memory in
+//     a fixed order, so every run gives the same bits;
+//   - every thread of a block reaches every __syncthreads (no early return
+//     in a kernel that synchronises);
+//   - shared memory is static (__shared__ arrays of fixed size);
+//   - float32 data; per-channel statistics and reductions in double.
+#pragma once
+
+// KERNEL declares a kernel with an unmangled name, the name the Go side
+// passes to cuModuleGetFunction.
+#define KERNEL extern "C" __global__
+
+// BLOCK is the number of threads of a block for every kernel of this
+// module; the Go wrappers launch all of them with it.
+#define BLOCK 256
+
+// GRID_STRIDE loops i over [0, n) across all threads of the grid.
+#define GRID_STRIDE(i, n) \
+	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
+
+// block_sum returns the sum of v over the BLOCK threads of the block, to
+// every thread. All threads must call it; sh is BLOCK doubles of shared
+// memory, free for reuse when it returns.
+__device__ double block_sum(double v, double *sh) {
+	int t = threadIdx.x;
+	sh[t] = v;
+	__syncthreads();
+	for (int s = BLOCK / 2; s > 0; s >>= 1) {
+		if (t < s) sh[t] += sh[t + s];
+		__syncthreads();
+	}
+	double r = sh[0];
+	__syncthreads();
+	return r;
+}
+
+// Tiled matrix product, the engine of the dense layer and of the three
+// convolution kernels (implicit GEMM: the patch matrix is never stored).
+//
+// gemm_tiles computes, for the TM×TN tile (blockIdx.y, blockIdx.x) of an
+// M×N result, acc(i, j) = Σ_{q in [k0, k1)} A(i, q)·B(q, j) and passes each
+// value to store(i, j, acc). A and B are read through the functors
+// loadA(i, q) and loadB(q, j), called only for indices inside the matrices.
+// A block has BLOCK = 256 threads, 16×16, each computing a 4×4 sub-tile
+// with stride 16 (so neighbouring threads store neighbouring columns).
+#define TM 64
+#define TN 64
+#define TK 8
+
+template <class LoadA, class LoadB, class Store>
+__device__ void gemm_tiles(int M, int N, int k0, int k1, LoadA loadA, LoadB loadB, Store store) {
+	__shared__ float As[TK][TM];
+	__shared__ float Bs[TK][TN];
+	int tid = threadIdx.x;
+	int tx = tid % 16, ty = tid / 16;
+	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
+	float acc[4][4];
+	for (int u = 0; u < 4; u++)
+		for (int v = 0; v < 4; v++) acc[u][v] = 0.f;
+	for (int kb = k0; kb < k1; kb += TK) {
+		// Neighbouring threads load neighbouring q of A and neighbouring
+		// columns of B.
+		for (int e = tid; e < TM * TK; e += BLOCK) {
+			int i = e / TK, kk = e % TK;
+			int r = row0 + i, q = kb + kk;
+			As[kk][i] = (r < M && q < k1) ? loadA(r, q) : 0.f;
+		}
+		for (int e = tid; e < TK * TN; e += BLOCK) {
+			int kk = e / TN, j = e % TN;
+			int c = col0 + j, q = kb + kk;
+			Bs[kk][j] = (c < N && q < k1) ? loadB(q, c) : 0.f;
+		}
+		__syncthreads();
+		for (int kk = 0; kk < TK; kk++) {
+			float a[4], b[4];
+			for (int u = 0; u < 4; u++) a[u] = As[kk][ty + 16 * u];
+			for (int v = 0; v < 4; v++) b[v] = Bs[kk][tx + 16 * v];
+			for (int u = 0; u < 4; u++)
+				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * b[v];
+		}
+		__syncthreads();
+	}
+	for (int u = 0; u < 4; u++) {
+		int r = row0 + ty + 16 * u;
+		for (int v = 0; v < 4; v++) {
+			int c = col0 + tx + 16 * v;
+			if (r < M && c < N) store(r, c, acc[u][v]);
+		}
+	}
+}
+
+// split_range returns in [*k0, *k1) the part of the reduction [0, K) that
+// slice blockIdx.z of gridDim.z computes: equal multiples of TK, the last
+// one shorter (or empty).
+__device__ void split_range(int K, int *k0, int *k1) {
+	int per = ((K + gridDim.z - 1) / gridDim.z + TK - 1) / TK * TK;
+	*k0 = min(K, (int)blockIdx.z * per);
+	*k1 = min(K, *k0 + per);
+}

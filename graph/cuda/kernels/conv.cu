@@ -1,0 +1,84 @@
+// 2-D convolution without bias over NCHW images with a K×C×R×R filter
+// (square kernel, equal stride and zero padding on both axes): the
+// forward pass, the gradient with respect to the input and the one with
+// respect to the filter, all as implicit matrix products (gemm_tiles) that
+// gather the image patches on the fly.
+//
+// The geometry is passed as ten ints, in this order: N, C, H, W (input),
+// K, R (output channels, kernel size), S, P (stride, padding), OH, OW
+// (output size, (H + 2P - R)/S + 1 and the same for W).
+#include "common.cuh"
+
+#define GEOM int N, int C, int H, int W, int K, int R, int S, int P, int OH, int OW
+
+// patch returns x̂(q, p), the element of the (virtual) patch matrix of the
+// input x: q = (c·R + ki)·R + kj indexes a filter tap, p = (n·OH + oy)·OW
+// + ox an output position; 0 in the padding.
+__device__ float patch(const float *x, int q, int p, GEOM) {
+	int c = q / (R * R), t = q % (R * R);
+	int ki = t / R, kj = t % R;
+	int n = p / (OH * OW), o = p % (OH * OW);
+	int iy = (o / OW) * S - P + ki, ix = (o % OW) * S - P + kj;
+	if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.f;
+	return x[(((long long)n * C + c) * H + iy) * W + ix];
+}
+
+// conv_forward_f32 computes y = conv(x, w), then, each optional, adds
+// bias[k] to output channel k, adds skip (same shape as y) and applies
+// max(·, 0) when relu ≠ 0. bias and skip are null when unused. As a
+// matrix product: y(k, p) = Σ_q w(k, q)·x̂(q, p), K × N·OH·OW with
+// C·R·R terms. Launch BLOCK threads on the grid (⌈N·OH·OW/TN⌉, ⌈K/TM⌉).
+// The evaluation-mode convolution with batch norm folded in is this
+// kernel with the folded filter and bias of bn_fold_f32.
+KERNEL void conv_forward_f32(float *y, const float *x, const float *w,
+		const float *bias, const float *skip, int relu, GEOM) {
+	int CRR = C * R * R, OHW = OH * OW;
+	gemm_tiles(K, N * OHW, 0, CRR,
+		[=](int k, int q) { return w[(long long)k * CRR + q]; },
+		[=](int q, int p) { return patch(x, q, p, N, C, H, W, K, R, S, P, OH, OW); },
+		[=](int k, int p, float v) {
+			long long i = ((long long)(p / OHW) * K + k) * OHW + p % OHW;
+			if (bias) v += bias[k];
+			if (skip) v += skip[i];
+			if (relu) v = fmaxf(v, 0.f);
+			y[i] = v;
+		});
+}
+
+// conv_backward_data_f32 computes dx = ∂L/∂x from w and dy: dx(c, p) =
+// Σ_{k,ki,kj} w(k, c, ki, kj)·dy(k, oy, ox) over the output positions
+// (oy, ox) whose tap (ki, kj) reads input position p = (n, iy, ix), i.e.
+// oy·S - P + ki = iy. As a matrix product: C × N·H·W with K·R·R terms.
+// Launch BLOCK threads on the grid (⌈N·H·W/TN⌉, ⌈C/TM⌉).
+KERNEL void conv_backward_data_f32(float *dx, const float *w, const float *dy, GEOM) {
+	int RR = R * R, HW = H * W;
+	gemm_tiles(C, N * HW, 0, K * RR,
+		[=](int c, int q) { return w[((long long)(q / RR) * C + c) * RR + q % RR]; },
+		[=](int q, int p) {
+			int k = q / RR, t = q % RR;
+			int n = p / HW, i = p % HW;
+			int ty = i / W + P - t / R, tx = i % W + P - t % R;
+			if (ty < 0 || tx < 0 || ty % S != 0 || tx % S != 0) return 0.f;
+			int oy = ty / S, ox = tx / S;
+			if (oy >= OH || ox >= OW) return 0.f;
+			return dy[(((long long)n * K + k) * OH + oy) * OW + ox];
+		},
+		[=](int c, int p, float v) { dx[((long long)(p / HW) * C + c) * HW + p % HW] = v; });
+}
+
+// conv_backward_filter_f32 computes the filter gradient ∂L/∂w(k, q) =
+// Σ_p dy(k, p)·x̂(q, p), K × C·R·R with N·OH·OW terms. The sum over p is
+// split into gridDim.z slices: slice z writes its partial sums to
+// dw + z·K·C·R·R, and sum_partials_f32 adds them (with one slice, dw is
+// the gradient itself). Launch BLOCK threads on the grid (⌈C·R·R/TN⌉,
+// ⌈K/TM⌉, splits).
+KERNEL void conv_backward_filter_f32(float *dw, const float *x, const float *dy, GEOM) {
+	int CRR = C * R * R, OHW = OH * OW;
+	int p0, p1;
+	split_range(N * OHW, &p0, &p1);
+	float *out = dw + (long long)blockIdx.z * K * CRR;
+	gemm_tiles(K, CRR, p0, p1,
+		[=](int k, int p) { return dy[((long long)(p / OHW) * K + k) * OHW + p % OHW]; },
+		[=](int p, int q) { return patch(x, q, p, N, C, H, W, K, R, S, P, OH, OW); },
+		[=](int k, int q, float v) { out[(long long)k * CRR + q] = v; });
+}

@@ -1,0 +1,444 @@
+package kernels_test
+
+// The kernels are run on the device emu.OpenDevice picks (a GPU where
+// there is one, else the CPU emulator, compiled from the same sources)
+// and compared with plain float64 loops written from the formulas of the
+// CPU implementation.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/emu"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
+)
+
+var (
+	dev     *cuda.Device
+	mod     *kernels.Module
+	kind    string
+	openErr error
+)
+
+func TestMain(m *testing.M) {
+	dev, kind, openErr = emu.OpenDevice()
+	if openErr == nil {
+		mod, openErr = kernels.Load(dev)
+	}
+	code := m.Run()
+	if mod != nil {
+		if err := mod.Unload(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// module returns the loaded kernels, skipping the test when the machine
+// has neither a GPU nor a compiler for the emulator.
+func module(t *testing.T) *kernels.Module {
+	t.Helper()
+	if errors.Is(openErr, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", openErr)
+	}
+	if openErr != nil {
+		t.Fatal(openErr)
+	}
+	return mod
+}
+
+// buf is device memory freed at the end of the test.
+func buf(t *testing.T, bytes int) cuda.Ptr {
+	t.Helper()
+	p, err := dev.Alloc(uint64(bytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := dev.Free(p); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// up copies host data to new device memory.
+func up[T float32 | float64 | int32](t *testing.T, data []T) cuda.Ptr {
+	t.Helper()
+	var z T
+	p := buf(t, len(data)*int(sizeof(z)))
+	if err := cuda.Upload(dev, p, data); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func sizeof[T float32 | float64 | int32](T) uintptr {
+	var z T
+	switch any(z).(type) {
+	case float64:
+		return 8
+	}
+	return 4
+}
+
+// down copies n elements of device memory to the host, after checking
+// the queued kernels ran.
+func down[T float32 | float64](t *testing.T, p cuda.Ptr, n int) []T {
+	t.Helper()
+	out := make([]T, n)
+	if err := cuda.Download(dev, out, p); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randoms returns n values uniform in [-1, 1), seeded.
+func randoms(seed uint64, n int) []float32 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(2*r.Float64() - 1)
+	}
+	return v
+}
+
+// near checks got against want: each error at most rtol·|want| plus
+// rtol·max|want| (rounding in sums of terms of either sign).
+func near[T float32 | float64](t *testing.T, what string, got []T, want []float64, rtol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	scale := 0.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(w))
+	}
+	bad := 0
+	for i := range got {
+		g := float64(got[i])
+		if d := math.Abs(g - want[i]); !(d <= rtol*(math.Abs(want[i])+scale)) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s[%d] = %v, want %v (error %.3g)", what, i, g, want[i], d)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d of %d values wrong", what, bad, len(got))
+	}
+}
+
+func f64[T float32 | int32](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func TestElementwise(t *testing.T) {
+	m := module(t)
+	a := []float32{1, -2, 3.5, 0, -0.5}
+	b := []float32{-1.5, 1, 1, 2, 0.25}
+	pa, pb, py := up(t, a), up(t, b), buf(t, 4*len(a))
+	n := len(a)
+	for _, c := range []struct {
+		name string
+		run  func() error
+		want []float64
+	}{
+		{"Fill", func() error { return m.Fill(py, 2.5, n) }, []float64{2.5, 2.5, 2.5, 2.5, 2.5}},
+		{"Add", func() error { return m.Add(py, pa, pb, n) }, []float64{-0.5, -1, 4.5, 2, -0.25}},
+		{"ReLU", func() error { return m.ReLU(py, pa, n) }, []float64{1, 0, 3.5, 0, 0}},
+		{"AddReLU", func() error { return m.AddReLU(py, pa, pb, n) }, []float64{0, 0, 4.5, 2, 0}},
+		// The mask is a > 0: b flows where a is 1 and 3.5.
+		{"ReLUBackward", func() error { return m.ReLUBackward(py, pa, pb, n) }, []float64{-1.5, 0, 1, 0, 0}},
+	} {
+		check(t, c.run())
+		near(t, c.name, down[float32](t, py, n), c.want, 0)
+	}
+	// In place, as Gorgonia's gradient sums do it.
+	check(t, m.Add(pa, pa, pb, n))
+	near(t, "Add in place", down[float32](t, pa, n), []float64{-0.5, -1, 4.5, 2, -0.25}, 0)
+	// More elements than one grid-stride pass of the capped grid covers
+	// is too slow to emulate; n = 1000 spans four blocks.
+	big := randoms(1, 1000)
+	pbig, pout := up(t, big), buf(t, 4000)
+	check(t, m.ReLU(pout, pbig, 1000))
+	want := make([]float64, 1000)
+	for i, v := range big {
+		want[i] = math.Max(float64(v), 0)
+	}
+	near(t, "ReLU of 1000", down[float32](t, pout, 1000), want, 0)
+
+	parts := []float32{1, 2, 3, 10, 20, 30, 100, 200, 300}
+	check(t, m.SumPartials(py, up(t, parts), 3, 3))
+	near(t, "SumPartials", down[float32](t, py, 3), []float64{111, 222, 333}, 0)
+}
+
+func TestGlobalAvgPool(t *testing.T) {
+	m := module(t)
+	for _, hw := range []int{5, 300} { // 300 > Block: each thread sums several
+		rows := 6
+		x := randoms(2, rows*hw)
+		py := buf(t, 4*rows)
+		check(t, m.GAPForward(py, up(t, x), rows, hw))
+		want := make([]float64, rows)
+		for r := range rows {
+			for _, v := range x[r*hw : (r+1)*hw] {
+				want[r] += float64(v)
+			}
+			want[r] /= float64(hw)
+		}
+		near(t, fmt.Sprintf("GAPForward hw=%d", hw), down[float32](t, py, rows), want, 1e-6)
+
+		dy := randoms(3, rows)
+		pdx := buf(t, 4*rows*hw)
+		check(t, m.GAPBackward(pdx, up(t, dy), rows, hw))
+		wantDx := make([]float64, rows*hw)
+		for i := range wantDx {
+			wantDx[i] = float64(dy[i/hw] / float32(hw))
+		}
+		near(t, fmt.Sprintf("GAPBackward hw=%d", hw), down[float32](t, pdx, rows*hw), wantDx, 0)
+	}
+}
+
+// matmul is the reference C = alpha·op(A)·op(B) + beta·C.
+func matmul(transA, transB bool, M, N, K int, alpha float64, a []float32, lda int, b []float32, ldb int, beta float64, c []float32, ldc int) []float64 {
+	out := f64(c)
+	for i := range M {
+		for j := range N {
+			var s float64
+			for q := range K {
+				ai, bi := i*lda+q, q*ldb+j
+				if transA {
+					ai = q*lda + i
+				}
+				if transB {
+					bi = j*ldb + q
+				}
+				av, bv := a[ai], b[bi]
+				s += float64(av) * float64(bv)
+			}
+			out[i*ldc+j] = alpha*s + beta*float64(c[i*ldc+j])
+		}
+	}
+	return out
+}
+
+func TestSgemm(t *testing.T) {
+	m := module(t)
+	// Sizes cross the 64×64 tiles and the 8-deep steps; the leading
+	// dimensions exceed the matrices' widths.
+	const M, N, K = 70, 67, 13
+	for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		lda, ldb, ldc := K+3, N+1, N+2
+		arows, brows := M, K
+		if tr[0] {
+			lda, arows = M+2, K
+		}
+		if tr[1] {
+			ldb, brows = K+1, N
+		}
+		a, b, c := randoms(4, arows*lda), randoms(5, brows*ldb), randoms(6, M*ldc)
+		for _, beta := range []float32{0, 0.5} {
+			pc := up(t, c)
+			check(t, m.Sgemm(tr[0], tr[1], M, N, K, 1.5, up(t, a), lda, up(t, b), ldb, beta, pc, ldc))
+			want := matmul(tr[0], tr[1], M, N, K, 1.5, a, lda, b, ldb, float64(beta), c, ldc)
+			near(t, fmt.Sprintf("Sgemm trans=%v beta=%v", tr, beta), down[float32](t, pc, M*ldc), want, 1e-5)
+		}
+	}
+}
+
+func TestDense(t *testing.T) {
+	m := module(t)
+	const n, in, out = 5, 16, 10
+	x, w, b, dy := randoms(7, n*in), randoms(8, out*in), randoms(9, out), randoms(10, n*out)
+	px, pw, pdy := up(t, x), up(t, w), up(t, dy)
+	py := buf(t, 4*n*out)
+	check(t, m.DenseForward(py, px, pw, up(t, b), n, in, out))
+	want := make([]float64, n*out)
+	for r := range n {
+		for o := range out {
+			s := float64(b[o])
+			for i := range in {
+				s += float64(x[r*in+i]) * float64(w[o*in+i])
+			}
+			want[r*out+o] = s
+		}
+	}
+	near(t, "DenseForward", down[float32](t, py, n*out), want, 1e-5)
+
+	pdx, pdw, pdb := buf(t, 4*n*in), buf(t, 4*out*in), buf(t, 4*out)
+	check(t, m.DenseBackward(pdx, pdw, pdb, px, pw, pdy, n, in, out))
+	wdx, wdw, wdb := make([]float64, n*in), make([]float64, out*in), make([]float64, out)
+	for r := range n {
+		for o := range out {
+			d := float64(dy[r*out+o])
+			wdb[o] += d
+			for i := range in {
+				wdx[r*in+i] += d * float64(w[o*in+i])
+				wdw[o*in+i] += d * float64(x[r*in+i])
+			}
+		}
+	}
+	near(t, "DenseBackward dx", down[float32](t, pdx, n*in), wdx, 1e-5)
+	near(t, "DenseBackward dw", down[float32](t, pdw, out*in), wdw, 1e-5)
+	near(t, "DenseBackward db", down[float32](t, pdb, out), wdb, 1e-5)
+}
+
+// convRef returns the reference forward pass of g and a function that
+// reads input element (n, c, iy, ix), 0 in the padding.
+func convRef(g kernels.Conv, x, w []float32) []float64 {
+	oh, ow := g.OH(), g.OW()
+	y := make([]float64, g.N*g.K*oh*ow)
+	for n := range g.N {
+		for k := range g.K {
+			for oy := range oh {
+				for ox := range ow {
+					var s float64
+					for c := range g.C {
+						for ki := range g.R {
+							for kj := range g.R {
+								iy, ix := oy*g.Stride-g.Pad+ki, ox*g.Stride-g.Pad+kj
+								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+									continue
+								}
+								s += float64(x[((n*g.C+c)*g.H+iy)*g.W+ix]) * float64(w[((k*g.C+c)*g.R+ki)*g.R+kj])
+							}
+						}
+					}
+					y[((n*g.K+k)*oh+oy)*ow+ox] = s
+				}
+			}
+		}
+	}
+	return y
+}
+
+// convGradRef returns the reference gradients dx and dw of g for dy, by
+// the chain rule applied to each term of the forward sum.
+func convGradRef(g kernels.Conv, x, w, dy []float32) (dx, dw []float64) {
+	oh, ow := g.OH(), g.OW()
+	dx, dw = make([]float64, len(x)), make([]float64, len(w))
+	for n := range g.N {
+		for k := range g.K {
+			for oy := range oh {
+				for ox := range ow {
+					d := float64(dy[((n*g.K+k)*oh+oy)*ow+ox])
+					for c := range g.C {
+						for ki := range g.R {
+							for kj := range g.R {
+								iy, ix := oy*g.Stride-g.Pad+ki, ox*g.Stride-g.Pad+kj
+								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
+									continue
+								}
+								xi, wi := ((n*g.C+c)*g.H+iy)*g.W+ix, ((k*g.C+c)*g.R+ki)*g.R+kj
+								dx[xi] += d * float64(w[wi])
+								dw[wi] += d * float64(x[xi])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return dx, dw
+}
+
+func TestConv(t *testing.T) {
+	m := module(t)
+	for i, g := range []kernels.Conv{
+		{N: 2, C: 3, H: 7, W: 7, K: 5, R: 3, Stride: 1, Pad: 1},
+		{N: 2, C: 3, H: 7, W: 7, K: 5, R: 3, Stride: 2, Pad: 1},
+		{N: 2, C: 4, H: 6, W: 5, K: 6, R: 1, Stride: 2, Pad: 0},
+		{N: 2, C: 4, H: 6, W: 6, K: 3, R: 1, Stride: 1, Pad: 0},
+		{N: 1, C: 2, H: 4, W: 4, K: 70, R: 3, Stride: 1, Pad: 1}, // K spans two tiles
+	} {
+		name := fmt.Sprintf("conv %d (%dx%d s%d p%d)", i, g.R, g.R, g.Stride, g.Pad)
+		seed := uint64(100 + 10*i)
+		x, w := randoms(seed, g.N*g.C*g.H*g.W), randoms(seed+1, g.K*g.C*g.R*g.R)
+		ny := g.N * g.K * g.OH() * g.OW()
+		dy := randoms(seed+2, ny)
+		px, pw, pdy := up(t, x), up(t, w), up(t, dy)
+
+		py := buf(t, 4*ny)
+		check(t, m.ConvForward(g, py, px, pw, 0, 0, false))
+		y := convRef(g, x, w)
+		near(t, name+" forward", down[float32](t, py, ny), y, 1e-5)
+
+		// Bias, skip and ReLU, as in the folded evaluation pass.
+		bias, skip := randoms(seed+3, g.K), randoms(seed+4, ny)
+		check(t, m.ConvForward(g, py, px, pw, up(t, bias), up(t, skip), true))
+		fused := make([]float64, ny)
+		ohw := g.OH() * g.OW()
+		for j := range fused {
+			fused[j] = math.Max(y[j]+float64(bias[j/ohw%g.K])+float64(skip[j]), 0)
+		}
+		near(t, name+" forward+bias+skip+relu", down[float32](t, py, ny), fused, 1e-5)
+
+		wantDx, wantDw := convGradRef(g, x, w, dy)
+		pdx := buf(t, 4*len(x))
+		check(t, m.ConvBackwardData(g, pdx, pw, pdy))
+		near(t, name+" backward data", down[float32](t, pdx, len(x)), wantDx, 1e-5)
+
+		for _, splits := range []int{1, 3} {
+			pdw := buf(t, 4*len(w))
+			var work cuda.Ptr
+			if n := kernels.FilterWork(g, splits); n > 0 {
+				work = buf(t, 4*n)
+			}
+			check(t, m.ConvBackwardFilter(g, pdw, px, pdy, work, splits))
+			near(t, fmt.Sprintf("%s backward filter, %d slices", name, splits), down[float32](t, pdw, len(w)), wantDw, 1e-5)
+		}
+	}
+}
+
+func TestConvArguments(t *testing.T) {
+	m := module(t)
+	g := kernels.Conv{N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, Stride: 1, Pad: 1}
+	if err := m.ConvBackwardFilter(g, 1, 1, 1, 0, 2); err == nil || err.Error() != "kernels: conv_backward_filter_f32: 2 slices need a work buffer of 18 floats" {
+		t.Errorf("two slices without a work buffer: %v", err)
+	}
+	bad := kernels.Conv{N: 1, C: 1, H: 2, W: 2, K: 1, R: 5, Stride: 1, Pad: 0}
+	if err := m.ConvForward(bad, 1, 1, 1, 0, 0, false); err == nil || err.Error() != "kernels: invalid convolution geometry {N:1 C:1 H:2 W:2 K:1 R:5 Stride:1 Pad:0}" {
+		t.Errorf("a kernel larger than the image: %v", err)
+	}
+	if err := m.Fill(1, 0, math.MaxInt32+1); err == nil || err.Error() != "kernels: fill_f32: size 2147483648 out of range [0, 2147483647]" {
+		t.Errorf("2³¹ elements: %v", err)
+	}
+}
+
+func TestFilterSplits(t *testing.T) {
+	for _, c := range []struct {
+		g    kernels.Conv
+		want int
+	}{
+		// 16×16×3×3 filter: 3 tiles (144 columns), so ⌈256/3⌉ = 86 slices
+		// of 128·32·32 positions.
+		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 86},
+		// 64×64×3×3: 9 tiles would want 29 slices, but 128·8·8 positions
+		// make only 8 of 1024.
+		{kernels.Conv{N: 128, C: 64, H: 8, W: 8, K: 64, R: 3, Stride: 1, Pad: 1}, 8},
+		// Few positions: slices of at least 1024 positions.
+		{kernels.Conv{N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 2},
+		{kernels.Conv{N: 1, C: 16, H: 8, W: 8, K: 16, R: 3, Stride: 1, Pad: 1}, 1},
+	} {
+		if got := kernels.FilterSplits(c.g); got != c.want {
+			t.Errorf("FilterSplits(%+v) = %d, want %d", c.g, got, c.want)
+		}
+	}
+}

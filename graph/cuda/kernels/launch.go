@@ -1,0 +1,431 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
+)
+
+// Module is the kernels loaded on a device. Its methods queue one kernel
+// each on the legacy default stream, with the launch configuration the
+// kernel's comment in the sources prescribes, and return without waiting;
+// a later synchronising call (a download, cuda.Device.Synchronize)
+// reports a failure while running. Sizes are element counts; every
+// tensor a kernel indexes must have fewer than 2³¹ elements.
+type Module struct {
+	dev *cuda.Device
+	mod *cuda.Module
+	fns map[string]*cuda.Function
+}
+
+// Load loads the embedded fatbin on dev and looks up every kernel.
+func Load(dev *cuda.Device) (*Module, error) {
+	names, err := Names()
+	if err != nil {
+		return nil, err
+	}
+	mod, err := dev.LoadModule(Fatbin)
+	if err != nil {
+		return nil, fmt.Errorf("kernels: loading the fatbin on %v: %w", dev, err)
+	}
+	m := &Module{dev: dev, mod: mod, fns: make(map[string]*cuda.Function, len(names))}
+	for _, n := range names {
+		f, err := mod.Function(n)
+		if err != nil {
+			mod.Unload()
+			return nil, fmt.Errorf("kernels: %w", err)
+		}
+		m.fns[n] = f
+	}
+	return m, nil
+}
+
+// Unload unloads the module from the device.
+func (m *Module) Unload() error { return m.mod.Unload() }
+
+// launch queues kernel name on grid with Block threads per block.
+func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
+	f, ok := m.fns[name]
+	if !ok {
+		return fmt.Errorf("kernels: no kernel %s in the module", name)
+	}
+	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
+		return fmt.Errorf("kernels: %w", err)
+	}
+	return nil
+}
+
+// maxGrid1 caps the blocks of a grid-stride kernel: enough to fill any
+// current GPU many times over.
+const maxGrid1 = 1 << 16
+
+// launch1 queues a grid-stride kernel over n elements; n = 0 queues
+// nothing.
+func (m *Module) launch1(name string, n int, args ...any) error {
+	if n == 0 {
+		return nil
+	}
+	if err := checkSize(name, n); err != nil {
+		return err
+	}
+	g := cuda.Grid1(n, Block)
+	g.X = min(g.X, maxGrid1)
+	return m.launch(name, g, args...)
+}
+
+// checkSize returns an error unless every size is in [0, 2³¹).
+func checkSize(name string, sizes ...int) error {
+	for _, n := range sizes {
+		if n < 0 || n > math.MaxInt32 {
+			return fmt.Errorf("kernels: %s: size %d out of range [0, %d]", name, n, math.MaxInt32)
+		}
+	}
+	return nil
+}
+
+// flag converts a bool to the int a kernel takes.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Fill sets n floats at y to v.
+func (m *Module) Fill(y cuda.Ptr, v float32, n int) error {
+	return m.launch1("fill_f32", n, y, v, n)
+}
+
+// Add sets y = a + b over n floats; y may be a or b.
+func (m *Module) Add(y, a, b cuda.Ptr, n int) error {
+	return m.launch1("add_f32", n, y, a, b, n)
+}
+
+// ReLU sets y = max(x, 0) over n floats.
+func (m *Module) ReLU(y, x cuda.Ptr, n int) error {
+	return m.launch1("relu_f32", n, y, x, n)
+}
+
+// AddReLU sets y = max(a + b, 0) over n floats.
+func (m *Module) AddReLU(y, a, b cuda.Ptr, n int) error {
+	return m.launch1("add_relu_f32", n, y, a, b, n)
+}
+
+// ReLUBackward sets dx = dy where y > 0 and 0 elsewhere, over n floats; y
+// is the ReLU's output.
+func (m *Module) ReLUBackward(dx, y, dy cuda.Ptr, n int) error {
+	return m.launch1("relu_backward_f32", n, dx, y, dy, n)
+}
+
+// SumPartials sets out[i] = Σ_z parts[z·n + i] for z < splits.
+func (m *Module) SumPartials(out, parts cuda.Ptr, splits, n int) error {
+	if err := checkSize("sum_partials_f32", splits*n); err != nil {
+		return err
+	}
+	return m.launch1("sum_partials_f32", n, out, parts, splits, n)
+}
+
+// GAPForward sets y[r] to the mean of the hw floats of row r of x, for
+// rows = N·C rows.
+func (m *Module) GAPForward(y, x cuda.Ptr, rows, hw int) error {
+	if rows == 0 {
+		return nil
+	}
+	if err := checkSize("gap_forward_f32", rows, rows*hw); err != nil {
+		return err
+	}
+	return m.launch("gap_forward_f32", cuda.Dim3{X: rows, Y: 1, Z: 1}, y, x, hw)
+}
+
+// GAPBackward sets dx[r·hw + j] = dy[r]/hw for rows rows.
+func (m *Module) GAPBackward(dx, dy cuda.Ptr, rows, hw int) error {
+	return m.launch1("gap_backward_f32", rows*hw, dx, dy, hw, rows*hw)
+}
+
+// gemmGrid is the grid of a matrix-product kernel with an M×N result and
+// splits slices of the sum.
+func gemmGrid(M, N, splits int) cuda.Dim3 {
+	return cuda.Dim3{X: (N + TileN - 1) / TileN, Y: (M + TileM - 1) / TileM, Z: splits}
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
+// op(A) M×K and op(B) K×N (transposed when transA, transB), with leading
+// dimensions lda, ldb, ldc; with beta = 0, C is not read.
+func (m *Module) Sgemm(transA, transB bool, M, N, K int, alpha float32, a cuda.Ptr, lda int, b cuda.Ptr, ldb int, beta float32, c cuda.Ptr, ldc int) error {
+	if M == 0 || N == 0 {
+		return nil
+	}
+	if err := checkSize("sgemm_f32", M*lda, K*ldb, N*ldb, M*ldc, K*lda); err != nil {
+		return err
+	}
+	return m.launch("sgemm_f32", gemmGrid(M, N, 1), flag(transA), flag(transB), M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// BroadcastRows sets every row of the rows×cols matrix y to b.
+func (m *Module) BroadcastRows(y, b cuda.Ptr, rows, cols int) error {
+	return m.launch1("broadcast_rows_f32", rows*cols, y, b, rows, cols)
+}
+
+// SumRows sets out[j] to the sum of column j of the rows×cols matrix x.
+func (m *Module) SumRows(out, x cuda.Ptr, rows, cols int) error {
+	if err := checkSize("sum_rows_f32", rows*cols); err != nil {
+		return err
+	}
+	return m.launch1("sum_rows_f32", cols, out, x, rows, cols)
+}
+
+// DenseForward sets y = x·wᵀ + b for x of shape n×in, w of shape out×in
+// and b of length out.
+func (m *Module) DenseForward(y, x, w, b cuda.Ptr, n, in, out int) error {
+	if err := m.BroadcastRows(y, b, n, out); err != nil {
+		return err
+	}
+	return m.Sgemm(false, true, n, out, in, 1, x, in, w, in, 1, y, out)
+}
+
+// DenseBackward computes the gradients of DenseForward from dy (n×out):
+// dx = dy·w, dw = dyᵀ·x and db = Σ_rows dy. A zero pointer skips that
+// gradient.
+func (m *Module) DenseBackward(dx, dw, db, x, w, dy cuda.Ptr, n, in, out int) error {
+	if dx != 0 {
+		if err := m.Sgemm(false, false, n, in, out, 1, dy, out, w, in, 0, dx, in); err != nil {
+			return err
+		}
+	}
+	if dw != 0 {
+		if err := m.Sgemm(true, false, out, in, n, 1, dy, out, x, in, 0, dw, in); err != nil {
+			return err
+		}
+	}
+	if db != 0 {
+		return m.SumRows(db, dy, n, out)
+	}
+	return nil
+}
+
+// Conv is the geometry of a convolution of N×C×H×W images with a K×C×R×R
+// filter, stride Stride and zero padding Pad on each side.
+type Conv struct {
+	N, C, H, W  int
+	K, R        int
+	Stride, Pad int
+}
+
+// OH is the output height, (H + 2·Pad - R)/Stride + 1.
+func (g Conv) OH() int { return (g.H+2*g.Pad-g.R)/g.Stride + 1 }
+
+// OW is the output width, (W + 2·Pad - R)/Stride + 1.
+func (g Conv) OW() int { return (g.W+2*g.Pad-g.R)/g.Stride + 1 }
+
+// check returns an error unless the geometry is valid and its tensors fit
+// the kernels' int indices.
+func (g Conv) check() error {
+	if g.N < 1 || g.C < 1 || g.H < 1 || g.W < 1 || g.K < 1 || g.R < 1 || g.Stride < 1 || g.Pad < 0 || g.OH() < 1 || g.OW() < 1 {
+		return fmt.Errorf("kernels: invalid convolution geometry %+v", g)
+	}
+	return checkSize("conv", g.N*g.C*g.H*g.W, g.N*g.K*g.OH()*g.OW(), g.K*g.C*g.R*g.R, g.N*g.OH()*g.OW()*g.C*g.R*g.R)
+}
+
+// args returns the geometry as the kernels take it: N, C, H, W, K, R, S,
+// P, OH, OW.
+func (g Conv) args() []any {
+	return []any{g.N, g.C, g.H, g.W, g.K, g.R, g.Stride, g.Pad, g.OH(), g.OW()}
+}
+
+// ConvForward sets y = conv(x, w), then adds bias[k] to output channel k
+// (unless bias is 0), adds skip (unless 0) and applies max(·, 0) when relu.
+func (m *Module) ConvForward(g Conv, y, x, w, bias, skip cuda.Ptr, relu bool) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	args := append([]any{y, x, w, bias, skip, flag(relu)}, g.args()...)
+	return m.launch("conv_forward_f32", gemmGrid(g.K, g.N*g.OH()*g.OW(), 1), args...)
+}
+
+// ConvBackwardData sets dx = ∂L/∂x from the filter w and dy = ∂L/∂y.
+func (m *Module) ConvBackwardData(g Conv, dx, w, dy cuda.Ptr) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	args := append([]any{dx, w, dy}, g.args()...)
+	return m.launch("conv_backward_data_f32", gemmGrid(g.C, g.N*g.H*g.W, 1), args...)
+}
+
+// FilterSplits is the number of slices ConvBackwardFilter splits its sum
+// over the N·OH·OW output positions into: enough blocks to occupy a large
+// GPU (about 256), each slice summing at least 1024 positions.
+func FilterSplits(g Conv) int {
+	tiles := ((g.C*g.R*g.R + TileN - 1) / TileN) * ((g.K + TileM - 1) / TileM)
+	s := min((256+tiles-1)/tiles, g.N*g.OH()*g.OW()/1024)
+	return max(1, s)
+}
+
+// FilterWork is the number of floats of the work buffer ConvBackwardFilter
+// needs for splits slices: 0 for one slice.
+func FilterWork(g Conv, splits int) int {
+	if splits <= 1 {
+		return 0
+	}
+	return splits * g.K * g.C * g.R * g.R
+}
+
+// ConvBackwardFilter sets dw = ∂L/∂w from the input x and dy = ∂L/∂y,
+// summing over the output positions in splits slices (FilterSplits), whose
+// partial sums go to work (FilterWork(g, splits) floats) before they are
+// added into dw.
+func (m *Module) ConvBackwardFilter(g Conv, dw, x, dy, work cuda.Ptr, splits int) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	if splits < 1 || splits > g.N*g.OH()*g.OW() {
+		return fmt.Errorf("kernels: conv_backward_filter_f32: %d slices for %d output positions", splits, g.N*g.OH()*g.OW())
+	}
+	crr := g.C * g.R * g.R
+	out := dw
+	if splits > 1 {
+		if work == 0 {
+			return fmt.Errorf("kernels: conv_backward_filter_f32: %d slices need a work buffer of %d floats", splits, FilterWork(g, splits))
+		}
+		out = work
+	}
+	args := append([]any{out, x, dy}, g.args()...)
+	if err := m.launch("conv_backward_filter_f32", gemmGrid(g.K, crr, splits), args...); err != nil {
+		return err
+	}
+	if splits > 1 {
+		return m.SumPartials(dw, work, splits, g.K*crr)
+	}
+	return nil
+}
+
+// BN is the shape of a batch norm's N×C×HW input and its constants.
+type BN struct {
+	N, C, HW int
+	// Momentum weighs the batch in the running statistics:
+	// running = (1-Momentum)·running + Momentum·batch.
+	Momentum float64
+	// Epsilon is added to the variance before the square root.
+	Epsilon float64
+}
+
+// check returns an error unless the shape is valid and fits int indices.
+func (b BN) check() error {
+	if b.N < 1 || b.C < 1 || b.HW < 1 {
+		return fmt.Errorf("kernels: invalid batch norm shape %+v", b)
+	}
+	return checkSize("batch norm", b.N*b.C*b.HW)
+}
+
+// BNStats computes the batch mean and invstd = 1/sqrt(var + ε) of each
+// channel of x into mean and invstd (C doubles each) and updates the
+// running statistics runMean and runVar (C floats each) in place.
+func (m *Module) BNStats(b BN, mean, invstd, runMean, runVar, x cuda.Ptr) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	return m.launch("bn_stats_f32", cuda.Dim3{X: b.C, Y: 1, Z: 1}, mean, invstd, runMean, runVar, x, b.N, b.C, b.HW, b.Momentum, b.Epsilon)
+}
+
+// BNEvalStats sets mean and invstd (C doubles each) from the running
+// statistics, for evaluation mode.
+func (m *Module) BNEvalStats(b BN, mean, invstd, runMean, runVar cuda.Ptr) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	return m.launch1("bn_eval_stats_f32", b.C, mean, invstd, runMean, runVar, b.C, b.Epsilon)
+}
+
+// BNApply sets y = γ·(x - mean)·invstd + β per channel, then max(·, 0)
+// when relu.
+func (m *Module) BNApply(b BN, y, x, gamma, beta, mean, invstd cuda.Ptr, relu bool) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	n := b.N * b.C * b.HW
+	return m.launch1("bn_apply_f32", n, y, x, gamma, beta, mean, invstd, b.C, b.HW, n, flag(relu))
+}
+
+// BNBackwardSums computes per channel Σdy and Σdy·x̂ (C doubles each) for
+// the backward kernels; when y is not 0 (batch norm fused with ReLU, y its
+// output) dy counts only where y > 0.
+func (m *Module) BNBackwardSums(b BN, sumDy, sumDyXhat, x, dy, y, mean, invstd cuda.Ptr) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	return m.launch("bn_backward_sums_f32", cuda.Dim3{X: b.C, Y: 1, Z: 1}, sumDy, sumDyXhat, x, dy, y, mean, invstd, b.N, b.C, b.HW)
+}
+
+// BNBackwardParams writes the gradients of γ and β (C floats each; a zero
+// pointer skips one) from the sums of BNBackwardSums.
+func (m *Module) BNBackwardParams(b BN, dgamma, dbeta, sumDy, sumDyXhat cuda.Ptr) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	return m.launch1("bn_backward_params_f32", b.C, dgamma, dbeta, sumDy, sumDyXhat, b.C)
+}
+
+// BNBackwardData sets dx from dy, x, γ, the saved batch statistics and the
+// sums of BNBackwardSums; y as for BNBackwardSums.
+func (m *Module) BNBackwardData(b BN, dx, x, dy, y, gamma, mean, invstd, sumDy, sumDyXhat cuda.Ptr) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	n := b.N * b.C * b.HW
+	return m.launch1("bn_backward_data_f32", n, dx, x, dy, y, gamma, mean, invstd, sumDy, sumDyXhat, b.C, b.HW, n)
+}
+
+// BNFold folds evaluation-mode batch norm into the K×crr filter w of the
+// convolution before it: wf = w·s and bias = β - mean·s per output
+// channel, s = γ/sqrt(runVar + eps). ConvForward with wf and bias then
+// computes BatchNorm(Conv2D(x, w)).
+func (m *Module) BNFold(wf, bias, w, gamma, beta, runMean, runVar cuda.Ptr, k, crr int, eps float64) error {
+	return m.launch1("bn_fold_f32", k*crr, wf, bias, w, gamma, beta, runMean, runVar, k, crr, eps)
+}
+
+// XentForward sets loss (one float64) to the mean softmax cross-entropy of
+// the n×k logits at temperature t against the target rows, times t²; with
+// kl, the targets' entropy is subtracted (SoftmaxKLDivergence).
+func (m *Module) XentForward(loss, logits, targets cuda.Ptr, n, k int, t float64, kl bool) error {
+	if err := checkSize("xent_forward_f32", n*k); err != nil {
+		return err
+	}
+	return m.launch("xent_forward_f32", cuda.Dim3{X: 1, Y: 1, Z: 1}, loss, logits, targets, n, k, t, flag(kl))
+}
+
+// XentBackward sets d = g·t·(S·softmax(logits/t) - targets)/n, g being
+// the loss's gradient and S each target row's sum.
+func (m *Module) XentBackward(d, logits, targets cuda.Ptr, g float64, n, k int, t float64) error {
+	if err := checkSize("xent_backward_f32", n*k); err != nil {
+		return err
+	}
+	return m.launch1("xent_backward_f32", n, d, logits, targets, g, n, k, t)
+}
+
+// SmoothLabels writes the n×k targets of the n int32 labels with label
+// smoothing eps.
+func (m *Module) SmoothLabels(dst, labels cuda.Ptr, n, k int, eps float64) error {
+	return m.launch1("smooth_labels_f32", n*k, dst, labels, n, k, eps)
+}
+
+// SGD applies one step of torch.optim.SGD (dampening 0) to the n floats
+// of w from grad, with momentum mu (vel, n floats, is its buffer; 0 when
+// mu = 0), weight decay wd and learning rate lr.
+func (m *Module) SGD(w, grad, vel cuda.Ptr, n int, lr, mu, wd float64, nesterov bool) error {
+	if mu != 0 && vel == 0 {
+		return fmt.Errorf("kernels: sgd_f32: momentum %v needs a velocity buffer", mu)
+	}
+	return m.launch1("sgd_f32", n, w, grad, vel, n, lr, mu, wd, flag(nesterov))
+}
+
+// Adam applies step t (counting from 1) of torch.optim.Adam, or AdamW when
+// decoupled, to the n floats of w from grad, with moment buffers mm and
+// vv (n floats each).
+func (m *Module) Adam(w, grad, mm, vv cuda.Ptr, n int, t int64, lr, beta1, beta2, eps, wd float64, decoupled bool) error {
+	if t < 1 {
+		return fmt.Errorf("kernels: adam_f32: step %d, want ≥ 1", t)
+	}
+	stepSize := lr / (1 - math.Pow(beta1, float64(t)))
+	bc2Sqrt := math.Sqrt(1 - math.Pow(beta2, float64(t)))
+	return m.launch1("adam_f32", n, w, grad, mm, vv, n, lr, beta1, beta2, eps, wd, flag(decoupled), stepSize, bc2Sqrt)
+}

@@ -1,0 +1,199 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"unsafe"
+)
+
+// Module is a loaded image of compiled kernels (a fatbin, cubin or PTX).
+type Module struct {
+	dev *Device
+	h   uintptr // CUmodule
+}
+
+// LoadModule loads image, a fatbin, cubin or NUL-terminated PTX text, into
+// the device's context. The driver picks the image's code for the device's
+// architecture, or compiles its PTX for it.
+func (dev *Device) LoadModule(image []byte) (*Module, error) {
+	if len(image) == 0 {
+		return nil, fmt.Errorf("cuda: cuModuleLoadData: empty image")
+	}
+	m := &Module{dev: dev}
+	err := dev.call("cuModuleLoadData", fmt.Sprintf("%d-byte image", len(image)), func() Result {
+		return dev.d.cuModuleLoadData(&m.h, unsafe.Pointer(unsafe.SliceData(image)))
+	})
+	runtime.KeepAlive(image)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Unload unloads the module; its functions must not be launched any more.
+func (m *Module) Unload() error {
+	return m.dev.call("cuModuleUnload", "", func() Result { return m.dev.d.cuModuleUnload(m.h) })
+}
+
+// Function is a kernel of a module.
+type Function struct {
+	mod  *Module
+	h    uintptr // CUfunction
+	Name string
+}
+
+// Function returns the kernel called name (its extern "C" name).
+func (m *Module) Function(name string) (*Function, error) {
+	f := &Function{mod: m, Name: name}
+	err := m.dev.call("cuModuleGetFunction", name, func() Result { return m.dev.d.cuModuleGetFunction(&f.h, m.h, name) })
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Dim3 is a grid or block size.
+type Dim3 struct{ X, Y, Z int }
+
+// Grid1 returns the one-dimensional grid of blocks of size block that
+// covers n threads.
+func Grid1(n, block int) Dim3 { return Dim3{X: (n + block - 1) / block, Y: 1, Z: 1} }
+
+// check returns an error unless every component of d is in [1, limit].
+func (d Dim3) check(what string, limit int) error {
+	for _, v := range []int{d.X, d.Y, d.Z} {
+		if v < 1 || v > limit {
+			return fmt.Errorf("cuda: %s %v: each size must be in [1, %d]", what, d, limit)
+		}
+	}
+	return nil
+}
+
+// Launch queues kernel f on stream s (nil for the legacy default stream)
+// with the given grid and block sizes and static shared memory only. The
+// arguments are passed in order and must match the kernel's parameters:
+// a Ptr for a pointer, an int (passed as a C int, so it must fit in 32
+// bits), int32, uint32, float32 or float64. Launch does not wait for the
+// kernel; an error it raises while running is returned by a later
+// synchronizing call.
+func (f *Function) Launch(grid, block Dim3, s *Stream, args ...any) error {
+	if err := grid.check("grid", math.MaxInt32); err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if err := block.check("block", 1024); err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	p, err := packArgs(args)
+	if err != nil {
+		return fmt.Errorf("cuda: %s: %w", f.Name, err)
+	}
+	var stream uintptr
+	if s != nil {
+		stream = s.h
+	}
+	dev := f.mod.dev
+	err = dev.call("cuLaunchKernel", f.Name, func() Result {
+		return dev.d.cuLaunchKernel(f.h, uint32(grid.X), uint32(grid.Y), uint32(grid.Z),
+			uint32(block.X), uint32(block.Y), uint32(block.Z), 0, stream, p.params(), nil)
+	})
+	runtime.KeepAlive(p)
+	return err
+}
+
+// kernelArgs holds the packed arguments of a launch: each argument's
+// value in its own 8-byte slot, and the array of pointers to the slots
+// that cuLaunchKernel reads (kernelParams).
+type kernelArgs struct {
+	slots []uint64
+	ptrs  []unsafe.Pointer
+}
+
+// params returns the kernelParams pointer, nil for a kernel without
+// parameters.
+func (k *kernelArgs) params() unsafe.Pointer {
+	if len(k.ptrs) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&k.ptrs[0])
+}
+
+// packArgs converts launch arguments to their C representation. Values
+// are stored little-endian at the start of their slot, which is how the
+// driver reads a 4-byte parameter through its pointer.
+func packArgs(args []any) (*kernelArgs, error) {
+	k := &kernelArgs{slots: make([]uint64, len(args)), ptrs: make([]unsafe.Pointer, len(args))}
+	for i, a := range args {
+		var v uint64
+		switch x := a.(type) {
+		case Ptr:
+			v = uint64(x)
+		case int:
+			if x < math.MinInt32 || x > math.MaxInt32 {
+				return nil, fmt.Errorf("argument %d: int %d does not fit a C int", i, x)
+			}
+			v = uint64(uint32(int32(x)))
+		case int32:
+			v = uint64(uint32(x))
+		case uint32:
+			v = uint64(x)
+		case float32:
+			v = uint64(math.Float32bits(x))
+		case float64:
+			v = math.Float64bits(x)
+		default:
+			return nil, fmt.Errorf("argument %d: unsupported type %T (want Ptr, int, int32, uint32, float32 or float64)", i, a)
+		}
+		k.slots[i] = v
+		k.ptrs[i] = unsafe.Pointer(&k.slots[i])
+	}
+	return k, nil
+}
+
+// Stream is a queue of device work, run in order. Streams of this package
+// are blocking streams: they synchronise with the legacy default stream,
+// so Download sees the results of kernels queued on any of them.
+type Stream struct {
+	dev *Device
+	h   uintptr // CUstream
+}
+
+// NewStream creates a stream on the device.
+func (dev *Device) NewStream() (*Stream, error) {
+	s := &Stream{dev: dev}
+	if err := dev.call("cuStreamCreate", "", func() Result { return dev.d.cuStreamCreate(&s.h, 0) }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Synchronize waits until the work queued on the stream has finished.
+func (s *Stream) Synchronize() error {
+	return s.dev.call("cuStreamSynchronize", "", func() Result { return s.dev.d.cuStreamSynchronize(s.h) })
+}
+
+// Destroy destroys the stream once its queued work has finished.
+func (s *Stream) Destroy() error {
+	return s.dev.call("cuStreamDestroy_v2", "", func() Result { return s.dev.d.cuStreamDestroy_v2(s.h) })
+}
+
+// CopyAsync queues a copy of bytes from device memory at src to dst on the
+// stream.
+func (s *Stream) CopyAsync(dst, src Ptr, bytes uint64) error {
+	if bytes == 0 {
+		return nil
+	}
+	return s.dev.call("cuMemcpyDtoDAsync_v2", fmt.Sprintf("%d bytes", bytes), func() Result {
+		return s.dev.d.cuMemcpyDtoDAsync_v2(dst, src, bytes, s.h)
+	})
+}
+
+// Fill32Async queues setting n 32-bit words at dst to value on the stream.
+func (s *Stream) Fill32Async(dst Ptr, value uint32, n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	return s.dev.call("cuMemsetD32Async", fmt.Sprintf("%d words", n), func() Result {
+		return s.dev.d.cuMemsetD32Async(dst, value, n, s.h)
+	})
+}
