@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -80,10 +81,10 @@ func reluForward[T float](in []*tensor.Dense, y []T) {
 		a32, b32 := any(a).([]float32), any(b).([]float32)
 		parallel(len(y), func(_, lo, hi int) {
 			if b32 == nil {
-				reluRow32(y32[lo:hi], a32[lo:hi])
+				simd.ReLU(y32[lo:hi], a32[lo:hi])
 				return
 			}
-			addReLURow32(y32[lo:hi], a32[lo:hi], b32[lo:hi])
+			simd.AddReLU(y32[lo:hi], a32[lo:hi], b32[lo:hi])
 		})
 		return
 	}
@@ -148,7 +149,7 @@ func reluBackward[T float](y, dy, dx []T) {
 	if y32, ok := any(y).([]float32); ok {
 		dy32, dx32 := any(dy).([]float32), any(dx).([]float32)
 		parallel(len(y), func(_, lo, hi int) {
-			reluMaskRow32(dx32[lo:hi], dy32[lo:hi], y32[lo:hi])
+			simd.ReLUMask(dx32[lo:hi], dy32[lo:hi], y32[lo:hi])
 		})
 		return
 	}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -141,7 +142,7 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 				for i := range n {
 					row := x[(i*c+ch)*hw:][:hw]
 					if r32, ok := any(row).([]float32); ok {
-						ps, pq := statsRow32(r32, float32(ref))
+						ps, pq := simd.Stats(r32, float32(ref))
 						sum += ps
 						sq += pq
 						continue
@@ -176,7 +177,7 @@ func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
 				src := x[(i*c+ch)*hw:][:hw]
 				dst := y[(i*c+ch)*hw:][:hw]
 				if s32, ok := any(src).([]float32); ok {
-					scaleShiftRow32(any(dst).([]float32), s32, float32(scale), float32(shift), op.relu)
+					simd.ScaleShift(any(dst).([]float32), s32, float32(scale), float32(shift), op.relu)
 					continue
 				}
 				if op.relu {
@@ -315,7 +316,7 @@ func bnSums[T float](f *bnOp, s tensor.Shape, x, dy, y []T) {
 					if y != nil {
 						ys = any(y).([]float32)[off : off+hw]
 					}
-					a, b := bnSumsRow32(any(ds).([]float32), x32, ys, float32(mean))
+					a, b := simd.BNSums(any(ds).([]float32), x32, ys, float32(mean))
 					sumDy += a
 					sumDyXc += b
 					continue
@@ -382,7 +383,7 @@ func bnBackward[T float](op *bnGradOp, s tensor.Shape, in []*tensor.Dense, out [
 					if y != nil {
 						ys = any(y).([]float32)[off : off+hw]
 					}
-					bnDxRow32(o32, any(ds).([]float32), any(xs).([]float32), ys, float32(kT), float32(aT), float32(bT))
+					simd.BNDx(o32, any(ds).([]float32), any(xs).([]float32), ys, float32(kT), float32(aT), float32(bT))
 					continue
 				}
 				if y != nil {

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -134,7 +135,7 @@ func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T,
 // addReLU sets dst = ReLU(a + b) elementwise.
 func addReLU[T float](dst, a, b []T) {
 	if d32, ok := any(dst).([]float32); ok {
-		addReLURow32(d32, any(a).([]float32), any(b).([]float32))
+		simd.AddReLU(d32, any(a).([]float32), any(b).([]float32))
 		return
 	}
 	for i := range dst {
@@ -145,7 +146,7 @@ func addReLU[T float](dst, a, b []T) {
 // addBias adds b to every element of row, then applies ReLU if relu is set.
 func addBias[T float](row []T, b T, relu bool) {
 	if r32, ok := any(row).([]float32); ok {
-		addBiasRow32(r32, float32(b), relu)
+		simd.AddBias(r32, float32(b), relu)
 		return
 	}
 	for i, v := range row {

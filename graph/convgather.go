@@ -1,10 +1,11 @@
 package graph
 
 import (
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 	"math"
 	"sync"
 
-	"github.com/cifar-resnet/trainer/graph/gemm"
+	"github.com/cifar-resnet/trainer/graph/cpu/gemm"
 )
 
 // A gather plan computes a float32 convolution without an im2col matrix.
@@ -141,7 +142,7 @@ func (p *gatherPlan) fill1(x, src []float32) {
 	for c := range g.C {
 		dst := src[c*plane : (c+1)*plane]
 		clear(dst)
-		copyRows(dst[g.Pad*p.wq+g.Pad:], p.wq, x[c*g.H*g.W:(c+1)*g.H*g.W], g.W, g.H, g.W)
+		simd.CopyRows(dst[g.Pad*p.wq+g.Pad:], p.wq, x[c*g.H*g.W:(c+1)*g.H*g.W], g.W, g.H, g.W)
 	}
 }
 
@@ -188,13 +189,13 @@ func (p *gatherPlan) fill2(x, src []float32) {
 			in := img[(2*ilo+a-g.Pad)*g.W:]
 			switch {
 			case dst[0] != nil && dst[1] != nil && n[0] == n[1]:
-				deinterleaveRows(dst[0], dst[1], p.wq, in, 2*g.W, ihi-ilo, n[0])
+				simd.DeinterleaveRows(dst[0], dst[1], p.wq, in, 2*g.W, ihi-ilo, n[0])
 			default:
 				if dst[0] != nil {
-					deinterleaveRows(dst[0], nil, p.wq, in, 2*g.W, ihi-ilo, n[0])
+					simd.DeinterleaveRows(dst[0], nil, p.wq, in, 2*g.W, ihi-ilo, n[0])
 				}
 				if dst[1] != nil {
-					deinterleaveRows(dst[1], nil, p.wq, in[1:], 2*g.W, ihi-ilo, n[1])
+					simd.DeinterleaveRows(dst[1], nil, p.wq, in[1:], 2*g.W, ihi-ilo, n[1])
 				}
 			}
 		}
@@ -228,16 +229,23 @@ func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], ep
 
 // The filter gradient of a gathered convolution is computed as dot
 // products over the output positions, dwRows output channels by dwTaps
-// filter taps at a time (dwKernel), 16 positions per vector. The positions
-// are those of the phase planes, wq per output row: the dy rows are widened
-// to that layout with zeros in the columns past the output's width, so
-// every tap reads one contiguous run of the source buffer.
-const dwRows, dwTaps = 4, 6
+// filter taps at a time (simd.FilterGradBlock), dwLanes positions per
+// vector. The positions are those of the phase planes, wq per output row:
+// the dy rows are widened to that layout with zeros in the columns past
+// the output's width, so every tap reads one contiguous run of the source
+// buffer.
+const dwRows, dwTaps, dwLanes = simd.FilterGradRows, simd.FilterGradTaps, simd.FilterGradLanes
 
-// filterGatherable reports whether convBackwardFilterGather can compute
-// the filter gradient of g.
+// vectorConv reports whether the convolutions use the algorithms built on
+// the Winograd transforms and the filter-gradient block of package simd,
+// which beat im2col only where those are vector code. Tests set it to run
+// the algorithms on the portable routines.
+var vectorConv = simd.FastConv()
+
+// filterGatherable reports whether convBackwardFilterGather computes the
+// filter gradient of g.
 func (g ConvGeom) filterGatherable() bool {
-	return dwKernel != nil && g.gatherable() && g.K%dwRows == 0
+	return vectorConv && g.gatherable() && g.K%dwRows == 0
 }
 
 // convBackwardFilterGather is convBackwardFilter for float32 and a
@@ -245,11 +253,11 @@ func (g ConvGeom) filterGatherable() bool {
 func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scratch[float32]) {
 	p := planFor(g)
 	wide := g.OH * p.wq
-	ld := (wide + 15) &^ 15 // the widened dy rows, padded to whole vectors
+	ld := (wide + dwLanes - 1) / dwLanes * dwLanes // the widened dy rows, padded to whole vectors
 	rows := g.colRows()
 	ntb, nkb := (rows+dwTaps-1)/dwTaps, g.K/dwRows
 	offs := p.dwOff
-	block := dwRows * dwTaps * 16
+	block := dwRows * dwTaps * dwLanes
 	nw := workers(g.N)
 	// A tap reads ld elements from its start: those of the widened rows
 	// past the last phase plane come from a zeroed tail.
@@ -271,7 +279,7 @@ func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scra
 			}
 			for kb := range nkb {
 				for tb := range ntb {
-					dwKernel(ld/16, dyw[kb*dwRows*ld:], ld, src, offs[tb*dwTaps:], acc[(kb*ntb+tb)*block:])
+					simd.FilterGradBlock(ld/dwLanes, dyw[kb*dwRows*ld:], ld, src, offs[tb*dwTaps:], acc[(kb*ntb+tb)*block:])
 				}
 			}
 		}
@@ -285,7 +293,7 @@ func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scra
 				for t := range min(dwTaps, rows-tb*dwTaps) {
 					for r := range dwRows {
 						var s float32
-						for _, v := range blk[(t*dwRows+r)*16:][:16] {
+						for _, v := range blk[(t*dwRows+r)*dwLanes:][:dwLanes] {
 							s += v
 						}
 						dw[(kb*dwRows+r)*rows+tb*dwTaps+t] += s

@@ -1,6 +1,6 @@
 package graph
 
-import "github.com/cifar-resnet/trainer/graph/gemm"
+import "github.com/cifar-resnet/trainer/graph/cpu/gemm"
 
 // matmul computes C = op(A)·op(B) + beta·C for row-major matrices, using
 // the float32 or float64 kernel of package gemm.

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -58,7 +59,7 @@ func gapForward[T float](hw int, x, y []T) {
 	if x32, ok := any(x).([]float32); ok {
 		y32 := any(y).([]float32)
 		for i := range y32 {
-			s, _ := statsRow32(x32[i*hw:(i+1)*hw], 0) // vector sums
+			s, _ := simd.Stats(x32[i*hw:(i+1)*hw], 0) // vector sums
 			y32[i] = float32(s / float64(hw))
 		}
 		return

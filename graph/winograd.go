@@ -3,7 +3,8 @@ package graph
 import (
 	"sync"
 
-	"github.com/cifar-resnet/trainer/graph/gemm"
+	"github.com/cifar-resnet/trainer/graph/cpu/gemm"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 )
 
 // Winograd F(2×2, 3×3) computes a 3×3 "same" convolution on 2×2 output
@@ -23,7 +24,7 @@ import (
 // 1 over an image of even height and width, which convForward then
 // computes with Winograd F(2×2, 3×3).
 func (g ConvGeom) winogradOK() bool {
-	return hasWinograd && g.R == 3 && g.Stride == 1 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 && g.H > 0 && g.W > 0 && g.planFits()
+	return vectorConv && g.R == 3 && g.Stride == 1 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 && g.H > 0 && g.W > 0 && g.planFits()
 }
 
 // winoFilters is the filter of a convolution transformed and packed for
@@ -84,9 +85,6 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 	nsrc, nv := p.srcLen(), 16*g.C*ld
 	bufs := cols.get(workers(g.N), nsrc+nv+16*g.K*ld)
 	plane := p.hq * p.wq
-	// Images 16 pixels wide have 8 tiles a row: two tile rows share a
-	// vector.
-	pairs := tw == 8 && th%2 == 0
 	parallel(g.N, func(wk, lo, hi int) {
 		buf := bufs[wk]
 		src, v, m := buf[:nsrc], buf[nsrc:nsrc+nv], buf[nsrc+nv:]
@@ -94,26 +92,14 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 			p.fill(x[n*chw:(n+1)*chw], src)
 			for c := range g.C {
 				pl := src[c*plane : (c+1)*plane]
-				if pairs {
-					winoInputPairs(pl, p.wq, th/2, v[c*ld:], g.C*ld)
-					continue
-				}
-				for t0 := 0; t0 < tw; t0 += 16 {
-					winoInput(pl, p.wq, t0, min(16, tw-t0), th, v[c*ld:], g.C*ld, tw)
-				}
+				simd.WinogradInput(pl, p.wq, tw, th, v[c*ld:], g.C*ld, tw)
 			}
 			for xi := range 16 {
 				gemm.SgemmPacked(&f.pa[xi], tiles, v[xi*g.C*ld:(xi+1)*g.C*ld], ld, m[xi*g.K*ld:(xi+1)*g.K*ld], ld)
 			}
 			yn := y[n*g.K*hw : (n+1)*g.K*hw]
 			for k := range g.K {
-				if pairs {
-					winoOutputPairs(m[k*ld:], g.K*ld, th/2, yn[k*hw:(k+1)*hw])
-					continue
-				}
-				for t0 := 0; t0 < tw; t0 += 16 {
-					winoOutput(m[k*ld:], g.K*ld, tw, t0, min(16, tw-t0), th, yn[k*hw:(k+1)*hw], g.W)
-				}
+				simd.WinogradOutput(m[k*ld:], g.K*ld, tw, tw, th, yn[k*hw:(k+1)*hw], g.W)
 			}
 			if epilogue != nil {
 				epilogue(n, yn)
