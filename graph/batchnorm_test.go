@@ -22,7 +22,7 @@ func TestBatchNormClosedForm(t *testing.T) {
 
 	g := G.NewGraph()
 	xn, gn, bn := node(g, "x", x), node(g, "gamma", gamma), node(g, "beta", beta)
-	y, err := BatchNorm(xn, gn, bn, NewBNState(c, 0.1, eps), true)
+	y, err := BatchNorm(xn, gn, bn, NewBNState(c, 0.1, eps), NewBNBatch(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,11 @@ func bnMachine(t *testing.T, s *BNState, training bool) (G.VM, []float32, *G.Nod
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 1, 1, 2), G.WithValue(xv), G.WithName("x"))
 	gamma := G.NewVector(g, tensor.Float32, G.WithShape(1), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))), G.WithName("gamma"))
 	beta := G.NewVector(g, tensor.Float32, G.WithShape(1), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{0}))), G.WithName("beta"))
-	y, err := BatchNorm(x, gamma, beta, s, training)
+	var b *BNBatch
+	if training {
+		b = NewBNBatch(1)
+	}
+	y, err := BatchNorm(x, gamma, beta, s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +194,9 @@ func TestConvBNEval(t *testing.T) {
 			}
 			var ref *G.Node
 			if relu {
-				ref, err = BatchNormReLU(c, gn, bn, s, false)
+				ref, err = BatchNormReLU(c, gn, bn, s, nil)
 			} else {
-				ref, err = BatchNorm(c, gn, bn, s, false)
+				ref, err = BatchNorm(c, gn, bn, s, nil)
 			}
 			if err != nil {
 				t.Fatal(err)

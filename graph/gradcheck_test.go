@@ -132,7 +132,7 @@ func TestBatchNormGradient(t *testing.T) {
 	beta := randTensor(rng, 2)
 	s := NewBNState(2, 0.1, 1e-5)
 	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
-		return BatchNorm(in[0], in[1], in[2], s, true)
+		return BatchNorm(in[0], in[1], in[2], s, NewBNBatch(2))
 	}, []*tensor.Dense{x, gamma, beta}, []int{0, 1, 2})
 	t.Logf("max relative error %.3g", worst)
 }
@@ -144,7 +144,7 @@ func TestBatchNormReLUGradient(t *testing.T) {
 	beta := randTensor(rng, 2)
 	s := NewBNState(2, 0.1, 1e-5)
 	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
-		return BatchNormReLU(in[0], in[1], in[2], s, true)
+		return BatchNormReLU(in[0], in[1], in[2], s, NewBNBatch(2))
 	}, []*tensor.Dense{x, gamma, beta}, []int{0, 1, 2})
 	t.Logf("max relative error %.3g", worst)
 }

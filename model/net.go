@@ -135,10 +135,16 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 			}
 			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
 		case opBN:
+			// A training net owns the batch statistics its layers save
+			// for their backward passes; an evaluation net has none.
+			var batch *graph.BNBatch
+			if training {
+				batch = graph.NewBNBatch(len(o.bn.Mean))
+			}
 			if o.relu {
-				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
 			} else {
-				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
 			}
 		case opSave:
 			saved = cur

@@ -11,9 +11,9 @@ import (
 // bytes are those read and written.
 func BenchmarkRows(b *testing.B) {
 	const n, hw = 128 * 16 * 32 * 32, 32 * 32
-	x, dy, dst := randSlice(n), randSlice(n), make([]float32, n)
-	y := make([]float32, n)
-	ReLU(y, randSlice(n))
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, dy, dst := simdData(rng, n, false), simdData(rng, n, false), make([]float32, n)
+	y := reluOutput(rng, n)
 	rows := func(b *testing.B, bytesPerElem int, fn func(lo, hi int)) {
 		b.SetBytes(int64(bytesPerElem * 4 * n))
 		for b.Loop() {
@@ -50,14 +50,4 @@ func BenchmarkRows(b *testing.B) {
 		active = saved
 	}
 	_ = sink
-}
-
-// randSlice returns n normal random values.
-func randSlice(n int) []float32 {
-	rng := rand.New(rand.NewPCG(1, 1))
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	return x
 }

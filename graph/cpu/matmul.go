@@ -1,4 +1,4 @@
-package graph
+package cpu
 
 import "github.com/cifar-resnet/trainer/graph/cpu/gemm"
 

@@ -1,4 +1,4 @@
-package graph
+package cpu
 
 import (
 	"sync"
@@ -16,14 +16,14 @@ import (
 // With U = G·g·Gᵀ transformed once per batch and V = Bᵀ·d·B per image,
 // the sum over channels is, for each of the 16 positions ξ of the 4×4
 // products, a matrix product M_ξ (K × tiles) = U_ξ (K × C) · V_ξ (C ×
-// tiles), done by gemm.SgemmPacked. The transforms are AVX-512 assembly,
-// 16 tiles of a tile row at a time: the input transform loads 32 padded
-// pixels of a row and splits them into even and odd columns.
+// tiles), done by gemm.SgemmPacked. The transforms are those of package
+// simd (AVX-512 assembly where the CPU has it).
 
 // winogradOK reports whether g is a 3×3, stride-1 convolution with padding
 // 1 over an image of even height and width, which convForward then
-// computes with Winograd F(2×2, 3×3).
-func (g ConvGeom) winogradOK() bool {
+// computes with Winograd F(2×2, 3×3) when the transforms are vector code
+// (see vectorConv).
+func (g geom) winogradOK() bool {
 	return vectorConv && g.R == 3 && g.Stride == 1 && g.Pad == 1 && g.H%2 == 0 && g.W%2 == 0 && g.H > 0 && g.W > 0 && g.planFits()
 }
 
@@ -68,7 +68,7 @@ func (f *winoFilters) transform(k, c int, w []float32) {
 }
 
 // convForwardWinograd is convForward for float32 when g.winogradOK().
-func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(n int, yn []float32)) {
+func convForwardWinograd(g geom, x, w, y []float32, ws *workspace[float32], epilogue func(n int, yn []float32)) {
 	th, tw := g.H/2, g.W/2
 	tiles := th * tw
 	// The tiles are read from the zero-padded image: the source buffer of
@@ -83,7 +83,8 @@ func convForwardWinograd(g ConvGeom, x, w, y []float32, cols *scratch[float32], 
 	// fall in the same cache set.
 	ld := tiles + 16
 	nsrc, nv := p.srcLen(), 16*g.C*ld
-	bufs := cols.get(workers(g.N), nsrc+nv+16*g.K*ld)
+	bufs := ws.cols.get(workers(g.N), nsrc+nv+16*g.K*ld)
+	defer ws.cols.put(bufs)
 	plane := p.hq * p.wq
 	parallel(g.N, func(wk, lo, hi int) {
 		buf := bufs[wk]

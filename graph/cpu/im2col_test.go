@@ -1,19 +1,16 @@
-package graph
+package cpu
 
 import (
 	"testing"
 
-	"gorgonia.org/tensor"
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // TestIm2colSame checks the shifted-plane im2col against the general one,
 // value for value, including the zero borders.
 func TestIm2colSame(t *testing.T) {
 	for _, tc := range []struct{ c, h, w, r int }{{2, 5, 7, 3}, {3, 4, 4, 1}, {1, 6, 3, 5}, {16, 32, 32, 3}} {
-		g, err := newConvGeom(tensor.Shape{1, tc.c, tc.h, tc.w}, tensor.Shape{4, tc.c, tc.r, tc.r}, 1, (tc.r-1)/2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := geom(backend.NewConvGeom(1, tc.c, tc.h, tc.w, 4, tc.r, 1, (tc.r-1)/2))
 		x := make([]float32, tc.c*tc.h*tc.w)
 		for i := range x {
 			x[i] = float32(i + 1)
@@ -37,10 +34,7 @@ func TestIm2colSame(t *testing.T) {
 // element by element, for strided and padded geometries.
 func TestIm2colGeneric(t *testing.T) {
 	for _, tc := range []struct{ c, h, w, r, s, p int }{{2, 6, 6, 3, 2, 1}, {3, 7, 5, 1, 2, 0}, {1, 5, 8, 3, 3, 2}, {2, 4, 4, 2, 1, 0}} {
-		g, err := newConvGeom(tensor.Shape{1, tc.c, tc.h, tc.w}, tensor.Shape{2, tc.c, tc.r, tc.r}, tc.s, tc.p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := geom(backend.NewConvGeom(1, tc.c, tc.h, tc.w, 2, tc.r, tc.s, tc.p))
 		x := make([]float32, tc.c*tc.h*tc.w)
 		for i := range x {
 			x[i] = float32(i + 1)

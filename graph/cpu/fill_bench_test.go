@@ -1,10 +1,6 @@
-package graph
+package cpu
 
-import (
-	"testing"
-
-	"gorgonia.org/tensor"
-)
+import "testing"
 
 func BenchmarkFill(b *testing.B) {
 	for _, bc := range benchConvs {
@@ -14,7 +10,7 @@ func BenchmarkFill(b *testing.B) {
 				name = bc.name + "/hot"
 			}
 			b.Run(name, func(b *testing.B) {
-				g, _ := newConvGeom(tensor.Shape{bc.n, bc.c, bc.h, bc.h}, tensor.Shape{bc.k, bc.c, bc.r, bc.r}, bc.s, bc.p)
+				g := benchGeom(bc.n, bc.c, bc.h, bc.k, bc.r, bc.s, bc.p)
 				p := planFor(g)
 				x := randSlice(g.N * g.C * g.H * g.W)
 				src := make([]float32, p.srcLen())

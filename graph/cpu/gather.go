@@ -1,4 +1,4 @@
-package graph
+package cpu
 
 import (
 	"github.com/cifar-resnet/trainer/graph/cpu/simd"
@@ -17,7 +17,7 @@ import (
 // runs of gemm.Segment outputs that stay within one output row. The
 // product is gemm.SgemmGather of the packed filter with those runs.
 type gatherPlan struct {
-	g      ConvGeom
+	g      geom
 	hq, wq int     // size of a phase plane
 	phases []int   // slot of each phase a·s+b in the source buffer, -1 if unused
 	nslots int     // phases used by some tap
@@ -29,12 +29,12 @@ type gatherPlan struct {
 // gatherable reports whether g can be computed by a gather plan: the
 // output rows split into whole runs, and the convolution is not a plain
 // matrix product already.
-func (g ConvGeom) gatherable() bool {
+func (g geom) gatherable() bool {
 	return !g.direct() && g.OW%gemm.Segment == 0 && g.planFits()
 }
 
 // planFits reports whether the offsets of g's gather plan fit in int32.
-func (g ConvGeom) planFits() bool {
+func (g geom) planFits() bool {
 	s := g.Stride
 	hq, wq := (g.H+2*g.Pad+s-1)/s, (g.W+2*g.Pad+s-1)/s
 	return int64(s*s)*int64(g.C)*int64(hq)*int64(wq) < math.MaxInt32
@@ -45,7 +45,7 @@ var plans sync.Map
 
 // planFor returns the gather plan of g, for which planFits must hold; its
 // column offsets are meaningful only when g is gatherable.
-func planFor(g ConvGeom) *gatherPlan {
+func planFor(g geom) *gatherPlan {
 	g.N = 0
 	if p, ok := plans.Load(g); ok {
 		return p.(*gatherPlan)
@@ -206,14 +206,15 @@ func (p *gatherPlan) fill2(x, src []float32) {
 var packedFilters = sync.Pool{New: func() any { return new(gemm.PackedA) }}
 
 // convForwardGather is convForward for float32 and a gatherable geometry.
-func convForwardGather(g ConvGeom, x, w, y []float32, cols *scratch[float32], epilogue func(n int, yn []float32)) {
+func convForwardGather(g geom, x, w, y []float32, ws *workspace[float32], epilogue func(n int, yn []float32)) {
 	p := planFor(g)
 	pa := packedFilters.Get().(*gemm.PackedA)
 	defer packedFilters.Put(pa)
 	rows := g.colRows()
 	pa.Pack(g.K, rows, w, rows)
 	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
-	bufs := cols.get(workers(g.N), p.srcLen())
+	bufs := ws.cols.get(workers(g.N), p.srcLen())
+	defer ws.cols.put(bufs)
 	parallel(g.N, func(wk, lo, hi int) {
 		src := bufs[wk]
 		for n := lo; n < hi; n++ {
@@ -244,13 +245,13 @@ var vectorConv = simd.FastConv()
 
 // filterGatherable reports whether convBackwardFilterGather computes the
 // filter gradient of g.
-func (g ConvGeom) filterGatherable() bool {
+func (g geom) filterGatherable() bool {
 	return vectorConv && g.gatherable() && g.K%dwRows == 0
 }
 
 // convBackwardFilterGather is convBackwardFilter for float32 and a
 // geometry where filterGatherable holds.
-func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scratch[float32]) {
+func convBackwardFilterGather(g geom, x, dy, dw []float32, ws *workspace[float32]) {
 	p := planFor(g)
 	wide := g.OH * p.wq
 	ld := (wide + dwLanes - 1) / dwLanes * dwLanes // the widened dy rows, padded to whole vectors
@@ -261,8 +262,10 @@ func convBackwardFilterGather(g ConvGeom, x, dy, dw []float32, cols, parts *scra
 	nw := workers(g.N)
 	// A tap reads ld elements from its start: those of the widened rows
 	// past the last phase plane come from a zeroed tail.
-	srcs := cols.get(nw, p.srcLen()+ld-wide+p.wq)
-	bufs := parts.get(nw, g.K*ld+nkb*ntb*block)
+	srcs := ws.cols.get(nw, p.srcLen()+ld-wide+p.wq)
+	defer ws.cols.put(srcs)
+	bufs := ws.parts.get(nw, g.K*ld+nkb*ntb*block)
+	defer ws.parts.put(bufs)
 	chw, ohw := g.C*g.H*g.W, g.OH*g.OW
 	parallel(g.N, func(wk, lo, hi int) {
 		src, buf := srcs[wk], bufs[wk]

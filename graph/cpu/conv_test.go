@@ -1,16 +1,16 @@
-package graph
+package cpu
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"gorgonia.org/tensor"
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // naiveConv computes the convolution of g in float64 straight from its
 // definition, with the sum of absolute products as an error scale.
-func naiveConv(g ConvGeom, x, w []float32) (y, scale []float64) {
+func naiveConv(g geom, x, w []float32) (y, scale []float64) {
 	y = make([]float64, g.N*g.K*g.OH*g.OW)
 	scale = make([]float64, len(y))
 	for n := range g.N {
@@ -66,10 +66,7 @@ func checkConvFloat32(t *testing.T) {
 		{2, 16, 32, 32, 10, 3, 1, 1},
 	}
 	for _, tc := range cases {
-		g, err := newConvGeom(tensor.Shape{tc.n, tc.c, tc.h, tc.w}, tensor.Shape{tc.k, tc.c, tc.r, tc.r}, tc.s, tc.p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := geom(backend.NewConvGeom(tc.n, tc.c, tc.h, tc.w, tc.k, tc.r, tc.s, tc.p))
 		x := make([]float32, g.N*g.C*g.H*g.W)
 		w := make([]float32, g.K*g.colRows())
 		for i := range x {
@@ -82,8 +79,8 @@ func checkConvFloat32(t *testing.T) {
 		for i := range y {
 			y[i] = float32(math.NaN())
 		}
-		var cols scratch[float32]
-		convForward(g, x, w, y, &cols, nil)
+		var ws workspace[float32]
+		convForward(g, x, w, y, &ws, nil)
 		want, scale := naiveConv(g, x, w)
 		for i, v := range y {
 			if math.Abs(float64(v)-want[i]) > 1e-5*scale[i]+1e-6 {
@@ -105,12 +102,11 @@ func checkConvFloat32(t *testing.T) {
 		}
 		dw := make([]float32, len(w))
 		dw64 := make([]float64, len(w))
-		var fc, fp scratch[float32]
-		var fc64, fp64 scratch[float64]
+		var ws64 workspace[float64]
 		for range 2 { // the second call reuses the scratch memory
-			convBackwardFilter(g, x, dy, dw, &fc, &fp)
+			convBackwardFilter(g, x, dy, dw, &ws)
 		}
-		convBackwardFilter(g, x64, dy64, dw64, &fc64, &fp64)
+		convBackwardFilter(g, x64, dy64, dw64, &ws64)
 		for i, v := range dw {
 			if math.Abs(float64(v)-dw64[i]) > 1e-4*(1+math.Abs(dw64[i])) {
 				t.Fatalf("%+v (gather %v): dw[%d] = %g, want %g", tc, g.filterGatherable(), i, v, dw64[i])
@@ -121,15 +117,13 @@ func checkConvFloat32(t *testing.T) {
 		}
 		// Data gradient: float32 (gather) against float64 (im2col).
 		dx := make([]float32, len(x))
-		var cols2, flip scratch[float32]
-		convBackwardData(g, w, dy, dx, &cols2, &flip)
+		convBackwardData(g, w, dy, dx, &ws)
 		w64 := make([]float64, len(w))
 		for i, v := range w {
 			w64[i] = float64(v)
 		}
 		dx64 := make([]float64, len(x))
-		var c64, f64 scratch[float64]
-		convBackwardData(g, w64, dy64, dx64, &c64, &f64)
+		convBackwardData(g, w64, dy64, dx64, &ws64)
 		for i, v := range dx {
 			if math.Abs(float64(v)-dx64[i]) > 1e-4*(1+math.Abs(dx64[i])) {
 				t.Fatalf("%+v: dx[%d] = %g, want %g", tc, i, v, dx64[i])
