@@ -27,15 +27,7 @@ func TestBatchNormClosedForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, node(g, "dy", dyv)))))
-	grads, err := G.Grad(cost, xn, gn, bn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := G.NewTapeMachine(g)
-	defer m.Close()
-	if err := m.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	grads := runGrad(t, g, cost, xn, gn, bn)
 	gotDx := grads[0].Value().Data().([]float64)
 	gotDg := grads[1].Value().Data().([]float64)
 	gotDb := grads[2].Value().Data().([]float64)

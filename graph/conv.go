@@ -38,21 +38,35 @@ func outShape(g backend.ConvGeom) tensor.Shape { return tensor.Shape{g.N, g.K, g
 type convOp struct {
 	opBase
 	stride, pad int
+	// dataInput marks an input that is data, never differentiated.
+	dataInput bool
 }
 
 // Conv2D convolves the NCHW input x with the K×C×R×R filter w, with the
 // given stride and zero padding on each side, and no bias.
 func Conv2D(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	return conv2D(x, w, stride, pad, false)
+}
+
+// Conv2DNoInputGrad is Conv2D for a first layer, whose input x is data:
+// the operation reports x as not differentiable, so gorgonia.Grad builds
+// the gradient of the filter only (asking it for the gradient of x is an
+// error).
+func Conv2DNoInputGrad(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	return conv2D(x, w, stride, pad, true)
+}
+
+func conv2D(x, w *G.Node, stride, pad int, dataInput bool) (*G.Node, error) {
 	if _, err := newConvGeom(x.Shape(), w.Shape(), stride, pad); err != nil {
 		return nil, err
 	}
-	op := &convOp{opBase: newBase("Conv2D(s=%d,p=%d)", stride, pad), stride: stride, pad: pad}
+	op := &convOp{opBase: newBase("Conv2D(s=%d,p=%d)", stride, pad), stride: stride, pad: pad, dataInput: dataInput}
 	return G.ApplyOp(op, x, w)
 }
 
 func (op *convOp) Arity() int         { return 2 }
 func (op *convOp) Type() hm.Type      { return fnType(tensorOf(4), tensorOf(4), tensorOf(4)) }
-func (op *convOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (op *convOp) DiffWRT(int) []bool { return []bool{!op.dataInput, true} }
 
 func (op *convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	return convShape(ds, op.stride, op.pad)
@@ -93,9 +107,12 @@ func (op *convOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error
 
 func (op *convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	x, w := in[0], in[1]
-	dx, err := G.ApplyOp(&convGradOp{opBase: newBase("Conv2DGradX(s=%d,p=%d)", op.stride, op.pad), fwd: op, wrtX: true, shape: x.Shape().Clone()}, w, grad)
-	if err != nil {
-		return nil, err
+	var dx *G.Node // nil for a data input
+	if !op.dataInput {
+		var err error
+		if dx, err = G.ApplyOp(&convGradOp{opBase: newBase("Conv2DGradX(s=%d,p=%d)", op.stride, op.pad), fwd: op, wrtX: true, shape: x.Shape().Clone()}, w, grad); err != nil {
+			return nil, err
+		}
 	}
 	dw, err := G.ApplyOp(&convGradOp{opBase: newBase("Conv2DGradW(s=%d,p=%d)", op.stride, op.pad), fwd: op, shape: w.Shape().Clone()}, x, grad)
 	if err != nil {
