@@ -1,10 +1,10 @@
 package cpu
 
 import (
-	"github.com/cifar-resnet/trainer/graph/backend"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cifar-resnet/trainer/graph/backend"
 	"gorgonia.org/tensor"
 )
 

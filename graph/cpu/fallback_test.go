@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/graph/cpu/simd"
@@ -20,6 +21,6 @@ func TestConvFallbacks(t *testing.T) {
 	defer func() { vectorConv = saved }()
 	for _, vc := range []bool{false, true} {
 		vectorConv = vc
-		checkConvFloat32(t)
+		t.Run(fmt.Sprintf("vectorConv=%v", vc), checkConvFloat32)
 	}
 }

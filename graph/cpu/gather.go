@@ -1,11 +1,11 @@
 package cpu
 
 import (
-	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 	"math"
 	"sync"
 
 	"github.com/cifar-resnet/trainer/graph/cpu/gemm"
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 )
 
 // A gather plan computes a float32 convolution without an im2col matrix.

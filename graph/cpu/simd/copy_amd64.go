@@ -56,5 +56,7 @@ func copyRowsAVX512Rows(dst []float32, dstride int, src []float32, sstride, rows
 		_, _ = dst[(rows-1)*dstride+vecs*16-1], src[(rows-1)*sstride+vecs*16-1]
 		copyRowsAVX512(&dst[0], dstride, &src[0], sstride, rows, vecs)
 	}
-	copyRowsFrom(vecs*16, dst, dstride, src, sstride, rows, w)
+	if vecs*16 < w {
+		copyRowsFrom(vecs*16, dst, dstride, src, sstride, rows, w)
+	}
 }

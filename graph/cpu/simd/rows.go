@@ -19,8 +19,9 @@ package simd
 // whether the ReLU after it keeps it) depends on the operand order the
 // compiler picked.
 
-// ReLU sets dst[i] = relu32(src[i]). src must be at least as long as
-// dst; dst and src may be the same slice.
+// ReLU sets dst[i] = max(src[i], 0), computed on the bits: -0 and NaNs
+// with the sign bit set become +0. src must be at least as long as dst;
+// dst and src may be the same slice.
 func ReLU(dst, src []float32) {
 	src = src[:len(dst)]
 	k := active
@@ -33,7 +34,7 @@ func ReLU(dst, src []float32) {
 	}
 }
 
-// AddReLU sets dst[i] = relu32(a[i] + b[i]).
+// AddReLU sets dst[i] = max(a[i] + b[i], 0), the maximum as in ReLU.
 func AddReLU(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	k := active
@@ -47,8 +48,8 @@ func AddReLU(dst, a, b []float32) {
 	}
 }
 
-// ReLUMask sets dst[i] = mask32(dy[i], y[i]): dy[i] where the bits of
-// y[i] are not all zero (y[i] > 0 for a ReLU output), else +0.
+// ReLUMask sets dst[i] to dy[i] where the bits of y[i] are not all zero
+// (y[i] > 0 for a ReLU output), else to +0: the gradient of ReLU.
 func ReLUMask(dst, dy, y []float32) {
 	dy, y = dy[:len(dst)], y[:len(dst)]
 	k := active
@@ -62,8 +63,8 @@ func ReLUMask(dst, dy, y []float32) {
 	}
 }
 
-// ScaleShift sets dst[i] = src[i]·scale + shift, with relu32 applied
-// when relu is set. dst and src may be the same slice.
+// ScaleShift sets dst[i] = src[i]·scale + shift, followed by the maximum
+// of ReLU when relu is set. dst and src may be the same slice.
 func ScaleShift(dst, src []float32, scale, shift float32, relu bool) {
 	src = src[:len(dst)]
 	k := active
@@ -86,7 +87,8 @@ func ScaleShift(dst, src []float32, scale, shift float32, relu bool) {
 	}
 }
 
-// AddBias sets row[i] += b, then applies relu32 when relu is set. It
+// AddBias sets row[i] += b, followed by the maximum of ReLU when relu is
+// set. It
 // is ScaleShift with scale 1, which changes no value.
 func AddBias(row []float32, b float32, relu bool) {
 	ScaleShift(row, row, 1, b, relu)
