@@ -12,6 +12,7 @@ package cpu
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"gorgonia.org/tensor"
@@ -32,8 +33,7 @@ var _ backend.Backend = (*Backend)(nil)
 // New returns a CPU backend.
 func New() *Backend { return new(Backend) }
 
-// workspace holds the scratch memory of the computations in one element
-// type.
+// workspace holds the scratch memory of convolutions in one element type.
 type workspace[T float] struct {
 	cols  scratch[T] // im2col matrices, padded images, Winograd transforms
 	flip  scratch[T] // flipped filters
@@ -42,7 +42,30 @@ type workspace[T float] struct {
 }
 
 // kernels computes the methods of Backend in one element type.
-type kernels[T float] struct{ ws workspace[T] }
+type kernels[T float] struct {
+	mu sync.Mutex
+	// workspaces holds one workspace per convolution geometry (with N = 0:
+	// the buffers are per image). With a single workspace for all
+	// geometries, the padded image copies of the reference network ran
+	// about a third slower.
+	workspaces map[geom]*workspace[T]
+}
+
+// workspace returns the workspace of the convolutions of geometry g.
+func (k *kernels[T]) workspace(g geom) *workspace[T] {
+	g.N = 0
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ws := k.workspaces[g]
+	if ws == nil {
+		if k.workspaces == nil {
+			k.workspaces = make(map[geom]*workspace[T])
+		}
+		ws = new(workspace[T])
+		k.workspaces[g] = ws
+	}
+	return ws
+}
 
 // typed is what kernels[float32] and kernels[float64] have in common: the
 // methods of Backend, on tensors of their element type.
@@ -204,19 +227,19 @@ func (be *Backend) SoftmaxCrossEntropyBackward(logits, targets *tensor.Dense, g,
 }
 
 func (k *kernels[T]) conv2D(x, w, y *tensor.Dense, g geom) {
-	convForward(g, data[T](x), data[T](w), data[T](y), &k.ws, nil)
+	convForward(g, data[T](x), data[T](w), data[T](y), k.workspace(g), nil)
 }
 
 func (k *kernels[T]) conv2DBackwardData(w, dy, dx *tensor.Dense, g geom) {
-	convBackwardData(g, data[T](w), data[T](dy), data[T](dx), &k.ws)
+	convBackwardData(g, data[T](w), data[T](dy), data[T](dx), k.workspace(g))
 }
 
 func (k *kernels[T]) conv2DBackwardFilter(x, dy, dw *tensor.Dense, g geom) {
-	convBackwardFilter(g, data[T](x), data[T](dy), data[T](dw), &k.ws)
+	convBackwardFilter(g, data[T](x), data[T](dy), data[T](dw), k.workspace(g))
 }
 
 func (k *kernels[T]) conv2DBNEval(x, w, gamma, beta, skip, y *tensor.Dense, g geom, st bnRunning, relu bool) {
-	convBNForward(g, data[T](x), data[T](w), data[T](gamma), data[T](beta), data[T](skip), data[T](y), st, relu, &k.ws)
+	convBNForward(g, data[T](x), data[T](w), data[T](gamma), data[T](beta), data[T](skip), data[T](y), st, relu, k.workspace(g))
 }
 
 func (k *kernels[T]) batchNorm(x, gamma, beta, y *tensor.Dense, st bnRunning, saved *bnSaved, relu bool) {
