@@ -111,9 +111,9 @@ func Stats(src []float32, ref float32) (sum, sq float64) {
 	return sum + float64(ps), sq + float64(pq)
 }
 
-// BNSums returns Σd and Σd·(x-mean) over the row for d = dy, or
-// d = mask32(dy, y) when y is not nil (x - mean rounded to float32), for the
-// batch norm gradients.
+// BNSums returns Σd and Σd·(x-mean) over the row for d = dy, or dy
+// masked by y as ReLUMask does when y is not nil (x - mean rounded to
+// float32), for the batch norm gradients.
 func BNSums(dy, x, y []float32, mean float32) (a, b float64) {
 	x = x[:len(dy)]
 	if y != nil {
@@ -146,8 +146,8 @@ func BNSums(dy, x, y []float32, mean float32) (a, b float64) {
 	return a + float64(pa), b + float64(pb)
 }
 
-// BNDx sets dst[i] = (k·d + a·x[i]) + b for d = dy[i], or
-// d = mask32(dy[i], y[i]) when y is not nil: the input gradient of batch
+// BNDx sets dst[i] = (k·d + a·x[i]) + b for d = dy[i], or dy[i] masked
+// by y[i] as ReLUMask does when y is not nil: the input gradient of batch
 // norm.
 func BNDx(dst, dy, x, y []float32, k, a, b float32) {
 	dy, x = dy[:len(dst)], x[:len(dst)]
