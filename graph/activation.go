@@ -62,43 +62,11 @@ func (op *reluOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error
 		return nil, fmt.Errorf("graph: %s: shapes %v and %v differ", op.name, in[0].Shape(), in[1].Shape())
 	}
 	y := op.output(prealloc, dt, in[0].Shape()...)
-	if dt == tensor.Float32 {
-		reluForward(in, slice[float32](y))
-	} else {
-		reluForward(in, slice[float64](y))
+	var b *tensor.Dense
+	if op.arity == 2 {
+		b = in[1]
 	}
-	return y, nil
-}
-
-func reluForward[T float](in []*tensor.Dense, y []T) {
-	a := slice[T](in[0])
-	var b []T
-	if len(in) == 2 {
-		b = slice[T](in[1])
-	}
-	if y32, ok := any(y).([]float32); ok {
-		a32, b32 := any(a).([]float32), any(b).([]float32)
-		parallel(len(y), func(_, lo, hi int) {
-			if b32 == nil {
-				reluRow32(y32[lo:hi], a32[lo:hi])
-				return
-			}
-			addReLURow32(y32[lo:hi], a32[lo:hi], b32[lo:hi])
-		})
-		return
-	}
-	parallel(len(y), func(_, lo, hi int) {
-		if b == nil {
-			for i, v := range a[lo:hi] {
-				y[lo+i] = max(v, 0)
-			}
-			return
-		}
-		bs := b[lo:hi]
-		for i, v := range a[lo:hi] {
-			y[lo+i] = max(v+bs[i], 0)
-		}
-	})
+	return op.done(y, op.be.AddReLU(in[0], b, y))
 }
 
 func (op *reluOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -136,30 +104,5 @@ func (op *reluGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 		return nil, fmt.Errorf("graph: %s: shapes %v and %v differ", op.name, in[0].Shape(), in[1].Shape())
 	}
 	dx := op.output(prealloc, dt, in[0].Shape()...)
-	if dt == tensor.Float32 {
-		reluBackward(slice[float32](in[0]), slice[float32](in[1]), slice[float32](dx))
-	} else {
-		reluBackward(slice[float64](in[0]), slice[float64](in[1]), slice[float64](dx))
-	}
-	return dx, nil
-}
-
-func reluBackward[T float](y, dy, dx []T) {
-	if y32, ok := any(y).([]float32); ok {
-		dy32, dx32 := any(dy).([]float32), any(dx).([]float32)
-		parallel(len(y), func(_, lo, hi int) {
-			reluMaskRow32(dx32[lo:hi], dy32[lo:hi], y32[lo:hi])
-		})
-		return
-	}
-	parallel(len(y), func(_, lo, hi int) {
-		d := dy[lo:hi]
-		for i, v := range y[lo:hi] {
-			if v > 0 {
-				dx[lo+i] = d[i]
-			} else {
-				dx[lo+i] = 0
-			}
-		}
-	})
+	return op.done(dx, op.be.ReLUBackward(in[0], in[1], dx))
 }

@@ -2,9 +2,9 @@ package graph
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/cifar-resnet/trainer/graph/backend"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -34,40 +34,68 @@ func NewBNState(channels int, momentum, epsilon float64) *BNState {
 	return s
 }
 
-// bnOp normalises an NCHW tensor per channel and applies γ and β.
+// running returns the statistics of s as the backend takes them: tensors
+// over Mean and Var, which it reads and updates in place.
+func (s *BNState) running() backend.BNRunning {
+	return backend.BNRunning{
+		Mean:     tensor.New(tensor.WithShape(len(s.Mean)), tensor.WithBacking(s.Mean)),
+		Var:      tensor.New(tensor.WithShape(len(s.Var)), tensor.WithBacking(s.Var)),
+		Momentum: s.Momentum,
+		Epsilon:  s.Epsilon,
+	}
+}
+
+// BNBatch holds the statistics of the batch a training-mode batch norm
+// layer normalised last: the mean and the inverse standard deviation per
+// channel, float64 tensors of shape (C). The layer's forward operation
+// writes them and its backward operations read them; those take the
+// gradient of the forward output as an input, so the graph always runs
+// them after the forward pass that wrote the statistics. A training net
+// owns one per layer and hands it to BatchNorm or BatchNormReLU.
+type BNBatch struct {
+	Mean, InvStd *tensor.Dense
+}
+
+// NewBNBatch returns zeroed batch statistics for a layer with the given
+// number of channels.
+func NewBNBatch(channels int) *BNBatch {
+	return &BNBatch{
+		Mean:   tensor.New(tensor.WithShape(channels), tensor.Of(tensor.Float64)),
+		InvStd: tensor.New(tensor.WithShape(channels), tensor.Of(tensor.Float64)),
+	}
+}
+
+// saved returns b as the backend takes it.
+func (b *BNBatch) saved() backend.BNSaved { return backend.BNSaved{Mean: b.Mean, InvStd: b.InvStd} }
+
+// bnOp normalises an NCHW tensor per channel and applies γ and β, and the
+// ReLU if relu is set.
 type bnOp struct {
 	opBase
-	state    *BNState
-	training bool
-	relu     bool // apply max(·, 0) to the output
-	// The batch mean and inverse standard deviation of the last forward
-	// pass in training mode, read by the backward operations.
-	mean, invstd []float64
-	// gen counts forward passes. The backward operations share the
-	// per-channel sums Σdy and Σdy·x̂, computed once per pass by whichever
-	// of them runs first (sumsGen records the pass they belong to).
-	gen, sumsGen     uint64
-	sumDy, sumDyXhat []float64
+	state *BNState
+	batch *BNBatch // nil in evaluation mode
+	relu  bool
 }
 
 // BatchNorm applies spatial batch normalisation to the NCHW tensor x with
-// the per-channel scale gamma and shift beta (vectors of length C). In
-// training mode it normalises with the statistics of the batch (biased
-// variance) and updates the running statistics of s (unbiased variance);
-// in evaluation mode it normalises with the running statistics and leaves
-// them unchanged.
-func BatchNorm(x, gamma, beta *G.Node, s *BNState, training bool) (*G.Node, error) {
-	return batchNorm(x, gamma, beta, s, training, false)
+// the per-channel scale gamma and shift beta (vectors of length C). With
+// batch statistics b, the operation is in training mode: it normalises with
+// the statistics of the batch (biased variance), saves them in b for the
+// backward pass and updates the running statistics of s (unbiased
+// variance). With b nil, it is in evaluation mode: it normalises with the
+// running statistics and leaves them unchanged, and has no gradient.
+func BatchNorm(x, gamma, beta *G.Node, s *BNState, b *BNBatch) (*G.Node, error) {
+	return batchNorm(x, gamma, beta, s, b, false)
 }
 
-// BatchNormReLU is max(BatchNorm(x, gamma, beta), 0) in one operation: the
-// same result as ReLU of BatchNorm, with one pass less over memory forward
-// and backward.
-func BatchNormReLU(x, gamma, beta *G.Node, s *BNState, training bool) (*G.Node, error) {
-	return batchNorm(x, gamma, beta, s, training, true)
+// BatchNormReLU is max(BatchNorm(x, gamma, beta, s, b), 0) in one
+// operation: the same result as ReLU of BatchNorm, with one pass less over
+// memory forward and backward.
+func BatchNormReLU(x, gamma, beta *G.Node, s *BNState, b *BNBatch) (*G.Node, error) {
+	return batchNorm(x, gamma, beta, s, b, true)
 }
 
-func batchNorm(x, gamma, beta *G.Node, s *BNState, training, relu bool) (*G.Node, error) {
+func batchNorm(x, gamma, beta *G.Node, s *BNState, b *BNBatch, relu bool) (*G.Node, error) {
 	xs := x.Shape()
 	if len(xs) != 4 {
 		return nil, fmt.Errorf("graph: batch norm: input must be NCHW, got shape %v", xs)
@@ -80,14 +108,19 @@ func batchNorm(x, gamma, beta *G.Node, s *BNState, training, relu bool) (*G.Node
 		return nil, fmt.Errorf("graph: batch norm: state has %d channels, input has %d", len(s.Mean), c)
 	}
 	mode := "eval"
-	if training {
+	if b != nil {
 		mode = "train"
+		want := tensor.Shape{c}
+		if !b.Mean.Shape().Eq(want) || !b.InvStd.Shape().Eq(want) || b.Mean.Dtype() != tensor.Float64 || b.InvStd.Dtype() != tensor.Float64 {
+			return nil, fmt.Errorf("graph: batch norm: batch statistics %v %v and %v %v must be float64 of shape (%d)",
+				b.Mean.Dtype(), b.Mean.Shape(), b.InvStd.Dtype(), b.InvStd.Shape(), c)
+		}
 	}
 	name := "BatchNorm"
 	if relu {
 		name = "BatchNormReLU"
 	}
-	op := &bnOp{opBase: newBase("%s(%s)", name, mode), state: s, training: training, relu: relu}
+	op := &bnOp{opBase: newBase("%s(%s)", name, mode), state: s, batch: b, relu: relu}
 	return G.ApplyOp(op, x, gamma, beta)
 }
 
@@ -113,162 +146,145 @@ func (op *bnOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) 
 		return nil, fmt.Errorf("graph: %s: input shape %v does not match %d channels", op.name, s, len(op.state.Mean))
 	}
 	y := op.output(prealloc, dt, s...)
-	if dt == tensor.Float32 {
-		bnForward(op, s, slice[float32](in[0]), slice[float32](in[1]), slice[float32](in[2]), slice[float32](y))
-	} else {
-		bnForward(op, s, slice[float64](in[0]), slice[float64](in[1]), slice[float64](in[2]), slice[float64](y))
+	if op.batch == nil {
+		return op.done(y, op.be.BatchNormEval(in[0], in[1], in[2], y, op.state.running(), op.relu))
 	}
-	return y, nil
+	return op.done(y, op.be.BatchNormTrain(in[0], in[1], in[2], y, op.state.running(), op.batch.saved(), op.relu))
 }
 
-// bnForward normalises x into y, channel by channel in parallel.
-func bnForward[T float](op *bnOp, s tensor.Shape, x, gamma, beta, y []T) {
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	m := float64(n * hw)
-	if len(op.mean) != c {
-		op.mean, op.invstd = make([]float64, c), make([]float64, c)
+// withMask returns the types of the leading inputs of a backward
+// operation, followed by the type of the forward output when the batch
+// norm includes the ReLU: that output masks the gradient.
+func (op *bnOp) withMask(ts ...hm.Type) []hm.Type {
+	if op.relu {
+		return append(ts, tensorOf(4))
 	}
-	op.gen++
-	st := op.state
-	parallel(c, func(_, lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			var mean, invstd float64
-			if op.training {
-				// One pass: the sums are taken around the first value of
-				// the channel, which keeps Σd² - (Σd)²/m well conditioned.
-				ref := float64(x[ch*hw])
-				var sum, sq float64
-				for i := range n {
-					row := x[(i*c+ch)*hw:][:hw]
-					if r32, ok := any(row).([]float32); ok {
-						ps, pq := statsRow32(r32, float32(ref))
-						sum += ps
-						sq += pq
-						continue
-					}
-					var ps, pq T
-					for _, v := range row {
-						d := v - T(ref)
-						ps += d
-						pq += d * d
-					}
-					sum += float64(ps)
-					sq += float64(pq)
-				}
-				mean = ref + sum/m
-				ss := max(0, sq-sum*sum/m)
-				variance := ss / m
-				invstd = 1 / math.Sqrt(variance+st.Epsilon)
-				op.mean[ch], op.invstd[ch] = mean, invstd
-				unbiased := variance
-				if m > 1 {
-					unbiased = ss / (m - 1)
-				}
-				st.Mean[ch] = float32((1-st.Momentum)*float64(st.Mean[ch]) + st.Momentum*mean)
-				st.Var[ch] = float32((1-st.Momentum)*float64(st.Var[ch]) + st.Momentum*unbiased)
-			} else {
-				mean = float64(st.Mean[ch])
-				invstd = 1 / math.Sqrt(float64(st.Var[ch])+st.Epsilon)
-			}
-			scale := T(float64(gamma[ch]) * invstd)
-			shift := T(float64(beta[ch]) - mean*float64(gamma[ch])*invstd)
-			for i := range n {
-				src := x[(i*c+ch)*hw:][:hw]
-				dst := y[(i*c+ch)*hw:][:hw]
-				if s32, ok := any(src).([]float32); ok {
-					scaleShiftRow32(any(dst).([]float32), s32, float32(scale), float32(shift), op.relu)
-					continue
-				}
-				if op.relu {
-					for j, v := range src {
-						dst[j] = max(v*scale+shift, 0)
-					}
-					continue
-				}
-				for j, v := range src {
-					dst[j] = v*scale + shift
-				}
-			}
-		}
-	})
+	return ts
 }
 
+// SymDiff builds the backward pass: an operation that computes the sums
+// Σdy and Σdy·x̂ per channel, and three that read them, one per gradient.
 func (op *bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if !op.training {
+	if op.batch == nil {
 		return nil, fmt.Errorf("graph: %s: gradients are only defined in training mode", op.name)
 	}
-	args := G.Nodes{in[0], in[1], grad}
+	x, gamma := in[0], in[1]
+	var mask G.Nodes
 	if op.relu {
-		args = append(args, out) // the output masks the gradient
+		mask = G.Nodes{out} // the output masks the gradient
 	}
-	var ds G.Nodes
-	for _, wrt := range []bnWRT{bnX, bnGamma, bnBeta} {
-		d, err := G.ApplyOp(&bnGradOp{opBase: newBase("%sGrad%s", op.name, [...]string{"X", "Gamma", "Beta"}[wrt]), fwd: op, wrt: wrt}, args...)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
+	sums, err := G.ApplyOp(&bnSumsOp{opBase: newBase("%sSums", op.name), fwd: op}, append(G.Nodes{x, grad}, mask...)...)
+	if err != nil {
+		return nil, err
 	}
-	return ds, nil
+	dxArgs := append(append(G.Nodes{x, gamma, grad}, mask...), sums)
+	dx, err := G.ApplyOp(&bnGradXOp{opBase: newBase("%sGradX", op.name), fwd: op}, dxArgs...)
+	if err != nil {
+		return nil, err
+	}
+	dgamma, err := G.ApplyOp(&bnGradParamOp{opBase: newBase("%sGradGamma", op.name), gamma: true, dt: x.Dtype()}, sums)
+	if err != nil {
+		return nil, err
+	}
+	dbeta, err := G.ApplyOp(&bnGradParamOp{opBase: newBase("%sGradBeta", op.name), dt: x.Dtype()}, sums)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dgamma, dbeta}, nil
 }
 
-// bnWRT names the input a bnGradOp differentiates with respect to.
-type bnWRT int
+// sumsType is the type of the per-channel sums of the backward pass: a
+// float64 matrix, whatever the element type of the graph, so that the
+// gradients computed from it round only once.
+var sumsType = G.TensorType{Dims: 2, Of: tensor.Float64}
 
-const (
-	bnX bnWRT = iota
-	bnGamma
-	bnBeta
-)
-
-// bnGradOp computes one gradient of a training-mode batch norm from
-// (x, γ, dy), or (x, γ, dy, y) when the batch norm includes the ReLU (dy is
-// then masked by y > 0 first), and the batch statistics its forward pass
-// saved:
-//
-//	x̂ = (x-μ)·invstd
-//	∂L/∂β = Σ dy
-//	∂L/∂γ = Σ dy·x̂
-//	∂L/∂x = γ·invstd·(dy - ∂L/∂β/M - x̂·∂L/∂γ/M)
-//
-// with sums over the M = N·H·W values of a channel.
-type bnGradOp struct {
+// bnSumsOp computes, for a training-mode batch norm, the 2×C float64
+// matrix of Σdy and Σdy·x̂ per channel from (x, dy), or (x, dy, y) when
+// the batch norm includes the ReLU (dy is then masked by y > 0 first),
+// with the batch statistics of its forward pass.
+type bnSumsOp struct {
 	opBase
 	fwd *bnOp
-	wrt bnWRT
 }
 
-func (op *bnGradOp) Arity() int {
-	if op.fwd.relu {
-		return 4
-	}
-	return 3
+func (op *bnSumsOp) Arity() int { return len(op.fwd.withMask(nil, nil)) }
+func (op *bnSumsOp) Type() hm.Type {
+	return fnType(append(op.fwd.withMask(tensorOf(4), tensorOf(4)), sumsType)...)
 }
 
-func (op *bnGradOp) Type() hm.Type {
-	ts := []hm.Type{tensorOf(4), tensorOf(1), tensorOf(4)}
-	if op.fwd.relu {
-		ts = append(ts, tensorOf(4))
-	}
-	if op.wrt == bnX {
-		return fnType(append(ts, tensorOf(4))...)
-	}
-	return fnType(append(ts, tensorOf(1))...)
-}
-func (op *bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+func (op *bnSumsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	s, err := shapeOf(ds, 0)
 	if err != nil {
 		return nil, err
 	}
-	if op.wrt == bnX {
-		return s.Clone(), nil
-	}
-	return tensor.Shape{s[1]}, nil
+	return tensor.Shape{2, s[1]}, nil
 }
-func (op *bnGradOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+func (op *bnSumsOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
 
-func (op *bnGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	in, dt, err := inputs(op.name, op.Arity(), vs)
+func (op *bnSumsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	in, _, err := inputs(op.name, op.Arity(), vs)
+	if err != nil {
+		return nil, err
+	}
+	s := in[0].Shape()
+	for _, d := range in[1:] {
+		if !d.Shape().Eq(s) {
+			return nil, fmt.Errorf("graph: %s: shape %v differs from the input's %v", op.name, d.Shape(), s)
+		}
+	}
+	var y *tensor.Dense
+	if op.fwd.relu {
+		y = in[2]
+	}
+	sums := op.output(prealloc, tensor.Float64, 2, s[1])
+	return op.done(sums, op.be.BatchNormBackwardSums(in[0], in[1], y, op.fwd.batch.saved(), sums))
+}
+
+// sumsInput checks that v is the float64 2×c matrix of a bnSumsOp.
+func sumsInput(name string, v G.Value, c int) (*tensor.Dense, error) {
+	d, err := dense(v)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: sums: %w", name, err)
+	}
+	if d.Dtype() != tensor.Float64 || !d.Shape().Eq(tensor.Shape{2, c}) {
+		return nil, fmt.Errorf("graph: %s: sums are %v of shape %v, want float64 of shape (2, %d)", name, d.Dtype(), d.Shape(), c)
+	}
+	return d, nil
+}
+
+// bnGradXOp computes ∂L/∂x of a training-mode batch norm from (x, γ, dy,
+// sums), or (x, γ, dy, y, sums) when the batch norm includes the ReLU, and
+// the batch statistics of its forward pass:
+//
+//	x̂ = (x-μ)·invstd
+//	∂L/∂x = γ·invstd·(dy - Σdy/M - x̂·Σdy·x̂/M)
+//
+// with sums over the M = N·H·W values of a channel.
+type bnGradXOp struct {
+	opBase
+	fwd *bnOp
+}
+
+func (op *bnGradXOp) Arity() int { return len(op.fwd.withMask(nil, nil, nil)) + 1 }
+func (op *bnGradXOp) Type() hm.Type {
+	return fnType(append(op.fwd.withMask(tensorOf(4), tensorOf(1), tensorOf(4)), sumsType, tensorOf(4))...)
+}
+
+func (op *bnGradXOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.Clone(), nil
+}
+func (op *bnGradXOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *bnGradXOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	if len(vs) != op.Arity() {
+		return nil, fmt.Errorf("graph: %s: expected %d inputs, got %d", op.name, op.Arity(), len(vs))
+	}
+	last := len(vs) - 1
+	in, dt, err := inputs(op.name, last, vs[:last])
 	if err != nil {
 		return nil, err
 	}
@@ -276,130 +292,52 @@ func (op *bnGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 	if !in[2].Shape().Eq(s) || op.fwd.relu && !in[3].Shape().Eq(s) {
 		return nil, fmt.Errorf("graph: %s: gradient shape %v differs from input shape %v", op.name, in[2].Shape(), s)
 	}
-	if len(op.fwd.mean) != s[1] {
-		return nil, fmt.Errorf("graph: %s: the forward pass has not run", op.name)
+	sums, err := sumsInput(op.name, vs[last], s[1])
+	if err != nil {
+		return nil, err
 	}
-	var out *tensor.Dense
-	if op.wrt == bnX {
-		out = op.output(prealloc, dt, s...)
-	} else {
-		out = op.output(prealloc, dt, s[1])
-	}
-	if dt == tensor.Float32 {
-		bnBackward(op, s, in, slice[float32](out))
-	} else {
-		bnBackward(op, s, in, slice[float64](out))
-	}
-	return out, nil
-}
-
-// bnSums computes Σdy and Σdy·x̂ per channel for the current forward pass,
-// unless another backward operation already did.
-func bnSums[T float](f *bnOp, s tensor.Shape, x, dy, y []T) {
-	if f.sumsGen == f.gen && len(f.sumDy) == s[1] {
-		return
-	}
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	if len(f.sumDy) != c {
-		f.sumDy, f.sumDyXhat = make([]float64, c), make([]float64, c)
-	}
-	parallel(c, func(_, lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			mean := T(f.mean[ch])
-			var sumDy, sumDyXc float64
-			for i := range n {
-				off := (i*c + ch) * hw
-				xs, ds := x[off:off+hw], dy[off:off+hw]
-				if x32, ok := any(xs).([]float32); ok {
-					var ys []float32
-					if y != nil {
-						ys = any(y).([]float32)[off : off+hw]
-					}
-					a, b := bnSumsRow32(any(ds).([]float32), x32, ys, float32(mean))
-					sumDy += a
-					sumDyXc += b
-					continue
-				}
-				var a, b T
-				if y != nil {
-					ys := y[off : off+hw]
-					for j, d := range ds {
-						if ys[j] > 0 {
-							a += d
-							b += d * (xs[j] - mean)
-						}
-					}
-				} else {
-					for j, d := range ds {
-						a += d
-						b += d * (xs[j] - mean)
-					}
-				}
-				sumDy += float64(a)
-				sumDyXc += float64(b)
-			}
-			f.sumDy[ch], f.sumDyXhat[ch] = sumDy, sumDyXc*f.invstd[ch]
-		}
-	})
-	f.sumsGen = f.gen
-}
-
-func bnBackward[T float](op *bnGradOp, s tensor.Shape, in []*tensor.Dense, out []T) {
-	x, gamma, dy := slice[T](in[0]), slice[T](in[1]), slice[T](in[2])
-	var y []T
+	var y *tensor.Dense
 	if op.fwd.relu {
-		y = slice[T](in[3])
+		y = in[3]
 	}
-	f := op.fwd
-	bnSums(f, s, x, dy, y)
-	n, c, hw := s[0], s[1], s[2]*s[3]
-	m := float64(n * hw)
-	switch op.wrt {
-	case bnBeta:
-		for ch := range c {
-			out[ch] = T(f.sumDy[ch])
-		}
-		return
-	case bnGamma:
-		for ch := range c {
-			out[ch] = T(f.sumDyXhat[ch])
-		}
-		return
+	dx := op.output(prealloc, dt, s...)
+	return op.done(dx, op.be.BatchNormBackwardData(in[0], in[1], in[2], y, op.fwd.batch.saved(), sums, dx))
+}
+
+// bnGradParamOp reads ∂L/∂γ = Σdy·x̂ (gamma set) or ∂L/∂β = Σdy from the
+// sums of a bnSumsOp, in the element type dt of the graph.
+type bnGradParamOp struct {
+	opBase
+	gamma bool
+	dt    tensor.Dtype
+}
+
+func (op *bnGradParamOp) Arity() int    { return 1 }
+func (op *bnGradParamOp) Type() hm.Type { return fnType(sumsType, G.TensorType{Dims: 1, Of: op.dt}) }
+func (op *bnGradParamOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(ds, 0)
+	if err != nil {
+		return nil, err
 	}
-	parallel(c, func(_, lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			mean, invstd := f.mean[ch], f.invstd[ch]
-			// dx = k·dy + a·x + b with the constants folded per channel.
-			k := float64(gamma[ch]) * invstd
-			a := -k * invstd * f.sumDyXhat[ch] / m
-			b := -k*f.sumDy[ch]/m - a*mean
-			kT, aT, bT := T(k), T(a), T(b)
-			for i := range n {
-				off := (i*c + ch) * hw
-				xs, ds, dst := x[off:off+hw], dy[off:off+hw], out[off:off+hw]
-				if o32, ok := any(dst).([]float32); ok {
-					var ys []float32
-					if y != nil {
-						ys = any(y).([]float32)[off : off+hw]
-					}
-					bnDxRow32(o32, any(ds).([]float32), any(xs).([]float32), ys, float32(kT), float32(aT), float32(bT))
-					continue
-				}
-				if y != nil {
-					ys := y[off : off+hw]
-					for j := range dst {
-						d := ds[j]
-						if ys[j] <= 0 {
-							d = 0
-						}
-						dst[j] = kT*d + aT*xs[j] + bT
-					}
-					continue
-				}
-				for j := range dst {
-					dst[j] = kT*ds[j] + aT*xs[j] + bT
-				}
-			}
-		}
-	})
+	return tensor.Shape{s[1]}, nil
+}
+func (op *bnGradParamOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
+
+func (op *bnGradParamOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("graph: %s: expected 1 input, got %d", op.name, len(vs))
+	}
+	c := vs[0].Shape()
+	if len(c) != 2 {
+		return nil, fmt.Errorf("graph: %s: sums have shape %v, want (2, C)", op.name, c)
+	}
+	sums, err := sumsInput(op.name, vs[0], c[1])
+	if err != nil {
+		return nil, err
+	}
+	d := op.output(prealloc, op.dt, c[1])
+	if op.gamma {
+		return op.done(d, op.be.BatchNormBackwardParams(sums, d, nil))
+	}
+	return op.done(d, op.be.BatchNormBackwardParams(sums, nil, d))
 }

@@ -22,20 +22,12 @@ func TestBatchNormClosedForm(t *testing.T) {
 
 	g := G.NewGraph()
 	xn, gn, bn := node(g, "x", x), node(g, "gamma", gamma), node(g, "beta", beta)
-	y, err := BatchNorm(xn, gn, bn, NewBNState(c, 0.1, eps), true)
+	y, err := BatchNorm(xn, gn, bn, NewBNState(c, 0.1, eps), NewBNBatch(c))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, node(g, "dy", dyv)))))
-	grads, err := G.Grad(cost, xn, gn, bn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := G.NewTapeMachine(g)
-	defer m.Close()
-	if err := m.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	grads := runGrad(t, g, cost, xn, gn, bn)
 	gotDx := grads[0].Value().Data().([]float64)
 	gotDg := grads[1].Value().Data().([]float64)
 	gotDb := grads[2].Value().Data().([]float64)
@@ -93,7 +85,11 @@ func bnMachine(t *testing.T, s *BNState, training bool) (G.VM, []float32, *G.Nod
 	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(2, 1, 1, 2), G.WithValue(xv), G.WithName("x"))
 	gamma := G.NewVector(g, tensor.Float32, G.WithShape(1), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{1}))), G.WithName("gamma"))
 	beta := G.NewVector(g, tensor.Float32, G.WithShape(1), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{0}))), G.WithName("beta"))
-	y, err := BatchNorm(x, gamma, beta, s, training)
+	var b *BNBatch
+	if training {
+		b = NewBNBatch(1)
+	}
+	y, err := BatchNorm(x, gamma, beta, s, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +186,9 @@ func TestConvBNEval(t *testing.T) {
 			}
 			var ref *G.Node
 			if relu {
-				ref, err = BatchNormReLU(c, gn, bn, s, false)
+				ref, err = BatchNormReLU(c, gn, bn, s, nil)
 			} else {
-				ref, err = BatchNorm(c, gn, bn, s, false)
+				ref, err = BatchNorm(c, gn, bn, s, nil)
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -10,25 +9,19 @@ import (
 )
 
 // convBNOp is an evaluation-mode convolution followed by batch norm (and
-// optionally ReLU), with the normalisation folded into the filter: for
-// output channel k, w'ₖ = wₖ·γₖ/σₖ and bias bₖ = βₖ - μₖ·γₖ/σₖ, where μ
-// and σ² are the running statistics. The bias and the ReLU are applied to
-// each image right after its matrix product, while it is in cache, which
-// saves the separate batch norm pass over memory.
+// optionally the addition of a residual input and ReLU), computed in one
+// call of the backend, which can fold the normalisation into the filter
+// and save the separate passes over memory.
 type convBNOp struct {
 	opBase
 	stride, pad int
 	relu        bool
 	residual    bool // a fifth input is added before the ReLU
 	state       *BNState
-	cols32      scratch[float32]
-	cols64      scratch[float64]
-	fold32      scratch[float32]
-	fold64      scratch[float64]
 }
 
 // ConvBNEval returns BatchNorm(Conv2D(x, w, stride, pad), gamma, beta, s,
-// false), followed by ReLU when relu is set, computed in one pass. It is for
+// nil), followed by ReLU when relu is set, computed in one pass. It is for
 // evaluation only: it has no gradient.
 func ConvBNEval(x, w, gamma, beta *G.Node, s *BNState, stride, pad int, relu bool) (*G.Node, error) {
 	g, err := newConvGeom(x.Shape(), w.Shape(), stride, pad)
@@ -43,7 +36,7 @@ func ConvBNEval(x, w, gamma, beta *G.Node, s *BNState, stride, pad int, relu boo
 }
 
 // ConvBNAddReLUEval returns ReLU(BatchNorm(Conv2D(x, w, stride, pad),
-// gamma, beta, s, false) + skip), the end of a residual block, computed in
+// gamma, beta, s, nil) + skip), the end of a residual block, computed in
 // one pass: the skip is added to each image's output while it is in
 // cache. It is for evaluation only: it has no gradient.
 func ConvBNAddReLUEval(x, w, gamma, beta, skip *G.Node, s *BNState, stride, pad int) (*G.Node, error) {
@@ -54,7 +47,7 @@ func ConvBNAddReLUEval(x, w, gamma, beta, skip *G.Node, s *BNState, stride, pad 
 	if !gamma.Shape().Eq(tensor.Shape{g.K}) || !beta.Shape().Eq(tensor.Shape{g.K}) || len(s.Mean) != g.K {
 		return nil, fmt.Errorf("graph: conv+bn+add: γ %v, β %v and the statistics (%d) must have %d channels", gamma.Shape(), beta.Shape(), len(s.Mean), g.K)
 	}
-	if want := (tensor.Shape{g.N, g.K, g.OH, g.OW}); !skip.Shape().Eq(want) {
+	if want := outShape(g); !skip.Shape().Eq(want) {
 		return nil, fmt.Errorf("graph: conv+bn+add: skip has shape %v, the convolution %v", skip.Shape(), want)
 	}
 	op := &convBNOp{opBase: newBase("ConvBNAddReLUEval(s=%d,p=%d)", stride, pad), stride: stride, pad: pad, relu: true, residual: true, state: s}
@@ -93,66 +86,10 @@ func (op *convBNOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 	if err != nil {
 		return nil, err
 	}
-	y := op.output(prealloc, dt, g.N, g.K, g.OH, g.OW)
-	if dt == tensor.Float32 {
-		convBNForward(op, g, in, slice[float32](y), &op.cols32, &op.fold32)
-	} else {
-		convBNForward(op, g, in, slice[float64](y), &op.cols64, &op.fold64)
-	}
-	return y, nil
-}
-
-func convBNForward[T float](op *convBNOp, g ConvGeom, in []*tensor.Dense, y []T, cols, fold *scratch[T]) {
-	x, w, gamma, beta := slice[T](in[0]), slice[T](in[1]), slice[T](in[2]), slice[T](in[3])
-	rows := g.colRows()
-	buf := fold.get(1, g.K*rows+g.K)[0]
-	wf, bias := buf[:g.K*rows], buf[g.K*rows:]
-	st := op.state
-	for k := range g.K {
-		scale := float64(gamma[k]) / math.Sqrt(float64(st.Var[k])+st.Epsilon)
-		for i, v := range w[k*rows : (k+1)*rows] {
-			wf[k*rows+i] = T(float64(v) * scale)
-		}
-		bias[k] = T(float64(beta[k]) - float64(st.Mean[k])*scale)
-	}
-	ohw := g.OH * g.OW
-	var skip []T
+	y := op.output(prealloc, dt, outShape(g)...)
+	var skip *tensor.Dense
 	if op.residual {
-		skip = slice[T](in[4])
+		skip = in[4]
 	}
-	convForward(g, x, wf, y, cols, func(n int, yn []T) {
-		// With a residual input, the ReLU comes after the addition.
-		for k := range g.K {
-			addBias(yn[k*ohw:(k+1)*ohw], bias[k], op.relu && skip == nil)
-		}
-		if skip != nil {
-			addReLU(yn, yn, skip[n*len(yn):(n+1)*len(yn)])
-		}
-	})
-}
-
-// addReLU sets dst = ReLU(a + b) elementwise.
-func addReLU[T float](dst, a, b []T) {
-	if d32, ok := any(dst).([]float32); ok {
-		addReLURow32(d32, any(a).([]float32), any(b).([]float32))
-		return
-	}
-	for i := range dst {
-		dst[i] = max(a[i]+b[i], 0)
-	}
-}
-
-// addBias adds b to every element of row, then applies ReLU if relu is set.
-func addBias[T float](row []T, b T, relu bool) {
-	if r32, ok := any(row).([]float32); ok {
-		addBiasRow32(r32, float32(b), relu)
-		return
-	}
-	for i, v := range row {
-		v += b
-		if relu {
-			v = max(v, 0)
-		}
-		row[i] = v
-	}
+	return op.done(y, op.be.Conv2DBNEval(in[0], in[1], in[2], in[3], skip, y, g, op.state.running(), op.relu))
 }

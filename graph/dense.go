@@ -48,19 +48,7 @@ func (op *denseOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, erro
 		return nil, fmt.Errorf("graph: %s: incompatible shapes x %v, w %v, b %v", op.name, xs, ws, in[2].Shape())
 	}
 	y := op.output(prealloc, dt, xs[0], ws[0])
-	if dt == tensor.Float32 {
-		denseForward(xs[0], xs[1], ws[0], slice[float32](in[0]), slice[float32](in[1]), slice[float32](in[2]), slice[float32](y))
-	} else {
-		denseForward(xs[0], xs[1], ws[0], slice[float64](in[0]), slice[float64](in[1]), slice[float64](in[2]), slice[float64](y))
-	}
-	return y, nil
-}
-
-func denseForward[T float](n, i, o int, x, w, b, y []T) {
-	for r := range n {
-		copy(y[r*o:(r+1)*o], b)
-	}
-	matmul(false, true, n, o, i, x, i, w, i, 1, y, o)
+	return op.done(y, op.be.Dense(in[0], in[1], in[2], y))
 }
 
 func (op *denseOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -127,35 +115,15 @@ func (op *denseGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, 
 	if !in[2].Shape().Eq(tensor.Shape{n, o}) {
 		return nil, fmt.Errorf("graph: %s: gradient shape %v, want %v", op.name, in[2].Shape(), tensor.Shape{n, o})
 	}
-	var out *tensor.Dense
+	var dx, dw, db *tensor.Dense
 	switch op.wrt {
 	case denseX:
-		out = op.output(prealloc, dt, n, i)
+		dx = op.output(prealloc, dt, n, i)
+		return op.done(dx, op.be.DenseBackward(in[0], in[1], in[2], dx, nil, nil))
 	case denseW:
-		out = op.output(prealloc, dt, o, i)
-	default:
-		out = op.output(prealloc, dt, o)
+		dw = op.output(prealloc, dt, o, i)
+		return op.done(dw, op.be.DenseBackward(in[0], in[1], in[2], nil, dw, nil))
 	}
-	if dt == tensor.Float32 {
-		denseBackward(op.wrt, n, i, o, slice[float32](in[0]), slice[float32](in[1]), slice[float32](in[2]), slice[float32](out))
-	} else {
-		denseBackward(op.wrt, n, i, o, slice[float64](in[0]), slice[float64](in[1]), slice[float64](in[2]), slice[float64](out))
-	}
-	return out, nil
-}
-
-func denseBackward[T float](wrt denseWRT, n, i, o int, x, w, dy, out []T) {
-	switch wrt {
-	case denseX:
-		matmul(false, false, n, i, o, dy, o, w, i, 0, out, i)
-	case denseW:
-		matmul(true, false, o, i, n, dy, o, x, i, 0, out, i)
-	case denseB:
-		clear(out)
-		for r := range n {
-			for j, v := range dy[r*o : (r+1)*o] {
-				out[j] += v
-			}
-		}
-	}
+	db = op.output(prealloc, dt, o)
+	return op.done(db, op.be.DenseBackward(in[0], in[1], in[2], nil, nil, db))
 }

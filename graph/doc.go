@@ -8,7 +8,15 @@
 // from them is differentiated symbolically by gorgonia.Grad and run by a
 // gorgonia.TapeMachine. The backward passes are operations of their own,
 // written directly from the analytic derivatives and checked against
-// central finite differences in the tests. All operations accept float32
-// (training) and float64 (gradient checks) tensors, reuse the buffers the
-// machine preallocates, and split their work across GOMAXPROCS goroutines.
+// central finite differences in the tests. An operation checks the shapes
+// and dtypes of its inputs, finds its output buffer (reusing the one the
+// machine preallocates) and leaves the arithmetic to a backend, the
+// interface of package graph/backend: here the CPU backend of package
+// graph/cpu. All operations accept float32 (training) and float64
+// (gradient checks) tensors.
+//
+// Batch norm keeps its state outside the operations: the running
+// statistics in a BNState owned by the model, and, in training, the
+// statistics of the current batch in a BNBatch owned by the net; the sums
+// its three gradients share are a node of the graph.
 package graph

@@ -25,6 +25,22 @@ func node(g *G.ExprGraph, name string, v *tensor.Dense) *G.Node {
 	return G.NewTensor(g, tensor.Float64, v.Dims(), G.WithShape(v.Shape()...), G.WithName(name), G.WithValue(v))
 }
 
+// runGrad differentiates cost with respect to wrt, runs the graph g once
+// and returns the gradient nodes.
+func runGrad(t *testing.T, g *G.ExprGraph, cost *G.Node, wrt ...*G.Node) G.Nodes {
+	t.Helper()
+	grads, err := G.Grad(cost, wrt...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g)
+	t.Cleanup(func() { m.Close() })
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return grads
+}
+
 // gradCheck builds f on inputs, reduces its output to the scalar
 // Σ out⊙R for a fixed random R, differentiates it with gorgonia.Grad and
 // compares the gradients with respect to the inputs listed in wrt with
@@ -132,7 +148,7 @@ func TestBatchNormGradient(t *testing.T) {
 	beta := randTensor(rng, 2)
 	s := NewBNState(2, 0.1, 1e-5)
 	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
-		return BatchNorm(in[0], in[1], in[2], s, true)
+		return BatchNorm(in[0], in[1], in[2], s, NewBNBatch(2))
 	}, []*tensor.Dense{x, gamma, beta}, []int{0, 1, 2})
 	t.Logf("max relative error %.3g", worst)
 }
@@ -144,7 +160,7 @@ func TestBatchNormReLUGradient(t *testing.T) {
 	beta := randTensor(rng, 2)
 	s := NewBNState(2, 0.1, 1e-5)
 	worst := gradCheck(t, func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
-		return BatchNormReLU(in[0], in[1], in[2], s, true)
+		return BatchNormReLU(in[0], in[1], in[2], s, NewBNBatch(2))
 	}, []*tensor.Dense{x, gamma, beta}, []int{0, 1, 2})
 	t.Logf("max relative error %.3g", worst)
 }

@@ -92,49 +92,14 @@ func (op *xentOp) Do(vs ...G.Value) (G.Value, error) {
 	if len(s) != 2 || !in[1].Shape().Eq(s) {
 		return nil, fmt.Errorf("graph: %s: logits %v and targets %v must both be N×K", op.name, s, in[1].Shape())
 	}
+	l, err := op.be.SoftmaxCrossEntropy(in[0], in[1], op.t, op.kl)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", op.name, err)
+	}
 	if dt == tensor.Float32 {
-		l := xentForward(s[0], s[1], op.t, op.kl, slice[float32](in[0]), slice[float32](in[1]))
 		return G.NewF32(float32(l)), nil
 	}
-	l := xentForward(s[0], s[1], op.t, op.kl, slice[float64](in[0]), slice[float64](in[1]))
 	return G.NewF64(l), nil
-}
-
-// logSumExp returns log Σ exp(row/t) without overflow.
-func logSumExp[T float](row []T, t float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range row {
-		m = math.Max(m, float64(v)/t)
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v)/t - m)
-	}
-	return m + math.Log(s)
-}
-
-func xentForward[T float](n, k int, temp float64, kl bool, logits, targets []T) float64 {
-	var total float64
-	for r := range n {
-		row, t := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k]
-		lse := logSumExp(row, temp)
-		var sum float64
-		if kl {
-			for _, v := range t {
-				sum += float64(v)
-			}
-		}
-		for j, v := range row {
-			if t[j] == 0 {
-				continue
-			}
-			total -= float64(t[j]) * (float64(v)/temp - lse)
-			if kl {
-				total += float64(t[j]) * math.Log(float64(t[j])/sum)
-			}
-		}
-	}
-	return temp * temp * total / float64(n)
 }
 
 func (op *xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -177,25 +142,5 @@ func (op *xentGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, e
 	}
 	s := in[0].Shape()
 	d := op.output(prealloc, dt, s...)
-	if dt == tensor.Float32 {
-		xentBackward(s[0], s[1], g, op.t, slice[float32](in[0]), slice[float32](in[1]), slice[float32](d))
-	} else {
-		xentBackward(s[0], s[1], g, op.t, slice[float64](in[0]), slice[float64](in[1]), slice[float64](d))
-	}
-	return d, nil
-}
-
-func xentBackward[T float](n, k int, g, temp float64, logits, targets, d []T) {
-	scale := g * temp / float64(n)
-	for r := range n {
-		row, t, out := logits[r*k:(r+1)*k], targets[r*k:(r+1)*k], d[r*k:(r+1)*k]
-		lse := logSumExp(row, temp)
-		var sum float64
-		for _, v := range t {
-			sum += float64(v)
-		}
-		for j, v := range row {
-			out[j] = T(scale * (sum*math.Exp(float64(v)/temp-lse) - float64(t[j])))
-		}
-	}
+	return op.done(d, op.be.SoftmaxCrossEntropyBackward(in[0], in[1], g, op.t, d))
 }

@@ -23,15 +23,7 @@ func TestSoftmaxKLDivergenceValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grads, err := G.Grad(loss, z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := G.NewTapeMachine(g)
-	defer m.Close()
-	if err := m.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	grads := runGrad(t, g, loss, z)
 	if got, want := loss.Value().Data().(float64), math.Log(4.0/3); math.Abs(got-want) > 1e-12 {
 		t.Errorf("loss = %.15g, want %.15g", got, want)
 	}

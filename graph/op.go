@@ -4,34 +4,48 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
-	"runtime"
-	"sync"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
+	"github.com/cifar-resnet/trainer/graph/backend"
+	"github.com/cifar-resnet/trainer/graph/cpu"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// float is the element type every kernel of this package is written for.
+// float is an element type of the tensors of this package.
 type float interface{ ~float32 | ~float64 }
 
 // nextID numbers operation instances so that two layers with the same
 // hyperparameters never hash alike and are never merged by the graph.
 var nextID atomic.Uint64
 
+// defaultBackend computes the operations: the CPU backend.
+var defaultBackend backend.Backend = cpu.New()
+
 // opBase carries the parts of gorgonia.Op that every operation of this
 // package shares.
 type opBase struct {
 	name string
 	id   uint64
+	// be computes the operation.
+	be backend.Backend
 	// buf is the operation's own output tensor, reused from one run of
 	// the machine to the next when the machine offers no preallocated one.
 	buf *tensor.Dense
 }
 
 func newBase(format string, args ...any) opBase {
-	return opBase{name: fmt.Sprintf(format, args...), id: nextID.Add(1)}
+	return opBase{name: fmt.Sprintf(format, args...), id: nextID.Add(1), be: defaultBackend}
+}
+
+// done returns out, or the error of the backend call that computed it,
+// with the operation's name.
+func (o *opBase) done(out G.Value, err error) (G.Value, error) {
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
+	}
+	return out, nil
 }
 
 func (o *opBase) ReturnsPtr() bool      { return false }
@@ -116,9 +130,6 @@ func (o *opBase) output(prealloc G.Value, dt tensor.Dtype, shape ...int) *tensor
 	return o.buf
 }
 
-// slice returns the backing data of d as a []T.
-func slice[T float](d *tensor.Dense) []T { return d.Data().([]T) }
-
 // scalar reads a scalar value such as the gradient seed of a loss.
 func scalar(v G.Value) (float64, error) {
 	switch d := v.Data().(type) {
@@ -136,54 +147,6 @@ func scalar(v G.Value) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("graph: expected a scalar, got %v of type %T", v.Shape(), v.Data())
-}
-
-// parallel runs fn over [0, n) split into at most GOMAXPROCS contiguous
-// chunks, one goroutine each, and waits for them. Worker w of the chunks
-// gets index w, so it can use per-worker scratch memory.
-func parallel(n int, fn func(worker, lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(w, lo, hi)
-		}()
-	}
-	wg.Wait()
-}
-
-// workers is the number of chunks parallel splits n items into.
-func workers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
-
-// scratch is a per-operation pool of per-worker buffers.
-type scratch[T float] struct {
-	mu   sync.Mutex
-	bufs [][]T
-}
-
-// get returns w buffers of at least n elements each, reused across calls.
-func (s *scratch[T]) get(w, n int) [][]T {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.bufs) < w {
-		s.bufs = append(s.bufs, nil)
-	}
-	for i := range w {
-		if cap(s.bufs[i]) < n {
-			s.bufs[i] = make([]T, n)
-		}
-		s.bufs[i] = s.bufs[i][:n]
-	}
-	return s.bufs[:w]
 }
 
 // hmA is the type variable standing for "any tensor type": operations that

@@ -46,30 +46,7 @@ func (op *gapOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error)
 		return nil, fmt.Errorf("graph: %s: input must be NCHW, got shape %v", op.name, s)
 	}
 	y := op.output(prealloc, dt, s[0], s[1])
-	if dt == tensor.Float32 {
-		gapForward(s[2]*s[3], slice[float32](in[0]), slice[float32](y))
-	} else {
-		gapForward(s[2]*s[3], slice[float64](in[0]), slice[float64](y))
-	}
-	return y, nil
-}
-
-func gapForward[T float](hw int, x, y []T) {
-	if x32, ok := any(x).([]float32); ok {
-		y32 := any(y).([]float32)
-		for i := range y32 {
-			s, _ := statsRow32(x32[i*hw:(i+1)*hw], 0) // vector sums
-			y32[i] = float32(s / float64(hw))
-		}
-		return
-	}
-	for i := range y {
-		var s T
-		for _, v := range x[i*hw : (i+1)*hw] {
-			s += v
-		}
-		y[i] = s / T(hw)
-	}
+	return op.done(y, op.be.GlobalAvgPool(in[0], y))
 }
 
 func (op *gapOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
@@ -102,21 +79,5 @@ func (op *gapGradOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, er
 		return nil, fmt.Errorf("graph: %s: gradient shape %v does not match input %v", op.name, in[0].Shape(), op.xshape)
 	}
 	dx := op.output(prealloc, dt, op.xshape...)
-	hw := op.xshape[2] * op.xshape[3]
-	if dt == tensor.Float32 {
-		gapBackward(hw, slice[float32](in[0]), slice[float32](dx))
-	} else {
-		gapBackward(hw, slice[float64](in[0]), slice[float64](dx))
-	}
-	return dx, nil
-}
-
-func gapBackward[T float](hw int, dy, dx []T) {
-	for i, d := range dy {
-		v := d / T(hw)
-		out := dx[i*hw : (i+1)*hw]
-		for j := range out {
-			out[j] = v
-		}
-	}
+	return op.done(dx, op.be.GlobalAvgPoolBackward(in[0], dx))
 }

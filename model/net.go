@@ -133,12 +133,23 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 				cur, err = graph.ConvBNEval(cur, w, gamma, beta, b.bn, o.stride, o.pad, b.relu)
 				break
 			}
+			if cur == x {
+				// The images are data: the stem needs no input gradient.
+				cur, err = graph.Conv2DNoInputGrad(cur, nodes[o.name+".weight"], o.stride, o.pad)
+				break
+			}
 			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
 		case opBN:
+			// A training net owns the batch statistics its layers save
+			// for their backward passes; an evaluation net has none.
+			var batch *graph.BNBatch
+			if training {
+				batch = graph.NewBNBatch(len(o.bn.Mean))
+			}
 			if o.relu {
-				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
 			} else {
-				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, training)
+				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
 			}
 		case opSave:
 			saved = cur
