@@ -1,0 +1,227 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
+	"gorgonia.org/tensor"
+)
+
+// Engine allocates tensors in the memory of one CUDA device. It implements
+// tensor.Engine; the tensors it allocates are not accessible from Go.
+type Engine struct {
+	dev *cuda.Device
+}
+
+// NewEngine returns the engine of dev.
+func NewEngine(dev *cuda.Device) *Engine { return &Engine{dev: dev} }
+
+// Device returns the engine's device.
+func (e *Engine) Device() *cuda.Device { return e.dev }
+
+// memory is a block of device memory as tensor.Memory.
+type memory struct {
+	p cuda.Ptr
+	n uintptr
+}
+
+func (m memory) Uintptr() uintptr { return uintptr(m.p) }
+func (m memory) MemSize() uintptr { return m.n }
+
+// ptrOf returns the device address of mem.
+func ptrOf(mem tensor.Memory) cuda.Ptr { return cuda.Ptr(mem.Uintptr()) }
+
+// AllocAccessible reports false: device memory is not Go memory.
+func (e *Engine) AllocAccessible() bool { return false }
+
+// Alloc allocates size bytes of device memory (at least 4, so that an
+// empty tensor still has an address). Running out of device memory gives
+// an error wrapping cuda.ErrorOutOfMemory.
+func (e *Engine) Alloc(size int64) (tensor.Memory, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("gpu: allocation of %d bytes", size)
+	}
+	p, err := e.dev.Alloc(uint64(max(size, 4)))
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return memory{p: p, n: uintptr(size)}, nil
+}
+
+// Free releases memory returned by Alloc.
+func (e *Engine) Free(mem tensor.Memory, size int64) error {
+	return e.dev.Free(ptrOf(mem))
+}
+
+// Memset sets every element of mem to val, a float32, int32 or uint32 (4
+// bytes each), or a float64 0 (zeroing).
+func (e *Engine) Memset(mem tensor.Memory, val any) error {
+	words := uint64(mem.MemSize()) / 4
+	switch v := val.(type) {
+	case float32:
+		return e.dev.Fill32(ptrOf(mem), math.Float32bits(v), words)
+	case int32:
+		return e.dev.Fill32(ptrOf(mem), uint32(v), words)
+	case uint32:
+		return e.dev.Fill32(ptrOf(mem), v, words)
+	case float64:
+		if v == 0 {
+			return e.dev.Fill32(ptrOf(mem), 0, words)
+		}
+	}
+	return fmt.Errorf("gpu: Memset with %v of type %T: only 4-byte values and a float64 0 are supported", val, val)
+}
+
+// Memclr sets mem to zero bytes. tensor.Engine gives it no error result,
+// so a failure panics; it only fails when the device does.
+func (e *Engine) Memclr(mem tensor.Memory) {
+	if err := e.dev.Fill32(ptrOf(mem), 0, uint64(mem.MemSize())/4); err != nil {
+		panic(fmt.Sprintf("gpu: Memclr: %v", err))
+	}
+}
+
+// Memcpy copies src to dst, two blocks of device memory of one size.
+func (e *Engine) Memcpy(dst, src tensor.Memory) error {
+	if dst.MemSize() != src.MemSize() {
+		return fmt.Errorf("gpu: Memcpy of %d bytes into %d bytes", src.MemSize(), dst.MemSize())
+	}
+	return e.dev.Copy(ptrOf(dst), ptrOf(src), uint64(src.MemSize()))
+}
+
+// errInaccessible is returned by Accessible.
+var errInaccessible = errors.New("gpu: device memory is not accessible from the host; use Download")
+
+// Accessible returns an error: device memory cannot be read by Go code.
+func (e *Engine) Accessible(mem tensor.Memory) (tensor.Memory, error) { return nil, errInaccessible }
+
+// WorksWith reports whether the engine's kernels take data in order:
+// row-major, not transposed.
+func (e *Engine) WorksWith(order tensor.DataOrder) bool {
+	return order.IsRowMajor() && !order.IsTransposed()
+}
+
+// NewTensor returns a new device tensor of dtype dt and shape, its
+// contents undefined.
+func (e *Engine) NewTensor(dt tensor.Dtype, shape ...int) (t *tensor.Dense, err error) {
+	defer func() {
+		// tensor.New panics when the engine's Alloc fails.
+		if r := recover(); r != nil {
+			if rerr, ok := r.(error); ok {
+				err = rerr
+			} else {
+				err = fmt.Errorf("gpu: %v", r)
+			}
+			t = nil
+		}
+	}()
+	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt), tensor.WithEngine(e)), nil
+}
+
+// Release frees the device memory of t, which must not be used again.
+func (e *Engine) Release(t *tensor.Dense) error {
+	if err := e.owns(t, "tensor"); err != nil {
+		return err
+	}
+	return e.dev.Free(cuda.Ptr(t.Uintptr()))
+}
+
+// owns returns an error unless t is a device tensor of e.
+func (e *Engine) owns(t *tensor.Dense, what string) error {
+	if t == nil {
+		return fmt.Errorf("gpu: %s is nil", what)
+	}
+	if t.Engine() != e {
+		return fmt.Errorf("gpu: %s (shape %v) is not a tensor of this device (engine %T)", what, t.Shape(), t.Engine())
+	}
+	return nil
+}
+
+// ptr returns the device address of t, a device tensor of e with dtype dt.
+func (e *Engine) ptr(t *tensor.Dense, dt tensor.Dtype, what string) (cuda.Ptr, error) {
+	if err := e.owns(t, what); err != nil {
+		return 0, err
+	}
+	if t.Dtype() != dt {
+		return 0, fmt.Errorf("gpu: %s has dtype %v, want %v", what, t.Dtype(), dt)
+	}
+	return cuda.Ptr(t.Uintptr()), nil
+}
+
+// Upload copies src, a []float32, []float64 or []int32 of t's size and
+// dtype, into the device tensor t.
+func (e *Engine) Upload(t *tensor.Dense, src any) error {
+	switch s := src.(type) {
+	case []float32:
+		return upload(e, t, s, tensor.Float32)
+	case []float64:
+		return upload(e, t, s, tensor.Float64)
+	case []int32:
+		return upload(e, t, s, tensor.Int32)
+	}
+	return fmt.Errorf("gpu: Upload of %T: want []float32, []float64 or []int32", src)
+}
+
+func upload[T any](e *Engine, t *tensor.Dense, src []T, dt tensor.Dtype) error {
+	p, err := e.ptr(t, dt, "upload destination")
+	if err != nil {
+		return err
+	}
+	if n := t.Shape().TotalSize(); n != len(src) {
+		return fmt.Errorf("gpu: Upload of %d values into a tensor of shape %v", len(src), t.Shape())
+	}
+	return cuda.Upload(e.dev, p, src)
+}
+
+// Download copies the device tensor t into dst, a []float32, []float64
+// or []int32 of t's size and dtype.
+func (e *Engine) Download(dst any, t *tensor.Dense) error {
+	switch d := dst.(type) {
+	case []float32:
+		return download(e, d, t, tensor.Float32)
+	case []float64:
+		return download(e, d, t, tensor.Float64)
+	case []int32:
+		return download(e, d, t, tensor.Int32)
+	}
+	return fmt.Errorf("gpu: Download into %T: want []float32, []float64 or []int32", dst)
+}
+
+func download[T any](e *Engine, dst []T, t *tensor.Dense, dt tensor.Dtype) error {
+	p, err := e.ptr(t, dt, "download source")
+	if err != nil {
+		return err
+	}
+	if n := t.Shape().TotalSize(); n != len(dst) {
+		return fmt.Errorf("gpu: Download of a tensor of shape %v into %d values", t.Shape(), len(dst))
+	}
+	return cuda.Download(e.dev, dst, p)
+}
+
+// ToHost returns a new host tensor with the values of the device tensor t.
+func (e *Engine) ToHost(t *tensor.Dense) (*tensor.Dense, error) {
+	h := tensor.New(tensor.WithShape(t.Shape().Clone()...), tensor.Of(t.Dtype()))
+	if err := e.Download(h.Data(), t); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// ToDevice returns a new device tensor with the values of the host tensor h.
+func (e *Engine) ToDevice(h *tensor.Dense) (*tensor.Dense, error) {
+	t, err := e.NewTensor(h.Dtype(), h.Shape().Clone()...)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Upload(t, h.Data()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+var _ tensor.Engine = (*Engine)(nil)
+
+// sizeof is the size in bytes of a float64, for offsets into the sums.
+const sizeof64 = uint64(unsafe.Sizeof(float64(0)))
