@@ -14,6 +14,12 @@ import (
 // them. Nothing in a graph or machine ever resets them: the mode of a batch
 // norm operation is fixed when it is created, so gorgonia.TapeMachine's
 // SetTraining calls do not reach it.
+//
+// On a device backend (backend.Device) the statistics live in device
+// tensors, copied from Mean and Var the first time an operation uses them:
+// from then on Mean and Var are stale until ToHost copies the device's
+// values back, and a change to them reaches the device only through
+// ToDevice.
 type BNState struct {
 	// Mean and Var are the running mean and (unbiased) variance per channel.
 	Mean, Var []float32
@@ -22,6 +28,11 @@ type BNState struct {
 	Momentum float64
 	// Epsilon is added to the variance before the square root.
 	Epsilon float64
+
+	// dev holds devMean and devVar, the statistics on the device; nil
+	// until a device operation uses the state.
+	dev             backend.Device
+	devMean, devVar *tensor.Dense
 }
 
 // NewBNState returns the state of a layer with the given number of
@@ -34,15 +45,65 @@ func NewBNState(channels int, momentum, epsilon float64) *BNState {
 	return s
 }
 
-// running returns the statistics of s as the backend takes them: tensors
-// over Mean and Var, which it reads and updates in place.
-func (s *BNState) running() backend.BNRunning {
-	return backend.BNRunning{
-		Mean:     tensor.New(tensor.WithShape(len(s.Mean)), tensor.WithBacking(s.Mean)),
-		Var:      tensor.New(tensor.WithShape(len(s.Var)), tensor.WithBacking(s.Var)),
-		Momentum: s.Momentum,
-		Epsilon:  s.Epsilon,
+// running returns the statistics of s as be takes them: tensors over Mean
+// and Var, which it reads and updates in place, or for a device backend
+// the device copies, made on first use.
+func (s *BNState) running(be backend.Backend) (backend.BNRunning, error) {
+	st := backend.BNRunning{Momentum: s.Momentum, Epsilon: s.Epsilon}
+	dev, ok := be.(backend.Device)
+	if !ok {
+		st.Mean = tensor.New(tensor.WithShape(len(s.Mean)), tensor.WithBacking(s.Mean))
+		st.Var = tensor.New(tensor.WithShape(len(s.Var)), tensor.WithBacking(s.Var))
+		return st, nil
 	}
+	if s.dev != dev {
+		if s.dev != nil {
+			return st, fmt.Errorf("graph: batch norm statistics already live on another device")
+		}
+		m, err := dev.NewTensor(tensor.Float32, len(s.Mean))
+		if err != nil {
+			return st, err
+		}
+		v, err := dev.NewTensor(tensor.Float32, len(s.Var))
+		if err != nil {
+			dev.Release(m)
+			return st, err
+		}
+		s.dev, s.devMean, s.devVar = dev, m, v
+		if err := s.ToDevice(); err != nil {
+			return st, err
+		}
+	}
+	st.Mean, st.Var = s.devMean, s.devVar
+	return st, nil
+}
+
+// ToHost copies the statistics on the device, if any, to Mean and Var.
+func (s *BNState) ToHost() error {
+	if s.dev == nil {
+		return nil
+	}
+	if err := s.dev.Download(s.Mean, s.devMean); err != nil {
+		return fmt.Errorf("graph: batch norm running mean: %w", err)
+	}
+	if err := s.dev.Download(s.Var, s.devVar); err != nil {
+		return fmt.Errorf("graph: batch norm running variance: %w", err)
+	}
+	return nil
+}
+
+// ToDevice copies Mean and Var to the statistics on the device, if any.
+func (s *BNState) ToDevice() error {
+	if s.dev == nil {
+		return nil
+	}
+	if err := s.dev.Upload(s.devMean, s.Mean); err != nil {
+		return fmt.Errorf("graph: batch norm running mean: %w", err)
+	}
+	if err := s.dev.Upload(s.devVar, s.Var); err != nil {
+		return fmt.Errorf("graph: batch norm running variance: %w", err)
+	}
+	return nil
 }
 
 // BNBatch holds the statistics of the batch a training-mode batch norm
@@ -51,7 +112,8 @@ func (s *BNState) running() backend.BNRunning {
 // writes them and its backward operations read them; those take the
 // gradient of the forward output as an input, so the graph always runs
 // them after the forward pass that wrote the statistics. A training net
-// owns one per layer and hands it to BatchNorm or BatchNormReLU.
+// owns one per layer and hands it to BatchNorm or BatchNormReLU. On a
+// device backend the forward operation replaces them with device tensors.
 type BNBatch struct {
 	Mean, InvStd *tensor.Dense
 }
@@ -65,8 +127,24 @@ func NewBNBatch(channels int) *BNBatch {
 	}
 }
 
-// saved returns b as the backend takes it.
-func (b *BNBatch) saved() backend.BNSaved { return backend.BNSaved{Mean: b.Mean, InvStd: b.InvStd} }
+// saved returns b as be takes it, first moving it to be's device if be
+// has one and b is not there yet.
+func (b *BNBatch) saved(be backend.Backend) (backend.BNSaved, error) {
+	if dev, ok := be.(backend.Device); ok && !dev.Holds(b.Mean) {
+		c := b.Mean.Shape().TotalSize()
+		m, err := dev.NewTensor(tensor.Float64, c)
+		if err != nil {
+			return backend.BNSaved{}, err
+		}
+		s, err := dev.NewTensor(tensor.Float64, c)
+		if err != nil {
+			dev.Release(m)
+			return backend.BNSaved{}, err
+		}
+		b.Mean, b.InvStd = m, s
+	}
+	return backend.BNSaved{Mean: b.Mean, InvStd: b.InvStd}, nil
+}
 
 // bnOp normalises an NCHW tensor per channel and applies γ and β, and the
 // ReLU if relu is set.
@@ -146,10 +224,18 @@ func (op *bnOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) 
 		return nil, fmt.Errorf("graph: %s: input shape %v does not match %d channels", op.name, s, len(op.state.Mean))
 	}
 	y := op.output(prealloc, dt, s...)
-	if op.batch == nil {
-		return op.done(y, op.be.BatchNormEval(in[0], in[1], in[2], y, op.state.running(), op.relu))
+	st, err := op.state.running(op.be)
+	if err != nil {
+		return op.done(nil, err)
 	}
-	return op.done(y, op.be.BatchNormTrain(in[0], in[1], in[2], y, op.state.running(), op.batch.saved(), op.relu))
+	if op.batch == nil {
+		return op.done(y, op.be.BatchNormEval(in[0], in[1], in[2], y, st, op.relu))
+	}
+	saved, err := op.batch.saved(op.be)
+	if err != nil {
+		return op.done(nil, err)
+	}
+	return op.done(y, op.be.BatchNormTrain(in[0], in[1], in[2], y, st, saved, op.relu))
 }
 
 // withMask returns the types of the leading inputs of a backward
@@ -237,7 +323,11 @@ func (op *bnSumsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 		y = in[2]
 	}
 	sums := op.output(prealloc, tensor.Float64, 2, s[1])
-	return op.done(sums, op.be.BatchNormBackwardSums(in[0], in[1], y, op.fwd.batch.saved(), sums))
+	saved, err := op.fwd.batch.saved(op.be)
+	if err != nil {
+		return op.done(nil, err)
+	}
+	return op.done(sums, op.be.BatchNormBackwardSums(in[0], in[1], y, saved, sums))
 }
 
 // sumsInput checks that v is the float64 2×c matrix of a bnSumsOp.
@@ -301,7 +391,11 @@ func (op *bnGradXOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, er
 		y = in[3]
 	}
 	dx := op.output(prealloc, dt, s...)
-	return op.done(dx, op.be.BatchNormBackwardData(in[0], in[1], in[2], y, op.fwd.batch.saved(), sums, dx))
+	saved, err := op.fwd.batch.saved(op.be)
+	if err != nil {
+		return op.done(nil, err)
+	}
+	return op.done(dx, op.be.BatchNormBackwardData(in[0], in[1], in[2], y, saved, sums, dx))
 }
 
 // bnGradParamOp reads ∂L/∂γ = Σdy·x̂ (gamma set) or ∂L/∂β = Σdy from the

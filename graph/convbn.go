@@ -91,5 +91,9 @@ func (op *convBNOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 	if op.residual {
 		skip = in[4]
 	}
-	return op.done(y, op.be.Conv2DBNEval(in[0], in[1], in[2], in[3], skip, y, g, op.state.running(), op.relu))
+	st, err := op.state.running(op.be)
+	if err != nil {
+		return op.done(nil, err)
+	}
+	return op.done(y, op.be.Conv2DBNEval(in[0], in[1], in[2], in[3], skip, y, g, st, op.relu))
 }

@@ -11,9 +11,12 @@
 // central finite differences in the tests. An operation checks the shapes
 // and dtypes of its inputs, finds its output buffer (reusing the one the
 // machine preallocates) and leaves the arithmetic to a backend, the
-// interface of package graph/backend: here the CPU backend of package
-// graph/cpu. All operations accept float32 (training) and float64
-// (gradient checks) tensors.
+// interface of package graph/backend: the CPU backend of package graph/cpu
+// unless UseBackend hands a graph to another. All operations accept
+// float32 (training) and float64 (gradient checks) tensors on the CPU; a
+// device backend (backend.Device, e.g. package graph/gpu) takes float32
+// device tensors, and the operations then allocate their outputs and the
+// batch norm statistics on its device.
 //
 // Batch norm keeps its state outside the operations: the running
 // statistics in a BNState owned by the model, and, in training, the

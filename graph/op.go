@@ -33,6 +33,9 @@ type opBase struct {
 	// buf is the operation's own output tensor, reused from one run of
 	// the machine to the next when the machine offers no preallocated one.
 	buf *tensor.Dense
+	// allocErr is the error of the last device allocation of output,
+	// which done reports in place of the backend's.
+	allocErr error
 }
 
 func newBase(format string, args ...any) opBase {
@@ -60,6 +63,9 @@ func (o *opBase) setBackend(be backend.Backend) { o.be = be }
 // done returns out, or the error of the backend call that computed it,
 // with the operation's name.
 func (o *opBase) done(out G.Value, err error) (G.Value, error) {
+	if o.allocErr != nil {
+		err, o.allocErr = o.allocErr, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", o.name, err)
 	}
@@ -135,15 +141,44 @@ func inputs(name string, n int, vs []G.Value) ([]*tensor.Dense, tensor.Dtype, er
 // operation's own buffer from its previous run, else a new one. The machine
 // may hand an operation a register last used by a node of another shape, so
 // the check is needed. Every kernel overwrites its whole output.
+//
+// With a device backend (backend.Device) the output is a tensor of the
+// device: a preallocated tensor must be one, and the operation's own
+// buffer is allocated there. A failed allocation returns nil and is
+// reported by done.
 func (o *opBase) output(prealloc G.Value, dt tensor.Dtype, shape ...int) *tensor.Dense {
+	dev, onDevice := o.be.(backend.Device)
 	fits := func(d *tensor.Dense) bool {
-		return d != nil && d.Dtype() == dt && d.Shape().Eq(tensor.Shape(shape)) && d.IsNativelyAccessible()
+		if d == nil || d.Dtype() != dt || !d.Shape().Eq(tensor.Shape(shape)) {
+			return false
+		}
+		if onDevice {
+			return dev.Holds(d)
+		}
+		return d.IsNativelyAccessible()
 	}
 	if d, ok := prealloc.(*tensor.Dense); ok && fits(d) {
 		return d
 	}
 	if !fits(o.buf) {
-		o.buf = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+		if !onDevice {
+			o.buf = tensor.New(tensor.WithShape(shape...), tensor.Of(dt))
+			return o.buf
+		}
+		if o.buf != nil && dev.Holds(o.buf) {
+			// A batch of another size: the old buffer goes.
+			if err := dev.Release(o.buf); err != nil {
+				o.allocErr = err
+				return nil
+			}
+		}
+		o.buf = nil
+		b, err := dev.NewTensor(dt, shape...)
+		if err != nil {
+			o.allocErr = err
+			return nil
+		}
+		o.buf = b
 	}
 	return o.buf
 }

@@ -32,11 +32,28 @@ func New(dev *cuda.Device) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}
-	return &Backend{eng: NewEngine(dev), mod: mod, work: map[string]cuda.Ptr{}, size: map[string]uint64{}}, nil
+	return &Backend{eng: NewEngine(dev, mod), mod: mod, work: map[string]cuda.Ptr{}, size: map[string]uint64{}}, nil
 }
 
 // Engine returns the engine of the backend's tensors.
 func (b *Backend) Engine() *Engine { return b.eng }
+
+// NewTensor implements backend.Device.
+func (b *Backend) NewTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
+	return b.eng.NewTensor(dt, shape...)
+}
+
+// Holds implements backend.Device.
+func (b *Backend) Holds(t *tensor.Dense) bool { return b.eng.Holds(t) }
+
+// Release implements backend.Device.
+func (b *Backend) Release(t *tensor.Dense) error { return b.eng.Release(t) }
+
+// Upload implements backend.Device.
+func (b *Backend) Upload(t *tensor.Dense, src any) error { return b.eng.Upload(t, src) }
+
+// Download implements backend.Device.
+func (b *Backend) Download(dst any, t *tensor.Dense) error { return b.eng.Download(dst, t) }
 
 // Kernels returns the loaded kernels.
 func (b *Backend) Kernels() *kernels.Module { return b.mod }
@@ -434,4 +451,7 @@ func (b *Backend) SoftmaxCrossEntropyBackward(logits, targets *tensor.Dense, g, 
 	return b.mod.XentBackward(pd, pl, pt, g, n, k, t)
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend = (*Backend)(nil)
+	_ backend.Device  = (*Backend)(nil)
+)

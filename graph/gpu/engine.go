@@ -4,20 +4,36 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
 	"gorgonia.org/tensor"
 )
 
 // Engine allocates tensors in the memory of one CUDA device. It implements
-// tensor.Engine; the tensors it allocates are not accessible from Go.
+// tensor.Engine; the tensors it allocates are not accessible from Go. It
+// also implements tensor.Adder for float32 device tensors, so that the
+// gradient sums gorgonia.Grad inserts run on the device.
+//
+// A gorgonia.TapeMachine made with gorgonia.WithEngine(e) stamps e on
+// every value it holds, host values included, so e.Engine() == e does not
+// make a tensor a device tensor: Holds checks the tensor's address against
+// the engine's own allocations.
 type Engine struct {
 	dev *cuda.Device
+	mod *kernels.Module
+
+	mu    sync.Mutex
+	alloc map[cuda.Ptr]uint64           // live allocations and their sizes
+	sums  map[[2]cuda.Ptr]*tensor.Dense // Add's outputs by operands, see Add
 }
 
-// NewEngine returns the engine of dev.
-func NewEngine(dev *cuda.Device) *Engine { return &Engine{dev: dev} }
+// NewEngine returns the engine of dev with the kernels mod.
+func NewEngine(dev *cuda.Device, mod *kernels.Module) *Engine {
+	return &Engine{dev: dev, mod: mod, alloc: map[cuda.Ptr]uint64{}, sums: map[[2]cuda.Ptr]*tensor.Dense{}}
+}
 
 // Device returns the engine's device.
 func (e *Engine) Device() *cuda.Device { return e.dev }
@@ -48,12 +64,36 @@ func (e *Engine) Alloc(size int64) (tensor.Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}
+	e.mu.Lock()
+	e.alloc[p] = uint64(size)
+	e.mu.Unlock()
 	return memory{p: p, n: uintptr(size)}, nil
 }
 
-// Free releases memory returned by Alloc.
+// Free releases memory returned by Alloc. Memory the engine did not
+// allocate (a host value a machine stamped with the engine) is left alone.
 func (e *Engine) Free(mem tensor.Memory, size int64) error {
-	return e.dev.Free(ptrOf(mem))
+	p := ptrOf(mem)
+	e.mu.Lock()
+	_, ok := e.alloc[p]
+	delete(e.alloc, p)
+	e.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return e.dev.Free(p)
+}
+
+// Allocated returns the bytes of device memory the engine's live tensors
+// hold.
+func (e *Engine) Allocated() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n uint64
+	for _, s := range e.alloc {
+		n += s
+	}
+	return n
 }
 
 // Memset sets every element of mem to val, a float32, int32 or uint32 (4
@@ -125,7 +165,18 @@ func (e *Engine) Release(t *tensor.Dense) error {
 	if err := e.owns(t, "tensor"); err != nil {
 		return err
 	}
-	return e.dev.Free(cuda.Ptr(t.Uintptr()))
+	return e.Free(memory{p: cuda.Ptr(t.Uintptr())}, 0)
+}
+
+// Holds reports whether t is a tensor in memory the engine allocated.
+func (e *Engine) Holds(t *tensor.Dense) bool {
+	if t == nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n, ok := e.alloc[cuda.Ptr(t.Uintptr())]
+	return ok && uint64(t.Shape().TotalSize())*uint64(t.Dtype().Size()) <= max(n, 4)
 }
 
 // owns returns an error unless t is a device tensor of e.
@@ -133,8 +184,8 @@ func (e *Engine) owns(t *tensor.Dense, what string) error {
 	if t == nil {
 		return fmt.Errorf("gpu: %s is nil", what)
 	}
-	if t.Engine() != e {
-		return fmt.Errorf("gpu: %s (shape %v) is not a tensor of this device (engine %T)", what, t.Shape(), t.Engine())
+	if !e.Holds(t) {
+		return fmt.Errorf("gpu: %s (shape %v) is not a tensor of this device", what, t.Shape())
 	}
 	return nil
 }
