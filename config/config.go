@@ -27,6 +27,19 @@ type Config struct {
 	// Seed seeds weight initialisation and the solver's random choices
 	// (batch order, augmentation, evaluation subsamples).
 	Seed int64 `yaml:"seed" msgpack:"seed"`
+	// Device is where the network computes: "cpu", or "cuda" for the
+	// first NVIDIA GPU (DeviceNames); empty means "cpu". It does not
+	// change what the run computes beyond rounding, so a run may resume
+	// on the other device.
+	Device string `yaml:"device" msgpack:"device"`
+}
+
+// EffectiveDevice returns c.Device, or "cpu" when it is empty.
+func (c *Config) EffectiveDevice() string {
+	if c.Device == "" {
+		return deviceNames[0]
+	}
+	return c.Device
 }
 
 // Data describes where the CIFAR-10 files are and how they are split,
@@ -340,6 +353,7 @@ func Default() Config {
 			ModelsDir:     "models",
 			PlotsDir:      "",
 		},
-		Seed: 0,
+		Seed:   0,
+		Device: "cpu",
 	}
 }

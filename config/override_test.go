@@ -173,7 +173,7 @@ func TestCheckKey(t *testing.T) {
 		"solver.optimizer.lrr": `config: solver.optimizer.lrr: solver.optimizer: unknown key "lrr" (did you mean "lr"?)`,
 		"seed.x":               `config: seed.x: seed is an integer, which has no keys`,
 		"model[0]":             `config: model[0]: model is a mapping, not a list`,
-		"widths":               `config: widths: unknown key "widths" (known keys: data, model, solver, output, seed)`,
+		"widths":               `config: widths: unknown key "widths" (known keys: data, model, solver, output, seed, device)`,
 	} {
 		if err := CheckKey(key); err == nil || err.Error() != want {
 			t.Errorf("CheckKey(%q) = %v, want %s", key, err, want)

@@ -11,8 +11,9 @@ import (
 // the configuration a run was started with (saved in its checkpoints) and
 // the one it is resumed with.
 //
-// Free (may change on resume): data.dir, data.download, model.max_params (a
-// limit checked when the network is built, not the network),
+// Free (may change on resume): device (a checkpoint resumes on the CPU or
+// the GPU), data.dir, data.download, model.max_params (a limit checked
+// when the network is built, not the network),
 // model.init_from (read only when a run starts),
 // solver.num_train_samples, solver.num_val_samples, output.name,
 // output.checkpoint_dir, output.models_dir, output.plots_dir.
@@ -71,6 +72,7 @@ var resumeRules = []struct {
 	kind   ChangeKind
 	reason string
 }{
+	{"device", Free, "where the network computes; a checkpoint resumes on either device"},
 	{"data.dir", Free, "where the data set is read from"},
 	{"data.download", Free, "whether a missing data set is fetched"},
 	{"model.max_params", Free, "a limit on the network, not the network"},

@@ -48,7 +48,13 @@ const (
 var (
 	optimizerNames = []string{"sgd", "adam", "adamw"}
 	schedulerNames = []string{"none", "step", "multistep", "exponential", "cosine", "onecycle"}
+	// deviceNames are the values of device; the first is the default.
+	deviceNames = []string{"cpu", "cuda"}
 )
+
+// DeviceNames returns the names device accepts ("cpu" first, the
+// default), in the order error messages list them.
+func DeviceNames() []string { return append([]string(nil), deviceNames...) }
 
 // OptimizerNames returns the names solver.optimizer.name accepts, in the
 // order error messages list them.
@@ -75,6 +81,9 @@ func (c *Config) Validate() error {
 	c.Solver.validate(&v, "solver")
 	c.validateBatchValues(&v)
 	c.Output.validate(&v, "output")
+	if c.Device != "" && !contains(deviceNames, c.Device) {
+		v.addf("device", "unknown device %q (want %s)", c.Device, oneOf(deviceNames))
+	}
 	if len(v.problems) == 0 {
 		return nil
 	}

@@ -114,6 +114,11 @@ func TestValidateRules(t *testing.T) {
 		{"bn_momentum NaN", func(c *Config) { c.Model.BNMomentum = math.NaN() }, []string{"model.bn_momentum: must be a finite number, got NaN"}},
 		{"bn_epsilon zero", func(c *Config) { c.Model.BNEpsilon = 0 }, []string{"model.bn_epsilon: must be > 0, got 0"}},
 
+		// device
+		{"device cuda", func(c *Config) { c.Device = "cuda" }, nil},
+		{"device empty (cpu)", func(c *Config) { c.Device = "" }, nil},
+		{"device unknown", func(c *Config) { c.Device = "gpu" }, []string{`device: unknown device "gpu" (want cpu or cuda)`}},
+
 		// optimizer
 		{"optimizer unknown", func(c *Config) { c.Solver.Optimizer.Name = "sgdd" }, []string{`solver.optimizer.name: unknown optimizer "sgdd" (want sgd, adam or adamw)`}},
 		{"optimizer empty", func(c *Config) { c.Solver.Optimizer.Name = "" }, []string{"solver.optimizer.name: missing optimizer (want sgd, adam or adamw)"}},
