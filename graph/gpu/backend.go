@@ -24,6 +24,8 @@ type Backend struct {
 	mu   sync.Mutex
 	work map[string]cuda.Ptr
 	size map[string]uint64
+	// ownsDev is set when Open opened the device, which Close closes.
+	ownsDev bool
 }
 
 // New loads the kernels on dev and returns the backend that runs them.
@@ -34,6 +36,27 @@ func New(dev *cuda.Device) (*Backend, error) {
 	}
 	return &Backend{eng: NewEngine(dev, mod), mod: mod, work: map[string]cuda.Ptr{}, size: map[string]uint64{}}, nil
 }
+
+// Open opens CUDA device index (0 is the first GPU) and returns the
+// backend on it; Close closes the device too. Without an NVIDIA driver, or
+// without a GPU, the error says which is missing (wrapping
+// cuda.ErrNoDriver in the first case).
+func Open(index int) (*Backend, error) {
+	dev, err := cuda.Open(index)
+	if err != nil {
+		return nil, fmt.Errorf("device cuda: %w", err)
+	}
+	b, err := New(dev)
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("device cuda: %v: %w", dev, err)
+	}
+	b.ownsDev = true
+	return b, nil
+}
+
+// Device returns the backend's device.
+func (b *Backend) Device() *cuda.Device { return b.eng.dev }
 
 // Engine returns the engine of the backend's tensors.
 func (b *Backend) Engine() *Engine { return b.eng }
@@ -58,7 +81,8 @@ func (b *Backend) Download(dst any, t *tensor.Dense) error { return b.eng.Downlo
 // Kernels returns the loaded kernels.
 func (b *Backend) Kernels() *kernels.Module { return b.mod }
 
-// Close frees the work buffers and unloads the kernels.
+// Close frees the work buffers, unloads the kernels and, for a backend
+// from Open, closes the device.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -68,7 +92,13 @@ func (b *Backend) Close() error {
 		}
 		delete(b.work, k)
 	}
-	return b.mod.Unload()
+	if err := b.mod.Unload(); err != nil {
+		return err
+	}
+	if b.ownsDev {
+		return b.eng.dev.Close()
+	}
+	return nil
 }
 
 // buffer returns the work buffer called name, grown to at least bytes.

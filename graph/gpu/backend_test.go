@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/graph/backend"
@@ -25,6 +26,17 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(openChild) != "" {
+		// TestOpenWithoutDriver's child: Open with only the machine's own
+		// driver, if any.
+		b, err := gpu.Open(0)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(3)
+		}
+		fmt.Println(b.Device())
+		os.Exit(0)
+	}
 	dev, _, err := emu.OpenDevice()
 	if err == nil {
 		be, err = gpu.New(dev)
@@ -38,6 +50,32 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// openChild names the environment variable that makes the test binary
+// call gpu.Open and exit.
+const openChild = "GPU_TEST_OPEN_CHILD"
+
+// TestOpenWithoutGPU runs gpu.Open in a child process, where the emulator
+// is not installed: on a machine without the NVIDIA driver, or with the
+// driver but no GPU, it must fail with an error that says which and how to
+// go on.
+func TestOpenWithoutGPU(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), openChild+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Skipf("this machine has a GPU: %s", out)
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("child: %v, output %q", err, out)
+	}
+	noDriver := "device cuda: cuda: libcuda.so.1 not found: no NVIDIA driver on this machine (device: cuda needs one); use device: cpu\n"
+	noGPU := "device cuda: cuda: the NVIDIA driver (libcuda.so.1) is installed but finds no GPU (cuda: cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected); use device: cpu\n"
+	if got := string(out); got != noDriver && got != noGPU {
+		t.Errorf("Open without a GPU: %q, want %q or %q", got, noDriver, noGPU)
+	}
 }
 
 // device returns the backend, skipping the test when the machine has
