@@ -364,14 +364,14 @@ func TestCountsSaturate(t *testing.T) {
 			t.Errorf("got %d, want %d", tt.got, tt.want)
 		}
 	}
-	// plan counts the layers of a network too large to build.
-	layers := plan(program(config.Model{StemChannels: 16, Stages: []config.Stage{{Channels: 1 << 32, Blocks: 1, Stride: 1}}}))
+	// layers counts the layers of a network too large to build.
+	layers := describe(config.Model{StemChannels: 16, Stages: []config.Stage{{Channels: 1 << 32, Blocks: 1, Stride: 1}}}).layers()
 	got := map[string]int{}
 	for _, l := range layers {
 		got[l.Name] = l.Params
 	}
 	if got["stage1.block1.conv1"] != 618475290624 || got["stage1.block1.conv2"] != math.MaxInt || got["fc"] != 42949672970 {
-		t.Errorf("plan: conv1 %d, conv2 %d, fc %d; want 618475290624, MaxInt, 42949672970",
+		t.Errorf("layers: conv1 %d, conv2 %d, fc %d; want 618475290624, MaxInt, 42949672970",
 			got["stage1.block1.conv1"], got["stage1.block1.conv2"], got["fc"])
 	}
 }

@@ -70,27 +70,31 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 	n := &Net{Batch: batch, Training: training, Graph: g, model: m, weight: weight}
 	n.x = tensor.New(tensor.WithShape(batch, Channels, m.size, m.size), tensor.Of(m.dtype))
 	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
-	nodes := make(map[string]*G.Node, len(m.Params))
+	b := &builder{nodes: make(map[*Param]*G.Node, len(m.Params)), train: training}
 	params := make(G.Nodes, len(m.Params))
 	for i, p := range m.Params {
 		params[i] = G.NewTensor(g, m.dtype, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithValue(p.Value), G.WithName(p.Name))
-		nodes[p.Name] = params[i]
+		b.nodes[p] = params[i]
 	}
-	logits, err := m.forward(n.X, nodes, training)
+	var err error
+	if training {
+		n.Logits, err = b.forward(n.X, &m.w)
+	} else {
+		n.Logits, err = b.forwardEval(n.X, fold(&m.w))
+	}
 	if err != nil {
 		return nil, err
 	}
-	n.Logits = logits
 	if training {
 		n.tgt = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
 		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
-		if n.Loss, err = graph.SoftmaxCrossEntropy(logits, n.Targets); err != nil {
+		if n.Loss, err = graph.SoftmaxCrossEntropy(n.Logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
 		}
 		if temperature > 0 {
 			n.soft = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
 			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
-			kd, err := graph.SoftmaxKLDivergence(logits, n.Soft, temperature)
+			kd, err := graph.SoftmaxKLDivergence(n.Logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
@@ -102,77 +106,107 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 			return nil, fmt.Errorf("model: gradient: %w", err)
 		}
 	}
+	graph.UseBackend(g, m.Backend)
 	n.vm = G.NewTapeMachine(g)
 	return n, nil
 }
 
-// forward replays the model's program on x.
-func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.Node, error) {
-	cur := x
-	var saved, main *G.Node
-	var err error
-	for i := 0; i < len(m.spec); i++ {
-		o := m.spec[i]
-		switch o.kind {
-		case opConv:
-			if next := i + 1; !training && next < len(m.spec) && m.spec[next].kind == opBN {
-				// In evaluation the batch norm folds into the convolution,
-				// and so does the residual addition that may follow.
-				b := m.spec[next]
-				w, gamma, beta := nodes[o.name+".weight"], nodes[b.name+".gamma"], nodes[b.name+".beta"]
-				i++
-				if add := i + 1; !b.relu && add < len(m.spec) && m.spec[add].kind == opAddReLU {
-					skip := saved
-					if m.spec[add].projection {
-						skip = main
-					}
-					cur, err = graph.ConvBNAddReLUEval(cur, w, gamma, beta, skip, b.bn, o.stride, o.pad)
-					i++
-					break
-				}
-				cur, err = graph.ConvBNEval(cur, w, gamma, beta, b.bn, o.stride, o.pad, b.relu)
-				break
-			}
-			if cur == x {
-				// The images are data: the stem needs no input gradient.
-				cur, err = graph.Conv2DNoInputGrad(cur, nodes[o.name+".weight"], o.stride, o.pad)
-				break
-			}
-			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
-		case opBN:
-			// A training net owns the batch statistics its layers save
-			// for their backward passes; an evaluation net has none.
-			var batch *graph.BNBatch
-			if training {
-				batch = graph.NewBNBatch(len(o.bn.Mean))
-			}
-			if o.relu {
-				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
-			} else {
-				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
-			}
-		case opSave:
-			saved = cur
-		case opSaveMain:
-			main = cur
-		case opSkip:
-			cur = saved
-		case opAddReLU:
-			if o.projection {
-				cur, err = graph.AddReLU(main, cur)
-			} else {
-				cur, err = graph.AddReLU(cur, saved)
-			}
-		case opPool:
-			cur, err = graph.GlobalAvgPool(cur)
-		case opDense:
-			cur, err = graph.Dense(cur, nodes[o.name+".weight"], nodes[o.name+".bias"])
-		}
+// builder adds the layers of a net to its graph, reading the parameters
+// from nodes. In training mode its batch norms use and save the batch's
+// statistics and update the running ones; otherwise they use the running
+// statistics.
+type builder struct {
+	nodes map[*Param]*G.Node
+	train bool
+}
+
+// forward is the network in its training form: the stem, the residual
+// blocks, then the head.
+func (b *builder) forward(x *G.Node, w *weights) (*G.Node, error) {
+	h, err := b.stem(x, &w.stem)
+	for i := range w.blocks {
 		if err != nil {
-			return nil, fmt.Errorf("model: %s: %w", o.name, err)
+			break
+		}
+		h, err = b.basicBlock(h, &w.blocks[i])
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.head(h, w)
+}
+
+// stem is conv3x3 → BN → ReLU on the images. The images are data: the
+// stem computes no gradient with respect to them.
+func (b *builder) stem(x *G.Node, p *convBN) (*G.Node, error) {
+	h, err := graph.Conv2DNoInputGrad(x, b.nodes[p.weight], p.stride, p.pad)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.convName, err)
+	}
+	return b.batchNorm(h, p, true)
+}
+
+// basicBlock is ReLU(BN(conv3x3(ReLU(BN(conv3x3(x))))) + skip(x)), where
+// skip is the identity or BN(conv1x1(x)).
+func (b *builder) basicBlock(x *G.Node, p *block) (*G.Node, error) {
+	h, err := b.convBN(x, &p.conv1, true)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = b.convBN(h, &p.conv2, false); err != nil {
+		return nil, err
+	}
+	skip := x
+	if p.skip != nil {
+		if skip, err = b.convBN(x, p.skip, false); err != nil {
+			return nil, err
 		}
 	}
-	return cur, nil
+	out, err := graph.AddReLU(h, skip)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: residual addition: %w", p.conv2.bnName, err)
+	}
+	return out, nil
+}
+
+// convBN is a convolution followed by batch norm, and ReLU if relu is set.
+func (b *builder) convBN(x *G.Node, p *convBN, relu bool) (*G.Node, error) {
+	h, err := graph.Conv2D(x, b.nodes[p.weight], p.stride, p.pad)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.convName, err)
+	}
+	return b.batchNorm(h, p, relu)
+}
+
+// batchNorm is the batch norm of p, and ReLU if relu is set.
+func (b *builder) batchNorm(x *G.Node, p *convBN, relu bool) (*G.Node, error) {
+	// A training net owns the batch statistics its layers save for their
+	// backward passes; an evaluation net has none.
+	var batch *graph.BNBatch
+	if b.train {
+		batch = graph.NewBNBatch(len(p.stats.Mean))
+	}
+	bn := graph.BatchNorm
+	if relu {
+		bn = graph.BatchNormReLU
+	}
+	h, err := bn(x, b.nodes[p.gamma], b.nodes[p.beta], p.stats, batch)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.bnName, err)
+	}
+	return h, nil
+}
+
+// head is global average pooling and the dense layer to the logits.
+func (b *builder) head(x *G.Node, w *weights) (*G.Node, error) {
+	h, err := graph.GlobalAvgPool(x)
+	if err != nil {
+		return nil, fmt.Errorf("model: pool: %w", err)
+	}
+	if h, err = graph.Dense(h, b.nodes[w.fcWeight], b.nodes[w.fcBias]); err != nil {
+		return nil, fmt.Errorf("model: fc: %w", err)
+	}
+	return h, nil
 }
 
 // Input returns the input buffer, Batch×3×32×32 float32 values in NCHW
