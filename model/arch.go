@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -35,7 +36,7 @@ type arch struct {
 
 // describe returns the architecture cfg describes.
 func describe(cfg config.Model) arch {
-	a := arch{stem: convSpec{convName: "stem.conv", bnName: "stem.bn", cin: Channels, cout: cfg.StemChannels, r: 3, stride: 1, pad: 1}}
+	a := arch{stem: convSpec{convName: "stem.conv", bnName: "stem.bn", cin: dataset.Channels, cout: cfg.StemChannels, r: 3, stride: 1, pad: 1}}
 	cin := cfg.StemChannels
 	for si, s := range cfg.Stages {
 		for b := range s.Blocks {
@@ -70,7 +71,7 @@ func (a arch) layers() []Layer {
 			Layer{Name: c.bnName, Out: []int{c.cout, h, w}, Formula: fmt.Sprintf("2·%d", c.cout), Params: mulSat(2, c.cout)})
 		return h, w
 	}
-	h, w := convBN(a.stem, Height, Width)
+	h, w := convBN(a.stem, dataset.Height, dataset.Width)
 	for _, b := range a.blocks {
 		h1, w1 := convBN(b.conv1, h, w)
 		h2, w2 := convBN(b.conv2, h1, w1)
@@ -81,7 +82,7 @@ func (a arch) layers() []Layer {
 	}
 	return append(ls,
 		Layer{Name: "pool", Out: []int{a.features}, Formula: "0"},
-		Layer{Name: "fc", Out: []int{NumClasses}, Formula: fmt.Sprintf("(%d+1)·%d", a.features, NumClasses), Params: mulSat(addSat(a.features, 1), NumClasses)})
+		Layer{Name: "fc", Out: []int{dataset.NumClasses}, Formula: fmt.Sprintf("(%d+1)·%d", a.features, dataset.NumClasses), Params: mulSat(addSat(a.features, 1), dataset.NumClasses)})
 }
 
 // Capacity returns the number of learnable parameters of the network

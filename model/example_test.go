@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"log"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	pixels := make([]byte, 2*model.ImageSize) // two black images
+	pixels := make([]byte, 2*dataset.ImageSize) // two black images
 	classes, probs, err := c.PredictPixels(pixels)
 	if err != nil {
 		log.Fatal(err)

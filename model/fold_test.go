@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -66,7 +67,7 @@ func TestFoldMatchesTrainingFormInEvalMode(t *testing.T) {
 
 	// The training form in evaluation mode, on the same input.
 	g := G.NewGraph()
-	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, Channels, 8, 8), G.WithValue(net.x), G.WithName("x"))
+	x := G.NewTensor(g, tensor.Float64, 4, G.WithShape(2, dataset.Channels, 8, 8), G.WithValue(net.x), G.WithName("x"))
 	b := &builder{nodes: map[*Param]*G.Node{}}
 	for _, p := range m.Params {
 		b.nodes[p] = G.NewTensor(g, tensor.Float64, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithValue(p.Value), G.WithName(p.Name))

@@ -12,6 +12,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 
@@ -19,15 +20,6 @@ import (
 	"github.com/cifar-resnet/trainer/graph"
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"gorgonia.org/tensor"
-)
-
-// Input geometry and output classes of the network.
-const (
-	Channels   = 3
-	Height     = 32
-	Width      = 32
-	ImageSize  = Channels * Height * Width
-	NumClasses = 10
 )
 
 // Param is one learnable tensor. Its Value is shared by every graph built
@@ -132,7 +124,7 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 	if n := total(layers); n > cfg.MaxParams {
 		return nil, fmt.Errorf("model: the network has %d learnable parameters, over the limit model.max_params = %d", n, cfg.MaxParams)
 	}
-	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: Height, byName: map[string]*Param{}}
+	m := &Model{Config: cfg, Layers: layers, dtype: dt, size: dataset.Height, byName: map[string]*Param{}}
 	in := initializer{m: m, rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
 	m.w.stem = in.convBN(a.stem, false)
 	for _, b := range a.blocks {
@@ -145,8 +137,8 @@ func newModel(cfg config.Model, seed int64, dt tensor.Dtype) (*Model, error) {
 	}
 	bound := 1 / math.Sqrt(float64(a.features))
 	uniform := func() float64 { return (2*in.rng.Float64() - 1) * bound }
-	m.w.fcWeight = in.add("fc.weight", []int{NumClasses, a.features}, true, uniform)
-	m.w.fcBias = in.add("fc.bias", []int{NumClasses}, false, uniform)
+	m.w.fcWeight = in.add("fc.weight", []int{dataset.NumClasses, a.features}, true, uniform)
+	m.w.fcBias = in.add("fc.bias", []int{dataset.NumClasses}, false, uniform)
 	return m, nil
 }
 

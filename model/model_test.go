@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -203,14 +204,14 @@ func TestPerSampleIndependence(t *testing.T) {
 	}
 	all := append([]float32(nil), big.LogitsValue()...)
 	for n := range 64 {
-		copy(one.Input(), x[n*ImageSize:(n+1)*ImageSize])
+		copy(one.Input(), x[n*dataset.ImageSize:(n+1)*dataset.ImageSize])
 		if err := one.Run(); err != nil {
 			t.Fatal(err)
 		}
 		got := one.LogitsValue()
-		for k := range NumClasses {
-			if got[k] != all[n*NumClasses+k] {
-				t.Fatalf("image %d logit %d: %v alone, %v in a batch of 64", n, k, got[k], all[n*NumClasses+k])
+		for k := range dataset.NumClasses {
+			if got[k] != all[n*dataset.NumClasses+k] {
+				t.Fatalf("image %d logit %d: %v alone, %v in a batch of 64", n, k, got[k], all[n*dataset.NumClasses+k])
 			}
 		}
 	}
@@ -258,7 +259,7 @@ func TestZeroInitResidual(t *testing.T) {
 		return z
 	}
 	rng := rand.New(rand.NewPCG(8, 9))
-	x := make([]float32, 3*ImageSize)
+	x := make([]float32, 3*dataset.ImageSize)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/graph"
@@ -35,8 +36,6 @@ type Net struct {
 	model        *Model
 	vm           G.VM
 	x, tgt, soft *tensor.Dense
-	// weight is the share of the teachers' term in a distillation net.
-	weight float64
 }
 
 // Build returns a net for batches of the given size.
@@ -49,7 +48,9 @@ func (m *Model) Build(batch int, training bool) (*Net, error) {
 //	(1-weight)·CE(labels, softmax(z)) + weight·T²·KL(q ‖ softmax(z/T))
 //
 // for logits z, temperature T and teachers' distributions q, set for each
-// batch with SetLabels and SetTeacherProbs. The weight is in [0, 1] and
+// batch with SetLabels and SetTeacherProbs. The two terms are nodes of the
+// graph, summed with their weights there; the targets are the labels and
+// the teachers' distributions as they are. The weight is in [0, 1] and
 // the temperature is positive.
 func (m *Model) BuildDistillation(batch int, weight, temperature float64) (*Net, error) {
 	if !(weight >= 0 && weight <= 1) {
@@ -67,9 +68,9 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		return nil, fmt.Errorf("model: batch size must be positive, got %d", batch)
 	}
 	g := G.NewGraph()
-	n := &Net{Batch: batch, Training: training, Graph: g, model: m, weight: weight}
-	n.x = tensor.New(tensor.WithShape(batch, Channels, m.size, m.size), tensor.Of(m.dtype))
-	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
+	n := &Net{Batch: batch, Training: training, Graph: g, model: m}
+	n.x = tensor.New(tensor.WithShape(batch, dataset.Channels, m.size, m.size), tensor.Of(m.dtype))
+	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
 	b := &builder{nodes: make(map[*Param]*G.Node, len(m.Params)), train: training}
 	params := make(G.Nodes, len(m.Params))
 	for i, p := range m.Params {
@@ -86,19 +87,19 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		return nil, err
 	}
 	if training {
-		n.tgt = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
-		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
+		n.tgt = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
+		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
 		if n.Loss, err = graph.SoftmaxCrossEntropy(n.Logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
 		}
 		if temperature > 0 {
-			n.soft = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
-			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
+			n.soft = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
+			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
 			kd, err := graph.SoftmaxKLDivergence(n.Logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
-			if n.Loss, err = G.Add(n.Loss, kd); err != nil {
+			if n.Loss, err = m.weightedSum(n.Loss, 1-weight, kd, weight); err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
 		}
@@ -109,6 +110,25 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 	graph.UseBackend(g, m.Backend)
 	n.vm = G.NewTapeMachine(g)
 	return n, nil
+}
+
+// weightedSum returns the node wa·a + wb·b for scalar nodes a and b.
+func (m *Model) weightedSum(a *G.Node, wa float64, b *G.Node, wb float64) (*G.Node, error) {
+	constant := func(v float64) *G.Node {
+		if m.dtype == tensor.Float64 {
+			return G.NewConstant(v)
+		}
+		return G.NewConstant(float32(v))
+	}
+	ta, err := G.Mul(constant(wa), a)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := G.Mul(constant(wb), b)
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(ta, tb)
 }
 
 // builder adds the layers of a net to its graph, reading the parameters
@@ -214,8 +234,7 @@ func (b *builder) head(x *G.Node, w *weights) (*G.Node, error) {
 func (n *Net) Input() []float32 { return n.x.Data().([]float32) }
 
 // SetLabels writes the targets of a training net: the one-hot labels mixed
-// with the uniform distribution by label smoothing eps (and, in a
-// distillation net, scaled by 1-weight).
+// with the uniform distribution by label smoothing eps.
 func (n *Net) SetLabels(labels []int, eps float64) error {
 	if !n.Training {
 		return fmt.Errorf("model: an evaluation net has no targets")
@@ -224,17 +243,15 @@ func (n *Net) SetLabels(labels []int, eps float64) error {
 		return fmt.Errorf("model: %d labels for a batch of %d", len(labels), n.Batch)
 	}
 	for i, l := range labels {
-		if l < 0 || l >= NumClasses {
-			return fmt.Errorf("model: label %d of image %d is outside [0, %d)", l, i, NumClasses)
+		if l < 0 || l >= dataset.NumClasses {
+			return fmt.Errorf("model: label %d of image %d is outside [0, %d)", l, i, dataset.NumClasses)
 		}
 	}
 	switch t := n.tgt.Data().(type) {
 	case []float32:
-		graph.SmoothLabels(t, labels, NumClasses, eps)
-		scale(t, 1-n.weight)
+		graph.SmoothLabels(t, labels, dataset.NumClasses, eps)
 	case []float64:
-		graph.SmoothLabels(t, labels, NumClasses, eps)
-		scale(t, 1-n.weight)
+		graph.SmoothLabels(t, labels, dataset.NumClasses, eps)
 	}
 	return nil
 }
@@ -246,29 +263,18 @@ func (n *Net) SetTeacherProbs(probs []float32) error {
 	if n.soft == nil {
 		return fmt.Errorf("model: the net was not built for distillation")
 	}
-	if len(probs) != n.Batch*NumClasses {
-		return fmt.Errorf("model: %d teacher probabilities for a batch of %d×%d", len(probs), n.Batch, NumClasses)
+	if len(probs) != n.Batch*dataset.NumClasses {
+		return fmt.Errorf("model: %d teacher probabilities for a batch of %d×%d", len(probs), n.Batch, dataset.NumClasses)
 	}
 	switch t := n.soft.Data().(type) {
 	case []float32:
-		for i, p := range probs {
-			t[i] = float32(n.weight) * p
-		}
+		copy(t, probs)
 	case []float64:
 		for i, p := range probs {
-			t[i] = n.weight * float64(p)
+			t[i] = float64(p)
 		}
 	}
 	return nil
-}
-
-func scale[T float32 | float64](xs []T, a float64) {
-	if a == 1 {
-		return
-	}
-	for i := range xs {
-		xs[i] *= T(a)
-	}
 }
 
 // Run executes the graph once: forward, and in a training net backward.

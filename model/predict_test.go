@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 	}
 	c := NewClassifier(m, config.Default().Data.Normalize)
 	defer c.Close()
-	images := make([]float32, 5*ImageSize)
+	images := make([]float32, 5*dataset.ImageSize)
 	for i := range images {
 		images[i] = float32(i%7)/7 - 0.5
 	}
@@ -39,14 +40,14 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 		set  func(x []float32)
 		want string
 	}{
-		{"one NaN", func(x []float32) { x[3*ImageSize+17] = nan },
+		{"one NaN", func(x []float32) { x[3*dataset.ImageSize+17] = nan },
 			"model: image 3 has a non-finite value (NaN) at index 17 (channel 0, row 0, column 17)"},
 		{"an all-NaN image", func(x []float32) {
-			for i := range ImageSize {
-				x[2*ImageSize+i] = nan
+			for i := range dataset.ImageSize {
+				x[2*dataset.ImageSize+i] = nan
 			}
 		}, "model: image 2 has a non-finite value (NaN) at index 0 (channel 0, row 0, column 0)"},
-		{"+Inf, last value", func(x []float32) { x[5*ImageSize-1] = float32(math.Inf(1)) },
+		{"+Inf, last value", func(x []float32) { x[5*dataset.ImageSize-1] = float32(math.Inf(1)) },
 			"model: image 4 has a non-finite value (+Inf) at index 3071 (channel 2, row 31, column 31)"},
 		{"-Inf, green plane", func(x []float32) { x[1024+2*32+5] = float32(math.Inf(-1)) },
 			"model: image 0 has a non-finite value (-Inf) at index 1093 (channel 1, row 2, column 5)"},

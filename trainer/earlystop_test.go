@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -165,7 +166,7 @@ func TestValLoss(t *testing.T) {
 	c := model.NewClassifier(s.Model, cfg.Data.Normalize)
 	defer c.Close()
 	norm := Normalization(cfg.Data.Normalize)
-	x := make([]float32, model.ImageSize)
+	x := make([]float32, dataset.ImageSize)
 	label := make([]int, 1)
 	subset, all := 0.0, 0.0
 	correct := 0

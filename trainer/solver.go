@@ -183,7 +183,7 @@ func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (floa
 // in evaluation mode and returns the number of correct predictions and of
 // images. When confusion is not nil, confusion[true][predicted] counts each
 // image.
-func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (correct, n int, err error) {
+func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[dataset.NumClasses][dataset.NumClasses]int) (correct, n int, err error) {
 	m, err := measure(c, ds, norm, numSamples, rng, confusion)
 	return m.correct, m.n, err
 }
@@ -202,7 +202,7 @@ func (m measurement) accuracy() float64 { return float64(m.correct) / float64(m.
 func (m measurement) loss() float64 { return m.lossSum / float64(m.n) }
 
 // measure is Evaluate, which also sums the cross-entropy of the images.
-func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (measurement, error) {
+func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[dataset.NumClasses][dataset.NumClasses]int) (measurement, error) {
 	idx := make([]int, ds.Len())
 	for i := range idx {
 		idx[i] = i
@@ -215,17 +215,17 @@ func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, n
 		idx = idx[:numSamples]
 	}
 	m := measurement{n: len(idx)}
-	x := make([]float32, model.EvalBatch*model.ImageSize)
+	x := make([]float32, model.EvalBatch*dataset.ImageSize)
 	labels := make([]int, model.EvalBatch)
 	for lo := 0; lo < len(idx); lo += model.EvalBatch {
 		chunk := idx[lo:min(lo+model.EvalBatch, len(idx))]
 		ds.Fill(x, labels, chunk, norm)
-		logits, err := c.Logits(x[:len(chunk)*model.ImageSize])
+		logits, err := c.Logits(x[:len(chunk)*dataset.ImageSize])
 		if err != nil {
 			return measurement{}, err
 		}
 		for i := range chunk {
-			z := logits[i*model.NumClasses : (i+1)*model.NumClasses]
+			z := logits[i*dataset.NumClasses : (i+1)*dataset.NumClasses]
 			p := model.Argmax(z)
 			if p == labels[i] {
 				m.correct++

@@ -134,7 +134,7 @@ func fill(s *dataset.Set, n int, norm dataset.Normalization) ([]float32, []byte)
 	for i := range idx {
 		idx[i] = i
 	}
-	x := make([]float32, n*model.ImageSize)
+	x := make([]float32, n*dataset.ImageSize)
 	labels := make([]int, n)
 	s.Fill(x, labels, idx, norm)
 	b := make([]byte, n)
