@@ -259,11 +259,7 @@ func (c *Classifier) PredictPixels(pixels []byte) (classes []int, probs [][]floa
 		return nil, nil, fmt.Errorf("model: normalisation needs %d means and standard deviations", dataset.Channels)
 	}
 	x := make([]float32, len(pixels))
-	plane := dataset.Height * dataset.Width
-	for i, p := range pixels {
-		ch := i % dataset.ImageSize / plane
-		x[i] = float32((float64(p)/255 - c.Normalize.Mean[ch]) / c.Normalize.Std[ch])
-	}
+	dataset.NewNormalization(c.Normalize).Apply(x, pixels)
 	return c.Predict(x)
 }
 

@@ -165,7 +165,7 @@ func TestValLoss(t *testing.T) {
 	rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 	c := model.NewClassifier(s.Model, cfg.Data.Normalize)
 	defer c.Close()
-	norm := Normalization(cfg.Data.Normalize)
+	norm := dataset.NewNormalization(cfg.Data.Normalize)
 	x := make([]float32, dataset.ImageSize)
 	label := make([]int, 1)
 	subset, all := 0.0, 0.0

@@ -106,7 +106,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
 		return nil, err
 	}
-	s.norm = Normalization(cfg.Data.Normalize)
+	s.norm = dataset.NewNormalization(cfg.Data.Normalize)
 	s.loader, err = dataset.NewLoader(train, dataset.LoaderOptions{
 		BatchSize: cfg.Solver.BatchSize,
 		Shuffle:   true,
@@ -136,15 +136,6 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		}
 	}
 	return s, nil
-}
-
-// Normalization converts the configured normalisation for the data loader.
-func Normalization(n config.Normalize) dataset.Normalization {
-	var d dataset.Normalization
-	for c := range min(len(n.Mean), len(n.Std), dataset.Channels) {
-		d.Mean[c], d.Std[c] = float32(n.Mean[c]), float32(n.Std[c])
-	}
-	return d
 }
 
 // StepsPerEpoch returns the number of batches in an epoch.

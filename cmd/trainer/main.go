@@ -504,7 +504,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var confusion [dataset.NumClasses][dataset.NumClasses]int
-	norm := trainer.Normalization(c.Normalize)
+	norm := dataset.NewNormalization(c.Normalize)
 	correct, n, err := trainer.Evaluate(c, images, norm, 0, nil, &confusion)
 	if err != nil {
 		return err
