@@ -41,6 +41,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.Capacity(), "parameters;", len(classes), "predictions of", len(probs[0]), "probabilities each")
+	fmt.Println(c.Model.Capacity(), "parameters;", len(classes), "predictions of", len(probs[0]), "probabilities each")
 	// Output: 43226 parameters; 2 predictions of 10 probabilities each
 }

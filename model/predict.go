@@ -15,7 +15,9 @@ const EvalBatch = 250
 // Classifier is a trained model ready for inference: the network in
 // evaluation mode and the normalisation its training data used.
 type Classifier struct {
-	*Model
+	// Model is the network; the classifier builds its evaluation nets
+	// from it.
+	Model *Model
 	// Normalize maps raw pixels to the network's input, as in training.
 	Normalize config.Normalize
 	// Epoch and ValAcc describe the checkpoint the weights come from.
@@ -79,7 +81,7 @@ func (c *Classifier) net(batch int) (*Net, error) {
 	if n, ok := c.nets[batch]; ok {
 		return n, nil
 	}
-	n, err := c.Build(batch, false)
+	n, err := c.Model.Build(batch, false)
 	if err != nil {
 		return nil, err
 	}

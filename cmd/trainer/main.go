@@ -518,7 +518,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split, views)
+	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Model.Capacity(), n, *split, views)
 	writeConfusion(stdout, &confusion)
 	fmt.Fprintln(stdout)
 	if *flip || *shift > 0 {
