@@ -21,21 +21,12 @@ import (
 func TestFoldMatchesTrainingFormInEvalMode(t *testing.T) {
 	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}},
 		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
-	m, err := newModel(cfg, 7, tensor.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.size = 8
+	m := smallModel(t, cfg, 7)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, p := range m.Params {
 		fill(rng, p.Value.Data().([]float64))
 	}
-	for _, bn := range m.BNs {
-		for i := range bn.State.Mean {
-			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
-			bn.State.Var[i] = float32(0.5 + rng.Float64())
-		}
-	}
+	randomStats(rng, m)
 	net, err := m.Build(2, false)
 	if err != nil {
 		t.Fatal(err)

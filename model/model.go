@@ -7,7 +7,19 @@
 // logits. A residual block is conv3x3(stride s) → BN → ReLU → conv3x3 → BN,
 // plus an identity skip, or a 1x1 convolution with stride s and batch norm
 // when the shape changes, followed by ReLU of the sum. Convolutions have no
-// bias: the batch norm shift absorbs it.
+// bias: the batch norm shift absorbs it. The input geometry and the number
+// of classes are package dataset's.
+//
+// The code reads like the architecture. arch.go describes it from the
+// configuration, without weights (layer names, shapes, parameter counts);
+// model.go allocates its weights in a struct of the same shape (stem,
+// blocks, dense layer); net.go builds the training form of a net from
+// them (stem, basicBlock, head) and its loss; fold.go rewrites that form
+// for evaluation (fold: each batch norm, ReLU and residual addition folded
+// into a convolution) and builds it.
+//
+// Every net runs its operations on a backend.Backend: the CPU backend of
+// package graph/cpu unless Model.Backend names another, e.g. a GPU's.
 package model
 
 import (

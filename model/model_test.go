@@ -86,13 +86,9 @@ func checkNetGradient(t *testing.T, cfg config.Model) {
 // 0), with random teacher distributions.
 func checkNetGradientDistill(t *testing.T, cfg config.Model, weight, temperature float64) {
 	t.Helper()
-	m, err := newModel(cfg, 3, tensor.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 8×8 images: fewer ReLU inputs lie within h of their kink, where
 	// finite differences are wrong.
-	m.size = 8
+	m := smallModel(t, cfg, 3)
 	rng := rand.New(rand.NewPCG(5, 6))
 	// Random γ, β so that every term of the batch norm gradient matters.
 	for _, p := range m.Params {
@@ -171,6 +167,29 @@ func TestGradientResNet(t *testing.T) {
 	}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
 }
 
+// smallModel returns a float64 model of cfg, initialised from seed, for
+// 8×8 images.
+func smallModel(t *testing.T, cfg config.Model, seed int64) *Model {
+	t.Helper()
+	m, err := newModel(cfg, seed, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.size = 8
+	return m
+}
+
+// randomStats sets the running statistics of m to random values: means
+// around 0, variances in [0.5, 1.5).
+func randomStats(rng *rand.Rand, m *Model) {
+	for _, bn := range m.BNs {
+		for i := range bn.State.Mean {
+			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
+			bn.State.Var[i] = float32(0.5 + rng.Float64())
+		}
+	}
+}
+
 // TestPerSampleIndependence runs the reference net in evaluation mode on
 // the same images in a batch of 64 and one by one.
 func TestPerSampleIndependence(t *testing.T) {
@@ -179,12 +198,7 @@ func TestPerSampleIndependence(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(8, 9))
-	for _, bn := range m.BNs {
-		for i := range bn.State.Mean {
-			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
-			bn.State.Var[i] = float32(0.5 + rng.Float64())
-		}
-	}
+	randomStats(rng, m)
 	big, err := m.Build(64, false)
 	if err != nil {
 		t.Fatal(err)
