@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/model"
 )
 
@@ -17,8 +18,9 @@ type teachers struct {
 }
 
 // loadTeachers reads the teacher checkpoints of d, which must have been
-// trained on inputs normalised as norm.
-func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, error) {
+// trained on inputs normalised as norm; their nets run on be (nil for the
+// CPU backend).
+func loadTeachers(d config.Distillation, norm config.Normalize, be backend.Backend) (*teachers, error) {
 	t := &teachers{temperature: d.Temperature}
 	for i, path := range d.Teachers {
 		c, err := model.Load(path)
@@ -26,6 +28,7 @@ func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, erro
 			t.close()
 			return nil, fmt.Errorf("trainer: solver.distillation.teachers[%d]: %w", i, err)
 		}
+		c.Model.Backend = be
 		t.nets = append(t.nets, c)
 		if !slices.Equal(c.Normalize.Mean, norm.Mean) || !slices.Equal(c.Normalize.Std, norm.Std) {
 			t.close()

@@ -89,7 +89,9 @@ type Solver struct {
 
 // NewSolver prepares training of m on train, validated on val, as cfg
 // describes. The model is usually model.New(cfg.Model, cfg.Seed). With
-// distillation configured, it reads the teacher checkpoints.
+// distillation configured, it reads the teacher checkpoints. Every net of
+// the solver, the teachers' included, runs on m.Backend (the CPU backend
+// when it is nil).
 func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
@@ -131,7 +133,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	}
 	s.classifier = model.NewClassifier(m, cfg.Data.Normalize)
 	if d := cfg.Solver.Distillation; d.Enabled() {
-		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize); err != nil {
+		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize, m.Backend); err != nil {
 			return nil, err
 		}
 	}
