@@ -287,19 +287,35 @@ func Argmax(xs []float32) int {
 // Softmax returns softmax(logits/temperature), computed in float64
 // without overflow; temperature 1 gives the plain softmax.
 func Softmax(logits []float32, temperature float64) []float32 {
-	m := math.Inf(-1)
-	for _, v := range logits {
-		m = math.Max(m, float64(v)/temperature)
-	}
-	var s float64
 	p := make([]float32, len(logits))
-	for i, v := range logits {
-		e := math.Exp(float64(v)/temperature - m)
-		p[i] = float32(e)
-		s += e
-	}
+	_, s := expSum(logits, temperature, func(i int, e float64) { p[i] = float32(e) })
 	for i := range p {
 		p[i] = float32(float64(p[i]) / s)
 	}
 	return p
+}
+
+// CrossEntropy returns -log softmax(logits)[label], computed in float64
+// as log Σ exp(z - max z) + max z - z[label].
+func CrossEntropy(logits []float32, label int) float64 {
+	hi, s := expSum(logits, 1, nil)
+	return math.Log(s) + hi - float64(logits[label])
+}
+
+// expSum returns m, the largest of the logits divided by temperature, and
+// the sum of the terms exp(z/temperature - m), each computed in float64
+// and handed to term, if it is not nil, with its index.
+func expSum(logits []float32, temperature float64, term func(i int, e float64)) (m, sum float64) {
+	m = math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v)/temperature)
+	}
+	for i, v := range logits {
+		e := math.Exp(float64(v)/temperature - m)
+		if term != nil {
+			term(i, e)
+		}
+		sum += e
+	}
+	return m, sum
 }

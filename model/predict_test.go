@@ -62,3 +62,22 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossEntropy checks the loss on hand-computed values, also where
+// a naive exp would overflow.
+func TestCrossEntropy(t *testing.T) {
+	for _, tc := range []struct {
+		z     []float32
+		label int
+		want  float64
+	}{
+		{[]float32{0, 0}, 1, math.Ln2},
+		{[]float32{1, 2, 3}, 2, math.Log(math.Exp(-2) + math.Exp(-1) + 1)},
+		{[]float32{1000, 0}, 1, 1000},
+		{[]float32{-1000, 0}, 1, 0},
+	} {
+		if got := CrossEntropy(tc.z, tc.label); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("CrossEntropy(%v, %d) = %v, want %v", tc.z, tc.label, got, tc.want)
+		}
+	}
+}

@@ -223,27 +223,13 @@ func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, n
 			if p == labels[i] {
 				m.correct++
 			}
-			m.lossSum += CrossEntropy(z, labels[i])
+			m.lossSum += model.CrossEntropy(z, labels[i])
 			if confusion != nil {
 				confusion[labels[i]][p]++
 			}
 		}
 	}
 	return m, nil
-}
-
-// CrossEntropy returns -log softmax(logits)[label], computed in float64 as
-// log Σ exp(z - max z) + max z - z[label].
-func CrossEntropy(logits []float32, label int) float64 {
-	hi := math.Inf(-1)
-	for _, z := range logits {
-		hi = max(hi, float64(z))
-	}
-	sum := 0.0
-	for _, z := range logits {
-		sum += math.Exp(float64(z) - hi)
-	}
-	return math.Log(sum) + hi - float64(logits[label])
 }
 
 // evalRNG returns the random source of the evaluation subsets after an
