@@ -44,7 +44,21 @@ func TestBatchNormBackwardSharesSums(t *testing.T) {
 	c := &bnCounter{Backend: defaultBackend}
 	defaultBackend = c
 	defer func() { defaultBackend = c.Backend }()
+	checkBatchNormCalls(t, c, func(*G.ExprGraph) {})
+}
 
+// TestUseBackend checks that UseBackend hands every operation of a graph,
+// the gradients' included, to the given backend.
+func TestUseBackend(t *testing.T) {
+	c := &bnCounter{Backend: defaultBackend}
+	checkBatchNormCalls(t, c, func(g *G.ExprGraph) { UseBackend(g, c) })
+}
+
+// checkBatchNormCalls builds a batch norm and its gradients, calls bind
+// on the graph and checks that c sees every batch norm call of two runs,
+// with one sums node shared by the three gradients.
+func checkBatchNormCalls(t *testing.T, c *bnCounter, bind func(*G.ExprGraph)) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(31, 32))
 	g := G.NewGraph()
 	x := node(g, "x", randTensor(rng, 2, 3, 2, 2))
@@ -72,6 +86,7 @@ func TestBatchNormBackwardSharesSums(t *testing.T) {
 	if sums != 1 {
 		t.Fatalf("%d sums nodes, want 1", sums)
 	}
+	bind(g)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	for run := 1; run <= 2; run++ {

@@ -39,6 +39,24 @@ func newBase(format string, args ...any) opBase {
 	return opBase{name: fmt.Sprintf(format, args...), id: nextID.Add(1), be: defaultBackend}
 }
 
+// UseBackend makes every operation of this package in g, forward and
+// backward, compute with be; a nil be is the CPU backend of package
+// graph/cpu, which operations use until told otherwise. Call it once the
+// graph is complete (after gorgonia.Grad) and before a machine runs it:
+// operations created later get the CPU backend again.
+func UseBackend(g *G.ExprGraph, be backend.Backend) {
+	if be == nil {
+		be = defaultBackend
+	}
+	for _, n := range g.AllNodes() {
+		if o, ok := n.Op().(interface{ setBackend(backend.Backend) }); ok {
+			o.setBackend(be)
+		}
+	}
+}
+
+func (o *opBase) setBackend(be backend.Backend) { o.be = be }
+
 // done returns out, or the error of the backend call that computed it,
 // with the operation's name.
 func (o *opBase) done(out G.Value, err error) (G.Value, error) {
