@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/cifar-resnet/trainer/config"
 )
 
 // Normalization describes how raw pixel values become network inputs. A
@@ -16,6 +18,31 @@ import (
 // treated as 1, so the zero Normalization scales pixels to [0, 1].
 type Normalization struct {
 	Mean, Std [Channels]float32
+}
+
+// NewNormalization returns the normalisation a configuration describes:
+// its first Channels means and standard deviations, rounded to float32
+// (config.Data.Validate requires exactly Channels of each; a missing one
+// is 0).
+func NewNormalization(n config.Normalize) Normalization {
+	var d Normalization
+	for c := range min(len(n.Mean), len(n.Std), Channels) {
+		d.Mean[c], d.Std[c] = float32(n.Mean[c]), float32(n.Std[c])
+	}
+	return d
+}
+
+// Apply writes into dst the normalised values of the images in pixels,
+// whole images in the layout of Set.Pixels. It panics if dst is shorter
+// than pixels or if len(pixels) is not a multiple of ImageSize.
+func (n Normalization) Apply(dst []float32, pixels []byte) {
+	if len(pixels)%ImageSize != 0 || len(dst) < len(pixels) {
+		panic(fmt.Sprintf("dataset: Apply: %d values for %d bytes, which must be whole %d-byte images", len(dst), len(pixels), ImageSize))
+	}
+	lut := n.table()
+	for i := 0; i < len(pixels); i += ImageSize {
+		normalize(dst[i:i+ImageSize], pixels[i:i+ImageSize], &lut)
+	}
 }
 
 // table returns the normalised value of every byte value, per channel.

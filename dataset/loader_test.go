@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"github.com/cifar-resnet/trainer/config"
 	"math"
 	"slices"
 	"testing"
@@ -568,5 +569,29 @@ func TestCutout(t *testing.T) {
 	}
 	if again := batches(t, l, 0)[0]; !slices.Equal(again.X, b.X) {
 		t.Error("cutout is not deterministic for a seed and epoch")
+	}
+}
+
+// TestNewNormalizationApply checks the one conversion from the
+// configuration and Apply on hand-computed values: (p/255 - mean)/std per
+// channel, a zero std taken as 1.
+func TestNewNormalizationApply(t *testing.T) {
+	n := NewNormalization(config.Normalize{Mean: []float64{0.5, 0.25, 0}, Std: []float64{0.5, 0.5, 0}})
+	if n.Mean != [Channels]float32{0.5, 0.25, 0} || n.Std != [Channels]float32{0.5, 0.5, 0} {
+		t.Fatalf("NewNormalization = %+v", n)
+	}
+	pixels := make([]byte, 2*ImageSize)
+	plane := Height * Width
+	pixels[0], pixels[plane], pixels[2*plane] = 255, 0, 51
+	pixels[ImageSize+plane+1] = 255
+	x := make([]float32, len(pixels))
+	n.Apply(x, pixels)
+	for _, c := range []struct {
+		i    int
+		want float32
+	}{{0, 1}, {1, -1}, {plane, -0.5}, {2 * plane, 0.2}, {2*plane + 1, 0}, {ImageSize + plane + 1, 1.5}} {
+		if x[c.i] != c.want {
+			t.Errorf("x[%d] = %v, want %v", c.i, x[c.i], c.want)
+		}
 	}
 }

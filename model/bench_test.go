@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math/rand/v2"
 	"testing"
 )
@@ -22,7 +23,7 @@ func benchNet(b *testing.B, training bool) *Net {
 	if training {
 		labels := make([]int, 128)
 		for i := range labels {
-			labels[i] = rng.IntN(NumClasses)
+			labels[i] = rng.IntN(dataset.NumClasses)
 		}
 		if err := net.SetLabels(labels, 0); err != nil {
 			b.Fatal(err)

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -11,9 +12,9 @@ import (
 
 // randomProbs returns n rows of NumClasses random probabilities.
 func randomProbs(rng *rand.Rand, n int) []float32 {
-	p := make([]float32, n*NumClasses)
+	p := make([]float32, n*dataset.NumClasses)
 	for r := range n {
-		row := p[r*NumClasses : (r+1)*NumClasses]
+		row := p[r*dataset.NumClasses : (r+1)*dataset.NumClasses]
 		var sum float32
 		for i := range row {
 			row[i] = float32(rng.Float64() + 0.01)
@@ -75,14 +76,14 @@ func TestDistillationLoss(t *testing.T) {
 	}
 	var want float64
 	for n, l := range labels {
-		row := z[n*NumClasses : (n+1)*NumClasses]
+		row := z[n*dataset.NumClasses : (n+1)*dataset.NumClasses]
 		hard, soft := logSoftmax(row, 1), logSoftmax(row, temp)
-		for k := range NumClasses {
-			target := eps / NumClasses
+		for k := range dataset.NumClasses {
+			target := eps / dataset.NumClasses
 			if k == l {
 				target += 1 - eps
 			}
-			q := float64(probs[n*NumClasses+k])
+			q := float64(probs[n*dataset.NumClasses+k])
 			want += -(1-weight)*target*hard[k] + weight*temp*temp*q*(math.Log(q)-soft[k])
 		}
 	}
@@ -111,7 +112,7 @@ func TestDistillationErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if err := plain.SetTeacherProbs(make([]float32, 2*NumClasses)); err == nil {
+	if err := plain.SetTeacherProbs(make([]float32, 2*dataset.NumClasses)); err == nil {
 		t.Error("SetTeacherProbs on a net without distillation: no error")
 	}
 	d, err := m.BuildDistillation(2, 0.5, 2)
@@ -119,7 +120,7 @@ func TestDistillationErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if err := d.SetTeacherProbs(make([]float32, NumClasses)); err == nil {
+	if err := d.SetTeacherProbs(make([]float32, dataset.NumClasses)); err == nil {
 		t.Error("SetTeacherProbs with one row for a batch of 2: no error")
 	}
 }

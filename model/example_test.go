@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"log"
 	"os"
 	"path/filepath"
@@ -35,11 +36,11 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	pixels := make([]byte, 2*model.ImageSize) // two black images
+	pixels := make([]byte, 2*dataset.ImageSize) // two black images
 	classes, probs, err := c.PredictPixels(pixels)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.Capacity(), "parameters;", len(classes), "predictions of", len(probs[0]), "probabilities each")
+	fmt.Println(c.Model.Capacity(), "parameters;", len(classes), "predictions of", len(probs[0]), "probabilities each")
 	// Output: 43226 parameters; 2 predictions of 10 probabilities each
 }

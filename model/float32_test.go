@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -43,7 +44,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 		copy(m64.BNs[i].State.Var, bn.State.Var)
 	}
 	const batch = 4
-	x := make([]float64, batch*ImageSize)
+	x := make([]float64, batch*dataset.ImageSize)
 	fill(rng, x)
 	labels := []int{3, 0, 9, 3}
 

@@ -96,7 +96,7 @@ func ExportSafetensors(w io.Writer, f *checkpoint.File) error {
 	if err != nil {
 		return err
 	}
-	sd, err := statedict.Export(c.ParamTensors(), c.StatTensors(), trainedBatches(f))
+	sd, err := statedict.Export(c.Model.ParamTensors(), c.Model.StatTensors(), trainedBatches(f))
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
@@ -123,7 +123,7 @@ func ExportONNX(w io.Writer, f *checkpoint.File) error {
 	meta := metadata(f.Config)
 	meta["epoch"] = strconv.Itoa(c.Epoch)
 	meta["val_acc"] = formatFloats(c.ValAcc)
-	b, err := onnx.Export(f.Config.Model, c.ParamTensors(), c.StatTensors(), onnx.Options{
+	b, err := onnx.Export(f.Config.Model, c.Model.ParamTensors(), c.Model.StatTensors(), onnx.Options{
 		ProducerName: "github.com/cifar-resnet/trainer",
 		DocString:    onnxDoc(f.Config),
 		Metadata:     meta,

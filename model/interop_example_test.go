@@ -75,7 +75,7 @@ func ExampleImportSafetensors() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.Capacity(), "parameters; same weights:", reflect.DeepEqual(g.Params, f.Params), reflect.DeepEqual(g.Stats, f.Stats))
+	fmt.Println(c.Model.Capacity(), "parameters; same weights:", reflect.DeepEqual(g.Params, f.Params), reflect.DeepEqual(g.Stats, f.Stats))
 	// Output: 43226 parameters; same weights: true true
 }
 

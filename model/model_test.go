@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -85,13 +86,9 @@ func checkNetGradient(t *testing.T, cfg config.Model) {
 // 0), with random teacher distributions.
 func checkNetGradientDistill(t *testing.T, cfg config.Model, weight, temperature float64) {
 	t.Helper()
-	m, err := newModel(cfg, 3, tensor.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// 8×8 images: fewer ReLU inputs lie within h of their kink, where
 	// finite differences are wrong.
-	m.size = 8
+	m := smallModel(t, cfg, 3)
 	rng := rand.New(rand.NewPCG(5, 6))
 	// Random γ, β so that every term of the batch norm gradient matters.
 	for _, p := range m.Params {
@@ -170,6 +167,29 @@ func TestGradientResNet(t *testing.T) {
 	}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
 }
 
+// smallModel returns a float64 model of cfg, initialised from seed, for
+// 8×8 images.
+func smallModel(t *testing.T, cfg config.Model, seed int64) *Model {
+	t.Helper()
+	m, err := newModel(cfg, seed, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.size = 8
+	return m
+}
+
+// randomStats sets the running statistics of m to random values: means
+// around 0, variances in [0.5, 1.5).
+func randomStats(rng *rand.Rand, m *Model) {
+	for _, bn := range m.BNs {
+		for i := range bn.State.Mean {
+			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
+			bn.State.Var[i] = float32(0.5 + rng.Float64())
+		}
+	}
+}
+
 // TestPerSampleIndependence runs the reference net in evaluation mode on
 // the same images in a batch of 64 and one by one.
 func TestPerSampleIndependence(t *testing.T) {
@@ -178,12 +198,7 @@ func TestPerSampleIndependence(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(8, 9))
-	for _, bn := range m.BNs {
-		for i := range bn.State.Mean {
-			bn.State.Mean[i] = float32(rng.NormFloat64() * 0.1)
-			bn.State.Var[i] = float32(0.5 + rng.Float64())
-		}
-	}
+	randomStats(rng, m)
 	big, err := m.Build(64, false)
 	if err != nil {
 		t.Fatal(err)
@@ -203,14 +218,14 @@ func TestPerSampleIndependence(t *testing.T) {
 	}
 	all := append([]float32(nil), big.LogitsValue()...)
 	for n := range 64 {
-		copy(one.Input(), x[n*ImageSize:(n+1)*ImageSize])
+		copy(one.Input(), x[n*dataset.ImageSize:(n+1)*dataset.ImageSize])
 		if err := one.Run(); err != nil {
 			t.Fatal(err)
 		}
 		got := one.LogitsValue()
-		for k := range NumClasses {
-			if got[k] != all[n*NumClasses+k] {
-				t.Fatalf("image %d logit %d: %v alone, %v in a batch of 64", n, k, got[k], all[n*NumClasses+k])
+		for k := range dataset.NumClasses {
+			if got[k] != all[n*dataset.NumClasses+k] {
+				t.Fatalf("image %d logit %d: %v alone, %v in a batch of 64", n, k, got[k], all[n*dataset.NumClasses+k])
 			}
 		}
 	}
@@ -258,7 +273,7 @@ func TestZeroInitResidual(t *testing.T) {
 		return z
 	}
 	rng := rand.New(rand.NewPCG(8, 9))
-	x := make([]float32, 3*ImageSize)
+	x := make([]float32, 3*dataset.ImageSize)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
@@ -364,14 +379,14 @@ func TestCountsSaturate(t *testing.T) {
 			t.Errorf("got %d, want %d", tt.got, tt.want)
 		}
 	}
-	// plan counts the layers of a network too large to build.
-	layers := plan(program(config.Model{StemChannels: 16, Stages: []config.Stage{{Channels: 1 << 32, Blocks: 1, Stride: 1}}}))
+	// layers counts the layers of a network too large to build.
+	layers := describe(config.Model{StemChannels: 16, Stages: []config.Stage{{Channels: 1 << 32, Blocks: 1, Stride: 1}}}).layers()
 	got := map[string]int{}
 	for _, l := range layers {
 		got[l.Name] = l.Params
 	}
 	if got["stage1.block1.conv1"] != 618475290624 || got["stage1.block1.conv2"] != math.MaxInt || got["fc"] != 42949672970 {
-		t.Errorf("plan: conv1 %d, conv2 %d, fc %d; want 618475290624, MaxInt, 42949672970",
+		t.Errorf("layers: conv1 %d, conv2 %d, fc %d; want 618475290624, MaxInt, 42949672970",
 			got["stage1.block1.conv1"], got["stage1.block1.conv2"], got["fc"])
 	}
 }

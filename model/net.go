@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/graph"
@@ -35,8 +36,6 @@ type Net struct {
 	model        *Model
 	vm           G.VM
 	x, tgt, soft *tensor.Dense
-	// weight is the share of the teachers' term in a distillation net.
-	weight float64
 }
 
 // Build returns a net for batches of the given size.
@@ -49,7 +48,9 @@ func (m *Model) Build(batch int, training bool) (*Net, error) {
 //	(1-weight)·CE(labels, softmax(z)) + weight·T²·KL(q ‖ softmax(z/T))
 //
 // for logits z, temperature T and teachers' distributions q, set for each
-// batch with SetLabels and SetTeacherProbs. The weight is in [0, 1] and
+// batch with SetLabels and SetTeacherProbs. The two terms are nodes of the
+// graph, summed with their weights there; the targets are the labels and
+// the teachers' distributions as they are. The weight is in [0, 1] and
 // the temperature is positive.
 func (m *Model) BuildDistillation(batch int, weight, temperature float64) (*Net, error) {
 	if !(weight >= 0 && weight <= 1) {
@@ -67,34 +68,38 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		return nil, fmt.Errorf("model: batch size must be positive, got %d", batch)
 	}
 	g := G.NewGraph()
-	n := &Net{Batch: batch, Training: training, Graph: g, model: m, weight: weight}
-	n.x = tensor.New(tensor.WithShape(batch, Channels, m.size, m.size), tensor.Of(m.dtype))
-	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
-	nodes := make(map[string]*G.Node, len(m.Params))
+	n := &Net{Batch: batch, Training: training, Graph: g, model: m}
+	n.x = tensor.New(tensor.WithShape(batch, dataset.Channels, m.size, m.size), tensor.Of(m.dtype))
+	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
+	b := &builder{nodes: make(map[*Param]*G.Node, len(m.Params)), train: training}
 	params := make(G.Nodes, len(m.Params))
 	for i, p := range m.Params {
 		params[i] = G.NewTensor(g, m.dtype, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithValue(p.Value), G.WithName(p.Name))
-		nodes[p.Name] = params[i]
+		b.nodes[p] = params[i]
 	}
-	logits, err := m.forward(n.X, nodes, training)
+	var err error
+	if training {
+		n.Logits, err = b.forward(n.X, &m.w)
+	} else {
+		n.Logits, err = b.forwardEval(n.X, fold(&m.w))
+	}
 	if err != nil {
 		return nil, err
 	}
-	n.Logits = logits
 	if training {
-		n.tgt = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
-		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
-		if n.Loss, err = graph.SoftmaxCrossEntropy(logits, n.Targets); err != nil {
+		n.tgt = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
+		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
+		if n.Loss, err = graph.SoftmaxCrossEntropy(n.Logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
 		}
 		if temperature > 0 {
-			n.soft = tensor.New(tensor.WithShape(batch, NumClasses), tensor.Of(m.dtype))
-			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
-			kd, err := graph.SoftmaxKLDivergence(logits, n.Soft, temperature)
+			n.soft = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
+			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
+			kd, err := graph.SoftmaxKLDivergence(n.Logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
-			if n.Loss, err = G.Add(n.Loss, kd); err != nil {
+			if n.Loss, err = m.weightedSum(n.Loss, 1-weight, kd, weight); err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
 			}
 		}
@@ -102,77 +107,126 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 			return nil, fmt.Errorf("model: gradient: %w", err)
 		}
 	}
+	graph.UseBackend(g, m.Backend)
 	n.vm = G.NewTapeMachine(g)
 	return n, nil
 }
 
-// forward replays the model's program on x.
-func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.Node, error) {
-	cur := x
-	var saved, main *G.Node
-	var err error
-	for i := 0; i < len(m.spec); i++ {
-		o := m.spec[i]
-		switch o.kind {
-		case opConv:
-			if next := i + 1; !training && next < len(m.spec) && m.spec[next].kind == opBN {
-				// In evaluation the batch norm folds into the convolution,
-				// and so does the residual addition that may follow.
-				b := m.spec[next]
-				w, gamma, beta := nodes[o.name+".weight"], nodes[b.name+".gamma"], nodes[b.name+".beta"]
-				i++
-				if add := i + 1; !b.relu && add < len(m.spec) && m.spec[add].kind == opAddReLU {
-					skip := saved
-					if m.spec[add].projection {
-						skip = main
-					}
-					cur, err = graph.ConvBNAddReLUEval(cur, w, gamma, beta, skip, b.bn, o.stride, o.pad)
-					i++
-					break
-				}
-				cur, err = graph.ConvBNEval(cur, w, gamma, beta, b.bn, o.stride, o.pad, b.relu)
-				break
-			}
-			if cur == x {
-				// The images are data: the stem needs no input gradient.
-				cur, err = graph.Conv2DNoInputGrad(cur, nodes[o.name+".weight"], o.stride, o.pad)
-				break
-			}
-			cur, err = graph.Conv2D(cur, nodes[o.name+".weight"], o.stride, o.pad)
-		case opBN:
-			// A training net owns the batch statistics its layers save
-			// for their backward passes; an evaluation net has none.
-			var batch *graph.BNBatch
-			if training {
-				batch = graph.NewBNBatch(len(o.bn.Mean))
-			}
-			if o.relu {
-				cur, err = graph.BatchNormReLU(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
-			} else {
-				cur, err = graph.BatchNorm(cur, nodes[o.name+".gamma"], nodes[o.name+".beta"], o.bn, batch)
-			}
-		case opSave:
-			saved = cur
-		case opSaveMain:
-			main = cur
-		case opSkip:
-			cur = saved
-		case opAddReLU:
-			if o.projection {
-				cur, err = graph.AddReLU(main, cur)
-			} else {
-				cur, err = graph.AddReLU(cur, saved)
-			}
-		case opPool:
-			cur, err = graph.GlobalAvgPool(cur)
-		case opDense:
-			cur, err = graph.Dense(cur, nodes[o.name+".weight"], nodes[o.name+".bias"])
+// weightedSum returns the node wa·a + wb·b for scalar nodes a and b.
+func (m *Model) weightedSum(a *G.Node, wa float64, b *G.Node, wb float64) (*G.Node, error) {
+	constant := func(v float64) *G.Node {
+		if m.dtype == tensor.Float64 {
+			return G.NewConstant(v)
 		}
+		return G.NewConstant(float32(v))
+	}
+	ta, err := G.Mul(constant(wa), a)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := G.Mul(constant(wb), b)
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(ta, tb)
+}
+
+// builder adds the layers of a net to its graph, reading the parameters
+// from nodes. In training mode its batch norms use and save the batch's
+// statistics and update the running ones; otherwise they use the running
+// statistics.
+type builder struct {
+	nodes map[*Param]*G.Node
+	train bool
+}
+
+// forward is the network in its training form: the stem, the residual
+// blocks, then the head.
+func (b *builder) forward(x *G.Node, w *weights) (*G.Node, error) {
+	h, err := b.stem(x, &w.stem)
+	for i := range w.blocks {
 		if err != nil {
-			return nil, fmt.Errorf("model: %s: %w", o.name, err)
+			break
+		}
+		h, err = b.basicBlock(h, &w.blocks[i])
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.head(h, w)
+}
+
+// stem is conv3x3 → BN → ReLU on the images. The images are data: the
+// stem computes no gradient with respect to them.
+func (b *builder) stem(x *G.Node, p *convBN) (*G.Node, error) {
+	h, err := graph.Conv2DNoInputGrad(x, b.nodes[p.weight], p.stride, p.pad)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.convName, err)
+	}
+	return b.batchNorm(h, p, true)
+}
+
+// basicBlock is ReLU(BN(conv3x3(ReLU(BN(conv3x3(x))))) + skip(x)), where
+// skip is the identity or BN(conv1x1(x)).
+func (b *builder) basicBlock(x *G.Node, p *block) (*G.Node, error) {
+	h, err := b.convBN(x, &p.conv1, true)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = b.convBN(h, &p.conv2, false); err != nil {
+		return nil, err
+	}
+	skip := x
+	if p.skip != nil {
+		if skip, err = b.convBN(x, p.skip, false); err != nil {
+			return nil, err
 		}
 	}
-	return cur, nil
+	out, err := graph.AddReLU(h, skip)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: residual addition: %w", p.conv2.bnName, err)
+	}
+	return out, nil
+}
+
+// convBN is a convolution followed by batch norm, and ReLU if relu is set.
+func (b *builder) convBN(x *G.Node, p *convBN, relu bool) (*G.Node, error) {
+	h, err := graph.Conv2D(x, b.nodes[p.weight], p.stride, p.pad)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.convName, err)
+	}
+	return b.batchNorm(h, p, relu)
+}
+
+// batchNorm is the batch norm of p, and ReLU if relu is set.
+func (b *builder) batchNorm(x *G.Node, p *convBN, relu bool) (*G.Node, error) {
+	// A training net owns the batch statistics its layers save for their
+	// backward passes; an evaluation net has none.
+	var batch *graph.BNBatch
+	if b.train {
+		batch = graph.NewBNBatch(len(p.stats.Mean))
+	}
+	bn := graph.BatchNorm
+	if relu {
+		bn = graph.BatchNormReLU
+	}
+	h, err := bn(x, b.nodes[p.gamma], b.nodes[p.beta], p.stats, batch)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s: %w", p.bnName, err)
+	}
+	return h, nil
+}
+
+// head is global average pooling and the dense layer to the logits.
+func (b *builder) head(x *G.Node, w *weights) (*G.Node, error) {
+	h, err := graph.GlobalAvgPool(x)
+	if err != nil {
+		return nil, fmt.Errorf("model: pool: %w", err)
+	}
+	if h, err = graph.Dense(h, b.nodes[w.fcWeight], b.nodes[w.fcBias]); err != nil {
+		return nil, fmt.Errorf("model: fc: %w", err)
+	}
+	return h, nil
 }
 
 // Input returns the input buffer, Batch×3×32×32 float32 values in NCHW
@@ -180,8 +234,7 @@ func (m *Model) forward(x *G.Node, nodes map[string]*G.Node, training bool) (*G.
 func (n *Net) Input() []float32 { return n.x.Data().([]float32) }
 
 // SetLabels writes the targets of a training net: the one-hot labels mixed
-// with the uniform distribution by label smoothing eps (and, in a
-// distillation net, scaled by 1-weight).
+// with the uniform distribution by label smoothing eps.
 func (n *Net) SetLabels(labels []int, eps float64) error {
 	if !n.Training {
 		return fmt.Errorf("model: an evaluation net has no targets")
@@ -190,17 +243,15 @@ func (n *Net) SetLabels(labels []int, eps float64) error {
 		return fmt.Errorf("model: %d labels for a batch of %d", len(labels), n.Batch)
 	}
 	for i, l := range labels {
-		if l < 0 || l >= NumClasses {
-			return fmt.Errorf("model: label %d of image %d is outside [0, %d)", l, i, NumClasses)
+		if l < 0 || l >= dataset.NumClasses {
+			return fmt.Errorf("model: label %d of image %d is outside [0, %d)", l, i, dataset.NumClasses)
 		}
 	}
 	switch t := n.tgt.Data().(type) {
 	case []float32:
-		graph.SmoothLabels(t, labels, NumClasses, eps)
-		scale(t, 1-n.weight)
+		graph.SmoothLabels(t, labels, dataset.NumClasses, eps)
 	case []float64:
-		graph.SmoothLabels(t, labels, NumClasses, eps)
-		scale(t, 1-n.weight)
+		graph.SmoothLabels(t, labels, dataset.NumClasses, eps)
 	}
 	return nil
 }
@@ -212,29 +263,18 @@ func (n *Net) SetTeacherProbs(probs []float32) error {
 	if n.soft == nil {
 		return fmt.Errorf("model: the net was not built for distillation")
 	}
-	if len(probs) != n.Batch*NumClasses {
-		return fmt.Errorf("model: %d teacher probabilities for a batch of %d×%d", len(probs), n.Batch, NumClasses)
+	if len(probs) != n.Batch*dataset.NumClasses {
+		return fmt.Errorf("model: %d teacher probabilities for a batch of %d×%d", len(probs), n.Batch, dataset.NumClasses)
 	}
 	switch t := n.soft.Data().(type) {
 	case []float32:
-		for i, p := range probs {
-			t[i] = float32(n.weight) * p
-		}
+		copy(t, probs)
 	case []float64:
 		for i, p := range probs {
-			t[i] = n.weight * float64(p)
+			t[i] = float64(p)
 		}
 	}
 	return nil
-}
-
-func scale[T float32 | float64](xs []T, a float64) {
-	if a == 1 {
-		return
-	}
-	for i := range xs {
-		xs[i] *= T(a)
-	}
 }
 
 // Run executes the graph once: forward, and in a training net backward.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -14,7 +15,9 @@ const EvalBatch = 250
 // Classifier is a trained model ready for inference: the network in
 // evaluation mode and the normalisation its training data used.
 type Classifier struct {
-	*Model
+	// Model is the network; the classifier builds its evaluation nets
+	// from it.
+	Model *Model
 	// Normalize maps raw pixels to the network's input, as in training.
 	Normalize config.Normalize
 	// Epoch and ValAcc describe the checkpoint the weights come from.
@@ -78,7 +81,7 @@ func (c *Classifier) net(batch int) (*Net, error) {
 	if n, ok := c.nets[batch]; ok {
 		return n, nil
 	}
-	n, err := c.Build(batch, false)
+	n, err := c.Model.Build(batch, false)
 	if err != nil {
 		return nil, err
 	}
@@ -95,22 +98,22 @@ func (c *Classifier) net(batch int) (*Net, error) {
 // for. Every value must be finite: a NaN or an infinity is an error that
 // names the image and the value's index in it.
 func (c *Classifier) Logits(images []float32) ([]float32, error) {
-	if len(images)%ImageSize != 0 {
-		return nil, fmt.Errorf("model: %d values is not a whole number of %d-value images", len(images), ImageSize)
+	if len(images)%dataset.ImageSize != 0 {
+		return nil, fmt.Errorf("model: %d values is not a whole number of %d-value images", len(images), dataset.ImageSize)
 	}
 	if err := checkFinite(images); err != nil {
 		return nil, err
 	}
-	if c.Shift < 0 || c.Shift >= Width {
-		return nil, fmt.Errorf("model: a test-time shift of %d pixels; want 0 to %d", c.Shift, Width-1)
+	if c.Shift < 0 || c.Shift >= dataset.Width {
+		return nil, fmt.Errorf("model: a test-time shift of %d pixels; want 0 to %d", c.Shift, dataset.Width-1)
 	}
-	n := len(images) / ImageSize
+	n := len(images) / dataset.ImageSize
 	views := c.views()
-	out := make([]float32, n*NumClasses)
-	sum := make([]float64, min(EvalBatch, n)*NumClasses)
+	out := make([]float32, n*dataset.NumClasses)
+	sum := make([]float64, min(EvalBatch, n)*dataset.NumClasses)
 	var mirrored []float32
 	if c.FlipAverage {
-		mirrored = make([]float32, min(EvalBatch, n)*ImageSize)
+		mirrored = make([]float32, min(EvalBatch, n)*dataset.ImageSize)
 	}
 	for lo := 0; lo < n; lo += EvalBatch {
 		b := min(EvalBatch, n-lo)
@@ -118,7 +121,7 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		batch := images[lo*ImageSize : (lo+b)*ImageSize]
+		batch := images[lo*dataset.ImageSize : (lo+b)*dataset.ImageSize]
 		if c.FlipAverage {
 			Mirror(mirrored[:len(batch)], batch)
 		}
@@ -136,8 +139,8 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 				sum[i] += float64(z)
 			}
 		}
-		for i := range b * NumClasses {
-			out[lo*NumClasses+i] = float32(sum[i] / float64(len(views)))
+		for i := range b * dataset.NumClasses {
+			out[lo*dataset.NumClasses+i] = float32(sum[i] / float64(len(views)))
 		}
 	}
 	return out, nil
@@ -148,9 +151,9 @@ func (c *Classifier) Logits(images []float32) ([]float32, error) {
 func checkFinite(images []float32) error {
 	for i, v := range images {
 		if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
-			j := i % ImageSize
+			j := i % dataset.ImageSize
 			return fmt.Errorf("model: image %d has a non-finite value (%g) at index %d (channel %d, row %d, column %d)",
-				i/ImageSize, f, j, j/(Height*Width), j%(Height*Width)/Width, j%Width)
+				i/dataset.ImageSize, f, j, j/(dataset.Height*dataset.Width), j%(dataset.Height*dataset.Width)/dataset.Width, j%dataset.Width)
 		}
 	}
 	return nil
@@ -193,18 +196,18 @@ func Translate(dst, src []float32, dy, dx int) {
 		copy(dst, src)
 		return
 	}
-	for p := 0; p+Height*Width <= len(src); p += Height * Width {
-		in, out := src[p:p+Height*Width], dst[p:p+Height*Width]
-		for y := range Height {
-			row := out[y*Width : (y+1)*Width]
+	for p := 0; p+dataset.Height*dataset.Width <= len(src); p += dataset.Height * dataset.Width {
+		in, out := src[p:p+dataset.Height*dataset.Width], dst[p:p+dataset.Height*dataset.Width]
+		for y := range dataset.Height {
+			row := out[y*dataset.Width : (y+1)*dataset.Width]
 			sy := y + dy
-			if sy < 0 || sy >= Height {
+			if sy < 0 || sy >= dataset.Height {
 				clear(row)
 				continue
 			}
-			srow := in[sy*Width : (sy+1)*Width]
+			srow := in[sy*dataset.Width : (sy+1)*dataset.Width]
 			// Columns x with 0 ≤ x+dx < Width come from the input.
-			x0, x1 := max(0, -dx), min(Width, Width-dx)
+			x0, x1 := max(0, -dx), min(dataset.Width, dataset.Width-dx)
 			if x0 >= x1 {
 				clear(row)
 				continue
@@ -220,11 +223,11 @@ func Translate(dst, src []float32, dy, dx int) {
 // ImageSize) with each row reversed: the images flipped left to right. dst
 // may be src.
 func Mirror(dst, src []float32) {
-	for r := 0; r+Width <= len(src); r += Width {
-		in, out := src[r:r+Width], dst[r:r+Width]
-		for j := range Width / 2 {
-			a, b := in[j], in[Width-1-j]
-			out[j], out[Width-1-j] = b, a
+	for r := 0; r+dataset.Width <= len(src); r += dataset.Width {
+		in, out := src[r:r+dataset.Width], dst[r:r+dataset.Width]
+		for j := range dataset.Width / 2 {
+			a, b := in[j], in[dataset.Width-1-j]
+			out[j], out[dataset.Width-1-j] = b, a
 		}
 	}
 }
@@ -238,11 +241,11 @@ func (c *Classifier) Predict(images []float32) (classes []int, probs [][]float32
 	if err != nil {
 		return nil, nil, err
 	}
-	n := len(logits) / NumClasses
+	n := len(logits) / dataset.NumClasses
 	classes, probs = make([]int, n), make([][]float32, n)
 	for i := range n {
-		classes[i] = Argmax(logits[i*NumClasses : (i+1)*NumClasses])
-		probs[i] = Softmax(logits[i*NumClasses:(i+1)*NumClasses], 1)
+		classes[i] = Argmax(logits[i*dataset.NumClasses : (i+1)*dataset.NumClasses])
+		probs[i] = Softmax(logits[i*dataset.NumClasses:(i+1)*dataset.NumClasses], 1)
 	}
 	return classes, probs, nil
 }
@@ -251,18 +254,14 @@ func (c *Classifier) Predict(images []float32) (classes []int, probs [][]float32
 // layout (1024 red, 1024 green, 1024 blue, rows top to bottom), normalising
 // them as the training data was.
 func (c *Classifier) PredictPixels(pixels []byte) (classes []int, probs [][]float32, err error) {
-	if len(pixels)%ImageSize != 0 {
-		return nil, nil, fmt.Errorf("model: %d bytes is not a whole number of %d-byte images", len(pixels), ImageSize)
+	if len(pixels)%dataset.ImageSize != 0 {
+		return nil, nil, fmt.Errorf("model: %d bytes is not a whole number of %d-byte images", len(pixels), dataset.ImageSize)
 	}
-	if len(c.Normalize.Mean) != Channels || len(c.Normalize.Std) != Channels {
-		return nil, nil, fmt.Errorf("model: normalisation needs %d means and standard deviations", Channels)
+	if len(c.Normalize.Mean) != dataset.Channels || len(c.Normalize.Std) != dataset.Channels {
+		return nil, nil, fmt.Errorf("model: normalisation needs %d means and standard deviations", dataset.Channels)
 	}
 	x := make([]float32, len(pixels))
-	plane := Height * Width
-	for i, p := range pixels {
-		ch := i % ImageSize / plane
-		x[i] = float32((float64(p)/255 - c.Normalize.Mean[ch]) / c.Normalize.Std[ch])
-	}
+	dataset.NewNormalization(c.Normalize).Apply(x, pixels)
 	return c.Predict(x)
 }
 
@@ -288,19 +287,35 @@ func Argmax(xs []float32) int {
 // Softmax returns softmax(logits/temperature), computed in float64
 // without overflow; temperature 1 gives the plain softmax.
 func Softmax(logits []float32, temperature float64) []float32 {
-	m := math.Inf(-1)
-	for _, v := range logits {
-		m = math.Max(m, float64(v)/temperature)
-	}
-	var s float64
 	p := make([]float32, len(logits))
-	for i, v := range logits {
-		e := math.Exp(float64(v)/temperature - m)
-		p[i] = float32(e)
-		s += e
-	}
+	_, s := expSum(logits, temperature, func(i int, e float64) { p[i] = float32(e) })
 	for i := range p {
 		p[i] = float32(float64(p[i]) / s)
 	}
 	return p
+}
+
+// CrossEntropy returns -log softmax(logits)[label], computed in float64
+// as log Σ exp(z - max z) + max z - z[label].
+func CrossEntropy(logits []float32, label int) float64 {
+	hi, s := expSum(logits, 1, nil)
+	return math.Log(s) + hi - float64(logits[label])
+}
+
+// expSum returns m, the largest of the logits divided by temperature, and
+// the sum of the terms exp(z/temperature - m), each computed in float64
+// and handed to term, if it is not nil, with its index.
+func expSum(logits []float32, temperature float64, term func(i int, e float64)) (m, sum float64) {
+	m = math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v)/temperature)
+	}
+	for i, v := range logits {
+		e := math.Exp(float64(v)/temperature - m)
+		if term != nil {
+			term(i, e)
+		}
+		sum += e
+	}
+	return m, sum
 }

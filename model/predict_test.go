@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 	}
 	c := NewClassifier(m, config.Default().Data.Normalize)
 	defer c.Close()
-	images := make([]float32, 5*ImageSize)
+	images := make([]float32, 5*dataset.ImageSize)
 	for i := range images {
 		images[i] = float32(i%7)/7 - 0.5
 	}
@@ -39,14 +40,14 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 		set  func(x []float32)
 		want string
 	}{
-		{"one NaN", func(x []float32) { x[3*ImageSize+17] = nan },
+		{"one NaN", func(x []float32) { x[3*dataset.ImageSize+17] = nan },
 			"model: image 3 has a non-finite value (NaN) at index 17 (channel 0, row 0, column 17)"},
 		{"an all-NaN image", func(x []float32) {
-			for i := range ImageSize {
-				x[2*ImageSize+i] = nan
+			for i := range dataset.ImageSize {
+				x[2*dataset.ImageSize+i] = nan
 			}
 		}, "model: image 2 has a non-finite value (NaN) at index 0 (channel 0, row 0, column 0)"},
-		{"+Inf, last value", func(x []float32) { x[5*ImageSize-1] = float32(math.Inf(1)) },
+		{"+Inf, last value", func(x []float32) { x[5*dataset.ImageSize-1] = float32(math.Inf(1)) },
 			"model: image 4 has a non-finite value (+Inf) at index 3071 (channel 2, row 31, column 31)"},
 		{"-Inf, green plane", func(x []float32) { x[1024+2*32+5] = float32(math.Inf(-1)) },
 			"model: image 0 has a non-finite value (-Inf) at index 1093 (channel 1, row 2, column 5)"},
@@ -58,6 +59,25 @@ func TestPredictRefusesNonFiniteValues(t *testing.T) {
 		}
 		if _, err := c.Logits(x); err == nil || err.Error() != tt.want {
 			t.Errorf("%s: Logits err = %v\nwant %s", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestCrossEntropy checks the loss on hand-computed values, also where
+// a naive exp would overflow.
+func TestCrossEntropy(t *testing.T) {
+	for _, tc := range []struct {
+		z     []float32
+		label int
+		want  float64
+	}{
+		{[]float32{0, 0}, 1, math.Ln2},
+		{[]float32{1, 2, 3}, 2, math.Log(math.Exp(-2) + math.Exp(-1) + 1)},
+		{[]float32{1000, 0}, 1, 1000},
+		{[]float32{-1000, 0}, 1, 0},
+	} {
+		if got := CrossEntropy(tc.z, tc.label); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("CrossEntropy(%v, %d) = %v, want %v", tc.z, tc.label, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,16 +10,16 @@ import (
 )
 
 func TestMirror(t *testing.T) {
-	src := make([]float32, 2*ImageSize)
+	src := make([]float32, 2*dataset.ImageSize)
 	for i := range src {
 		src[i] = float32(i)
 	}
 	dst := make([]float32, len(src))
 	Mirror(dst, src)
 	// Image 1, channel 2, row 5: pixel x holds what pixel 31-x held.
-	row := (1*Channels+2)*Height*Width + 5*Width
-	for x := range Width {
-		if want := float32(row + Width - 1 - x); dst[row+x] != want {
+	row := (1*dataset.Channels+2)*dataset.Height*dataset.Width + 5*dataset.Width
+	for x := range dataset.Width {
+		if want := float32(row + dataset.Width - 1 - x); dst[row+x] != want {
 			t.Fatalf("pixel %d of the row = %v, want %v", x, dst[row+x], want)
 		}
 	}
@@ -31,7 +32,7 @@ func TestMirror(t *testing.T) {
 }
 
 func TestTranslate(t *testing.T) {
-	src := make([]float32, 2*ImageSize)
+	src := make([]float32, 2*dataset.ImageSize)
 	for i := range src {
 		src[i] = float32(i + 1)
 	}
@@ -40,15 +41,15 @@ func TestTranslate(t *testing.T) {
 		dst[i] = -1 // every element must be written
 	}
 	Translate(dst, src, 2, -3)
-	plane := Height * Width
-	for p := 0; p < 2*Channels; p++ {
-		for y := range Height {
-			for x := range Width {
+	plane := dataset.Height * dataset.Width
+	for p := 0; p < 2*dataset.Channels; p++ {
+		for y := range dataset.Height {
+			for x := range dataset.Width {
 				want := float32(0)
-				if sy, sx := y+2, x-3; sy < Height && sx >= 0 {
-					want = src[p*plane+sy*Width+sx]
+				if sy, sx := y+2, x-3; sy < dataset.Height && sx >= 0 {
+					want = src[p*plane+sy*dataset.Width+sx]
 				}
-				if got := dst[p*plane+y*Width+x]; got != want {
+				if got := dst[p*plane+y*dataset.Width+x]; got != want {
 					t.Fatalf("plane %d, pixel (%d, %d) = %v, want %v", p, y, x, got, want)
 				}
 			}
@@ -58,17 +59,17 @@ func TestTranslate(t *testing.T) {
 	// Its pixel (0, 3) is input pixel (2, 0); its pixel (30, 5) comes from
 	// row 32, outside the image; pixel (4, 2) from column -1.
 	base := 3 * plane
-	if got, want := dst[base+0*Width+3], float32(base+2*Width+0+1); got != want {
+	if got, want := dst[base+0*dataset.Width+3], float32(base+2*dataset.Width+0+1); got != want {
 		t.Errorf("pixel (0, 3) = %v, want %v", got, want)
 	}
-	if got := dst[base+30*Width+5]; got != 0 {
+	if got := dst[base+30*dataset.Width+5]; got != 0 {
 		t.Errorf("pixel (30, 5) = %v, want 0", got)
 	}
-	if got := dst[base+4*Width+2]; got != 0 {
+	if got := dst[base+4*dataset.Width+2]; got != 0 {
 		t.Errorf("pixel (4, 2) = %v, want 0", got)
 	}
 	// A shift by the whole width leaves nothing; no shift copies.
-	Translate(dst, src, 0, Width)
+	Translate(dst, src, 0, dataset.Width)
 	for i, v := range dst {
 		if v != 0 {
 			t.Fatalf("shift by the width: element %d = %v, want 0", i, v)
@@ -92,7 +93,7 @@ func TestViewAverage(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(6, 7))
 	n := EvalBatch + 2
-	x := make([]float32, n*ImageSize)
+	x := make([]float32, n*dataset.ImageSize)
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
@@ -156,7 +157,7 @@ func TestViewAverage(t *testing.T) {
 			t.Fatalf("flip %v, shift %d: the averaged logits equal the single view's", tc.flip, tc.shift)
 		}
 	}
-	for _, shift := range []int{-1, Width} {
+	for _, shift := range []int{-1, dataset.Width} {
 		c.Shift = shift
 		if _, err := c.Logits(x); err == nil {
 			t.Errorf("a shift of %d pixels was accepted", shift)

@@ -2,9 +2,11 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"slices"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/model"
 )
 
@@ -16,8 +18,9 @@ type teachers struct {
 }
 
 // loadTeachers reads the teacher checkpoints of d, which must have been
-// trained on inputs normalised as norm.
-func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, error) {
+// trained on inputs normalised as norm; their nets run on be (nil for the
+// CPU backend).
+func loadTeachers(d config.Distillation, norm config.Normalize, be backend.Backend) (*teachers, error) {
 	t := &teachers{temperature: d.Temperature}
 	for i, path := range d.Teachers {
 		c, err := model.Load(path)
@@ -25,6 +28,7 @@ func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, erro
 			t.close()
 			return nil, fmt.Errorf("trainer: solver.distillation.teachers[%d]: %w", i, err)
 		}
+		c.Model.Backend = be
 		t.nets = append(t.nets, c)
 		if !slices.Equal(c.Normalize.Mean, norm.Mean) || !slices.Equal(c.Normalize.Std, norm.Std) {
 			t.close()
@@ -36,11 +40,11 @@ func loadTeachers(d config.Distillation, norm config.Normalize) (*teachers, erro
 }
 
 // predict returns, for the normalised images x, the mean over the
-// teachers of softmax(logits/T), one row of model.NumClasses per image.
+// teachers of softmax(logits/T), one row of dataset.NumClasses per image.
 // The slice is overwritten by the next call.
 func (t *teachers) predict(x []float32) ([]float32, error) {
-	n := len(x) / model.ImageSize
-	t.probs = slices.Grow(t.probs[:0], n*model.NumClasses)[:n*model.NumClasses]
+	n := len(x) / dataset.ImageSize
+	t.probs = slices.Grow(t.probs[:0], n*dataset.NumClasses)[:n*dataset.NumClasses]
 	clear(t.probs)
 	w := 1 / float64(len(t.nets))
 	for _, c := range t.nets {
@@ -49,9 +53,9 @@ func (t *teachers) predict(x []float32) ([]float32, error) {
 			return nil, fmt.Errorf("trainer: teacher: %w", err)
 		}
 		for r := range n {
-			p := model.Softmax(logits[r*model.NumClasses:(r+1)*model.NumClasses], t.temperature)
+			p := model.Softmax(logits[r*dataset.NumClasses:(r+1)*dataset.NumClasses], t.temperature)
 			for k, v := range p {
-				t.probs[r*model.NumClasses+k] += float32(w) * v
+				t.probs[r*dataset.NumClasses+k] += float32(w) * v
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cifar-resnet/trainer/graph/cpu"
 	"github.com/cifar-resnet/trainer/model"
 )
 
@@ -83,5 +84,22 @@ func TestDistillationTeacherErrors(t *testing.T) {
 	_, err = NewSolver(cfg, m, colourSet(32, 1), colourSet(10, 2))
 	if err == nil || !strings.Contains(err.Error(), "normalize") {
 		t.Errorf("teacher with other normalisation: error %v, want one about data.normalize", err)
+	}
+}
+
+// TestTeachersUseTheStudentsBackend checks that the teachers' nets run on
+// the backend of the student's model.
+func TestTeachersUseTheStudentsBackend(t *testing.T) {
+	teacher := trainTeacher(t, t.TempDir())
+	cfg := tinyConfig(t.TempDir())
+	cfg.Solver.Distillation.Teachers = []string{teacher}
+	be := cpu.New()
+	ts, err := loadTeachers(cfg.Solver.Distillation, cfg.Data.Normalize, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.close()
+	if got := ts.nets[0].Model.Backend; got != be {
+		t.Errorf("the teacher runs on %T %p, not on the student's backend %p", got, got, be)
 	}
 }

@@ -25,10 +25,10 @@ func (s *Solver) loadInitFrom() error {
 	}
 	// The statistics belong to the batch norms of the parameters: when the
 	// parameters fit (SetParams changes nothing otherwise), so do they.
-	if err := s.Model.SetParams(c.ParamTensors()); err != nil {
+	if err := s.Model.SetParams(c.Model.ParamTensors()); err != nil {
 		return fmt.Errorf("trainer: model.init_from: %s: %w", path, err)
 	}
-	if err := s.Model.SetStats(c.StatTensors()); err != nil {
+	if err := s.Model.SetStats(c.Model.StatTensors()); err != nil {
 		return fmt.Errorf("trainer: model.init_from: %s: %w", path, err)
 	}
 	s.logf("initial weights from %s (epoch %d, validation accuracy %.2f%%)", path, c.Epoch, 100*c.ValAcc)

@@ -89,7 +89,9 @@ type Solver struct {
 
 // NewSolver prepares training of m on train, validated on val, as cfg
 // describes. The model is usually model.New(cfg.Model, cfg.Seed). With
-// distillation configured, it reads the teacher checkpoints.
+// distillation configured, it reads the teacher checkpoints. Every net of
+// the solver, the teachers' included, runs on m.Backend (the CPU backend
+// when it is nil).
 func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Solver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("trainer: %w", err)
@@ -106,7 +108,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
 		return nil, err
 	}
-	s.norm = Normalization(cfg.Data.Normalize)
+	s.norm = dataset.NewNormalization(cfg.Data.Normalize)
 	s.loader, err = dataset.NewLoader(train, dataset.LoaderOptions{
 		BatchSize: cfg.Solver.BatchSize,
 		Shuffle:   true,
@@ -131,20 +133,11 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	}
 	s.classifier = model.NewClassifier(m, cfg.Data.Normalize)
 	if d := cfg.Solver.Distillation; d.Enabled() {
-		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize); err != nil {
+		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize, m.Backend); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
-}
-
-// Normalization converts the configured normalisation for the data loader.
-func Normalization(n config.Normalize) dataset.Normalization {
-	var d dataset.Normalization
-	for c := range min(len(n.Mean), len(n.Std), dataset.Channels) {
-		d.Mean[c], d.Std[c] = float32(n.Mean[c]), float32(n.Std[c])
-	}
-	return d
 }
 
 // StepsPerEpoch returns the number of batches in an epoch.
@@ -183,7 +176,7 @@ func (s *Solver) accuracy(ds *dataset.Set, numSamples int, rng *rand.Rand) (floa
 // in evaluation mode and returns the number of correct predictions and of
 // images. When confusion is not nil, confusion[true][predicted] counts each
 // image.
-func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (correct, n int, err error) {
+func Evaluate(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[dataset.NumClasses][dataset.NumClasses]int) (correct, n int, err error) {
 	m, err := measure(c, ds, norm, numSamples, rng, confusion)
 	return m.correct, m.n, err
 }
@@ -202,7 +195,7 @@ func (m measurement) accuracy() float64 { return float64(m.correct) / float64(m.
 func (m measurement) loss() float64 { return m.lossSum / float64(m.n) }
 
 // measure is Evaluate, which also sums the cross-entropy of the images.
-func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[model.NumClasses][model.NumClasses]int) (measurement, error) {
+func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, numSamples int, rng *rand.Rand, confusion *[dataset.NumClasses][dataset.NumClasses]int) (measurement, error) {
 	idx := make([]int, ds.Len())
 	for i := range idx {
 		idx[i] = i
@@ -215,42 +208,28 @@ func measure(c *model.Classifier, ds *dataset.Set, norm dataset.Normalization, n
 		idx = idx[:numSamples]
 	}
 	m := measurement{n: len(idx)}
-	x := make([]float32, model.EvalBatch*model.ImageSize)
+	x := make([]float32, model.EvalBatch*dataset.ImageSize)
 	labels := make([]int, model.EvalBatch)
 	for lo := 0; lo < len(idx); lo += model.EvalBatch {
 		chunk := idx[lo:min(lo+model.EvalBatch, len(idx))]
 		ds.Fill(x, labels, chunk, norm)
-		logits, err := c.Logits(x[:len(chunk)*model.ImageSize])
+		logits, err := c.Logits(x[:len(chunk)*dataset.ImageSize])
 		if err != nil {
 			return measurement{}, err
 		}
 		for i := range chunk {
-			z := logits[i*model.NumClasses : (i+1)*model.NumClasses]
+			z := logits[i*dataset.NumClasses : (i+1)*dataset.NumClasses]
 			p := model.Argmax(z)
 			if p == labels[i] {
 				m.correct++
 			}
-			m.lossSum += CrossEntropy(z, labels[i])
+			m.lossSum += model.CrossEntropy(z, labels[i])
 			if confusion != nil {
 				confusion[labels[i]][p]++
 			}
 		}
 	}
 	return m, nil
-}
-
-// CrossEntropy returns -log softmax(logits)[label], computed in float64 as
-// log Σ exp(z - max z) + max z - z[label].
-func CrossEntropy(logits []float32, label int) float64 {
-	hi := math.Inf(-1)
-	for _, z := range logits {
-		hi = max(hi, float64(z))
-	}
-	sum := 0.0
-	for _, z := range logits {
-		sum += math.Exp(float64(z) - hi)
-	}
-	return math.Log(sum) + hi - float64(logits[label])
 }
 
 // evalRNG returns the random source of the evaluation subsets after an

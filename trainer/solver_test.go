@@ -107,7 +107,7 @@ func TestSolverLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	correct, n, err := Evaluate(c, s.ValSet, Normalization(cfg.Data.Normalize), 0, nil, nil)
+	correct, n, err := Evaluate(c, s.ValSet, dataset.NewNormalization(cfg.Data.Normalize), 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

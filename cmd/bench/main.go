@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -76,7 +77,7 @@ func run(args []string, w io.Writer) error {
 	}
 	labels := make([]int, *batch)
 	for i := range labels {
-		labels[i] = rng.IntN(model.NumClasses)
+		labels[i] = rng.IntN(dataset.NumClasses)
 	}
 	if err := net.SetLabels(labels, 0); err != nil {
 		return err

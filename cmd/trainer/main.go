@@ -503,8 +503,8 @@ func test(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var confusion [model.NumClasses][model.NumClasses]int
-	norm := trainer.Normalization(c.Normalize)
+	var confusion [dataset.NumClasses][dataset.NumClasses]int
+	norm := dataset.NewNormalization(c.Normalize)
 	correct, n, err := trainer.Evaluate(c, images, norm, 0, nil, &confusion)
 	if err != nil {
 		return err
@@ -513,12 +513,12 @@ func test(args []string, stdout, stderr io.Writer) error {
 	c.FlipAverage, c.Shift = *flip, *shift
 	views := describeViews(*flip, *shift)
 	if *flip || *shift > 0 {
-		confusion = [model.NumClasses][model.NumClasses]int{}
+		confusion = [dataset.NumClasses][dataset.NumClasses]int{}
 		if correct, _, err = trainer.Evaluate(c, images, norm, 0, nil, &confusion); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Capacity(), n, *split, views)
+	fmt.Fprintf(stdout, "checkpoint %s: epoch %d, %d parameters; %d %s images; %s\n\n", *ckpt, f.Epoch, c.Model.Capacity(), n, *split, views)
 	writeConfusion(stdout, &confusion)
 	fmt.Fprintln(stdout)
 	if *flip || *shift > 0 {
@@ -559,10 +559,10 @@ func describeViews(flip bool, shift int) string {
 
 // writeConfusion prints per-class accuracy and the confusion matrix (rows:
 // true class, columns: predicted class).
-func writeConfusion(w io.Writer, m *[model.NumClasses][model.NumClasses]int) {
+func writeConfusion(w io.Writer, m *[dataset.NumClasses][dataset.NumClasses]int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "true \\ predicted\t")
-	for k := range model.NumClasses {
+	for k := range dataset.NumClasses {
 		fmt.Fprintf(tw, "%d\t", k)
 	}
 	fmt.Fprintln(tw, "accuracy\t")

@@ -32,7 +32,6 @@ import (
 	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"github.com/cifar-resnet/trainer/trainer"
 )
 
 func main() {
@@ -90,7 +89,7 @@ func run(args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	norm := trainer.Normalization(cfg.Data.Normalize)
+	norm := dataset.NewNormalization(cfg.Data.Normalize)
 	images, labels := fill(val, *n, norm)
 	if err := writeFloats(filepath.Join(*out, "images.f32"), images); err != nil {
 		return err
@@ -134,7 +133,7 @@ func fill(s *dataset.Set, n int, norm dataset.Normalization) ([]float32, []byte)
 	for i := range idx {
 		idx[i] = i
 	}
-	x := make([]float32, n*model.ImageSize)
+	x := make([]float32, n*dataset.ImageSize)
 	labels := make([]int, n)
 	s.Fill(x, labels, idx, norm)
 	b := make([]byte, n)

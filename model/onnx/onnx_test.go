@@ -3,6 +3,7 @@ package onnx_test
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -225,7 +226,7 @@ func TestExportComputesTheLogits(t *testing.T) {
 		}
 		const n = 2
 		rng := rand.New(rand.NewPCG(9, 9))
-		images := make([]float32, n*model.ImageSize)
+		images := make([]float32, n*dataset.ImageSize)
 		for i := range images {
 			images[i] = float32(2*rng.Float64() - 1)
 		}

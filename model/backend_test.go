@@ -1,0 +1,76 @@
+package model
+
+import (
+	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
+	"github.com/cifar-resnet/trainer/graph/cpu"
+	"gorgonia.org/tensor"
+)
+
+// counter is a backend that counts some calls of the CPU backend it wraps.
+type counter struct {
+	backend.Backend
+	conv, convFilter, convBNEval, dense, xent int
+}
+
+func (c *counter) Conv2D(x, w, y *tensor.Dense, g backend.ConvGeom) error {
+	c.conv++
+	return c.Backend.Conv2D(x, w, y, g)
+}
+
+func (c *counter) Conv2DBackwardFilter(x, dy, dw *tensor.Dense, g backend.ConvGeom) error {
+	c.convFilter++
+	return c.Backend.Conv2DBackwardFilter(x, dy, dw, g)
+}
+
+func (c *counter) Conv2DBNEval(x, w, gamma, beta, skip, y *tensor.Dense, g backend.ConvGeom, st backend.BNRunning, relu bool) error {
+	c.convBNEval++
+	return c.Backend.Conv2DBNEval(x, w, gamma, beta, skip, y, g, st, relu)
+}
+
+func (c *counter) Dense(x, w, b, y *tensor.Dense) error {
+	c.dense++
+	return c.Backend.Dense(x, w, b, y)
+}
+
+func (c *counter) SoftmaxCrossEntropy(logits, targets *tensor.Dense, t float64, kl bool) (float64, error) {
+	c.xent++
+	return c.Backend.SoftmaxCrossEntropy(logits, targets, t, kl)
+}
+
+// TestModelBackend checks that the nets of a model compute with the
+// model's Backend: the reference network's 10 convolutions forward and
+// backward, its dense layer and its loss in a training net, and its 10
+// fused convolutions in an evaluation net.
+func TestModelBackend(t *testing.T) {
+	m, err := New(reference(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counter{Backend: cpu.New()}
+	m.Backend = c
+	train, err := m.Build(2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer train.Close()
+	if err := train.SetLabels([]int{1, 2}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := train.Run(); err != nil {
+		t.Fatal(err)
+	}
+	eval, err := m.Build(2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eval.Close()
+	if err := eval.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if c.conv != 10 || c.convFilter != 10 || c.dense != 2 || c.xent != 1 || c.convBNEval != 10 {
+		t.Errorf("the backend saw %d convolutions, %d filter gradients, %d dense layers, %d losses, %d fused convolutions; want 10, 10, 2, 1, 10",
+			c.conv, c.convFilter, c.dense, c.xent, c.convBNEval)
+	}
+}
