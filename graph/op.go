@@ -60,6 +60,41 @@ func UseBackend(g *G.ExprGraph, be backend.Backend) {
 
 func (o *opBase) setBackend(be backend.Backend) { o.be = be }
 
+// ReleaseBuffers frees the device memory the operations of g hold (their
+// output buffers and batch statistics) when their backend is a device
+// (backend.Device); on the CPU it does nothing, the garbage collector
+// frees host memory. The graph must not run again.
+func ReleaseBuffers(g *G.ExprGraph) error {
+	var first error
+	release := func(dev backend.Device, t *tensor.Dense) {
+		if t != nil && dev.Holds(t) {
+			if err := dev.Release(t); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	for _, n := range g.AllNodes() {
+		o, ok := n.Op().(interface{ base() *opBase })
+		if !ok {
+			continue
+		}
+		b := o.base()
+		dev, ok := b.be.(backend.Device)
+		if !ok {
+			continue
+		}
+		release(dev, b.buf)
+		b.buf = nil
+		if bn, ok := n.Op().(*bnOp); ok && bn.batch != nil {
+			release(dev, bn.batch.Mean)
+			release(dev, bn.batch.InvStd)
+		}
+	}
+	return first
+}
+
+func (o *opBase) base() *opBase { return o }
+
 // done returns out, or the error of the backend call that computed it,
 // with the operation's name.
 func (o *opBase) done(out G.Value, err error) (G.Value, error) {

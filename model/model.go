@@ -89,6 +89,8 @@ type Model struct {
 	size   int
 	byName map[string]*Param
 	w      weights
+	// devValues are the device copies of the parameters (device.go).
+	devValues map[*Param]*tensor.Dense
 }
 
 // convBN is the weights of a convolution and its batch norm.

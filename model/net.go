@@ -36,6 +36,8 @@ type Net struct {
 	model        *Model
 	vm           G.VM
 	x, tgt, soft *tensor.Dense
+	// dev is set for a net on a device (see device.go).
+	dev *deviceNet
 }
 
 // Build returns a net for batches of the given size.
@@ -70,14 +72,22 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 	g := G.NewGraph()
 	n := &Net{Batch: batch, Training: training, Graph: g, model: m}
 	n.x = tensor.New(tensor.WithShape(batch, dataset.Channels, m.size, m.size), tensor.Of(m.dtype))
-	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(n.x), G.WithName("x"))
+	dn, err := m.newDeviceNet(n)
+	if err != nil {
+		return nil, err
+	}
+	n.dev = dn
+	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(dn.bind(n.x)), G.WithName("x"))
 	b := &builder{nodes: make(map[*Param]*G.Node, len(m.Params)), train: training}
 	params := make(G.Nodes, len(m.Params))
 	for i, p := range m.Params {
-		params[i] = G.NewTensor(g, m.dtype, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithValue(p.Value), G.WithName(p.Name))
+		v, err := m.value(p)
+		if err != nil {
+			return nil, err
+		}
+		params[i] = G.NewTensor(g, m.dtype, p.Value.Dims(), G.WithShape(p.Value.Shape()...), G.WithValue(v), G.WithName(p.Name))
 		b.nodes[p] = params[i]
 	}
-	var err error
 	if training {
 		n.Logits, err = b.forward(n.X, &m.w)
 	} else {
@@ -88,13 +98,13 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 	}
 	if training {
 		n.tgt = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
-		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.tgt), G.WithName("targets"))
+		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(dn.bind(n.tgt)), G.WithName("targets"))
 		if n.Loss, err = graph.SoftmaxCrossEntropy(n.Logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
 		}
 		if temperature > 0 {
 			n.soft = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
-			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(n.soft), G.WithName("soft_targets"))
+			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(dn.bind(n.soft)), G.WithName("soft_targets"))
 			kd, err := graph.SoftmaxKLDivergence(n.Logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
@@ -108,7 +118,11 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		}
 	}
 	graph.UseBackend(g, m.Backend)
-	n.vm = G.NewTapeMachine(g)
+	if dn.dev != nil {
+		n.vm = G.NewTapeMachine(g, G.WithEngine(dn.dev.TensorEngine()))
+	} else {
+		n.vm = G.NewTapeMachine(g)
+	}
 	return n, nil
 }
 
@@ -279,6 +293,9 @@ func (n *Net) SetTeacherProbs(probs []float32) error {
 
 // Run executes the graph once: forward, and in a training net backward.
 func (n *Net) Run() error {
+	if err := n.dev.upload(); err != nil {
+		return fmt.Errorf("model: run: %w", err)
+	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
 		return fmt.Errorf("model: run: %w", err)
@@ -302,11 +319,40 @@ func (n *Net) LossValue() float64 {
 
 // LogitsValue returns the Batch×10 logits of the last Run. The slice is
 // overwritten by the next Run.
-func (n *Net) LogitsValue() []float32 { return n.Logits.Value().Data().([]float32) }
+func (n *Net) LogitsValue() []float32 {
+	if n.dev.dev != nil {
+		return n.dev.download(n.Logits)
+	}
+	return n.Logits.Value().Data().([]float32)
+}
 
 // Gradient returns ∂Loss/∂p for the i-th parameter of the model after the
 // last Run of a training net. The slice is overwritten by the next Run.
-func (n *Net) Gradient(i int) []float32 { return n.Grads[i].Value().Data().([]float32) }
+// On a device the gradient is copied to the host (DeviceGradient avoids
+// the copy).
+func (n *Net) Gradient(i int) []float32 {
+	if n.dev.dev != nil {
+		return n.dev.download(n.Grads[i])
+	}
+	return n.Grads[i].Value().Data().([]float32)
+}
 
-// Close releases the machine.
-func (n *Net) Close() error { return n.vm.Close() }
+// Close releases the machine and, on a device, the net's device memory
+// (the model's parameters and statistics stay).
+func (n *Net) Close() error {
+	err := n.vm.Close()
+	if n.dev.dev != nil {
+		if e := graph.ReleaseBuffers(n.Graph); err == nil {
+			err = e
+		}
+		for _, u := range n.dev.ups {
+			if u[1] != nil {
+				if e := n.dev.dev.Release(u[1]); err == nil {
+					err = e
+				}
+			}
+		}
+		n.dev.ups = nil
+	}
+	return err
+}

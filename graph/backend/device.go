@@ -22,4 +22,8 @@ type Device interface {
 	// Download copies the device tensor t into dst, a []float32 or
 	// []float64 of t's size and dtype.
 	Download(dst any, t *tensor.Dense) error
+	// TensorEngine is the engine of the device's tensors, which a
+	// gorgonia.TapeMachine running a graph on the device must be made with
+	// (gorgonia.WithEngine): the machine stamps its engine on every value.
+	TensorEngine() tensor.Engine
 }

@@ -78,6 +78,9 @@ func (b *Backend) Upload(t *tensor.Dense, src any) error { return b.eng.Upload(t
 // Download implements backend.Device.
 func (b *Backend) Download(dst any, t *tensor.Dense) error { return b.eng.Download(dst, t) }
 
+// TensorEngine implements backend.Device: the Engine.
+func (b *Backend) TensorEngine() tensor.Engine { return b.eng }
+
 // Kernels returns the loaded kernels.
 func (b *Backend) Kernels() *kernels.Module { return b.mod }
 

@@ -351,7 +351,7 @@ func TestDenseAndLoss(t *testing.T) {
 		must(t, "cpu", err)
 		got, err := b.SoftmaxCrossEntropy(y.d, targets.d, tc.temp, tc.kl)
 		must(t, "gpu", err)
-		if math.Abs(got-want) > 1e-4*math.Abs(want) {
+		if !(math.Abs(got-want) <= 1e-4*math.Abs(want)) {
 			t.Errorf("SoftmaxCrossEntropy(t=%v, kl=%v) = %v on the device, %v on the CPU", tc.temp, tc.kl, got, want)
 		}
 		d := ts.zeros(tensor.Float32, n, out)

@@ -139,7 +139,7 @@ func TestTapeMachineOnDevice(t *testing.T) {
 	devNet := buildNet(t, dev, ds1, ds2, true, b)
 	for step := 1; step <= 2; step++ {
 		want, got := cpuNet.run(t), devNet.run(t)
-		if math.Abs(got-want) > 1e-4*math.Abs(want) {
+		if !(math.Abs(got-want) <= 1e-4*math.Abs(want)) {
 			t.Errorf("step %d: loss %v on the device, %v on the CPU", step, got, want)
 		}
 		ts.check(fmt.Sprintf("step %d: logits", step), pair{cpuNet.logits.Value().(*tensor.Dense), devNet.logits.Value().(*tensor.Dense)})
@@ -162,7 +162,7 @@ func TestTapeMachineOnDevice(t *testing.T) {
 	cpuEval := buildNet(t, host, hs1, hs2, false, nil)
 	devEval := buildNet(t, dev, ds1, ds2, false, b)
 	want, got := cpuEval.run(t), devEval.run(t)
-	if math.Abs(got-want) > 1e-4*math.Abs(want) {
+	if !(math.Abs(got-want) <= 1e-4*math.Abs(want)) {
 		t.Errorf("evaluation: loss %v on the device, %v on the CPU", got, want)
 	}
 	ts.check("evaluation: logits", pair{cpuEval.logits.Value().(*tensor.Dense), devEval.logits.Value().(*tensor.Dense)})

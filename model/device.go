@@ -1,0 +1,177 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// A model whose Backend is a device (backend.Device, such as a GPU's)
+// keeps device copies of its parameters and batch norm statistics, made
+// when the first net is built: the nets read and update those, and the
+// host values (Param.Value, BN.State) are stale until ToHost. A net's
+// input and targets are host buffers as on the CPU; Run uploads them,
+// and LogitsValue and Gradient copy results back.
+
+// device returns the model's device, or nil.
+func (m *Model) device() backend.Device {
+	d, _ := m.Backend.(backend.Device)
+	return d
+}
+
+// value returns the tensor a net binds for p: p.Value, or its device copy.
+func (m *Model) value(p *Param) (*tensor.Dense, error) {
+	dev := m.device()
+	if dev == nil {
+		return p.Value, nil
+	}
+	if m.devValues == nil {
+		m.devValues = map[*Param]*tensor.Dense{}
+	}
+	if v, ok := m.devValues[p]; ok {
+		return v, nil
+	}
+	if m.dtype != tensor.Float32 {
+		return nil, fmt.Errorf("model: a device computes in float32, the model is %v", m.dtype)
+	}
+	v, err := dev.NewTensor(m.dtype, p.Value.Shape().Clone()...)
+	if err != nil {
+		return nil, fmt.Errorf("model: %s on the device: %w", p.Name, err)
+	}
+	if err := dev.Upload(v, p.Data()); err != nil {
+		return nil, fmt.Errorf("model: %s on the device: %w", p.Name, err)
+	}
+	m.devValues[p] = v
+	return v, nil
+}
+
+// DeviceValue returns the device copy of parameter i, which a device
+// optimizer updates, or nil when no net has been built on a device.
+func (m *Model) DeviceValue(i int) *tensor.Dense { return m.devValues[m.Params[i]] }
+
+// ToHost copies the parameters and batch norm statistics from the device
+// to Param.Value and BN.State, for a checkpoint or an evaluation on the
+// host; without a device it does nothing.
+func (m *Model) ToHost() error {
+	dev := m.device()
+	if dev == nil {
+		return nil
+	}
+	for _, p := range m.Params {
+		if v, ok := m.devValues[p]; ok {
+			if err := dev.Download(p.Data(), v); err != nil {
+				return fmt.Errorf("model: %s from the device: %w", p.Name, err)
+			}
+		}
+	}
+	for _, bn := range m.BNs {
+		if err := bn.State.ToHost(); err != nil {
+			return fmt.Errorf("model: %s: %w", bn.Name, err)
+		}
+	}
+	return nil
+}
+
+// ToDevice copies Param.Value and BN.State to the device copies after
+// they changed on the host (a restored checkpoint); without a device, or
+// before the first net, it does nothing.
+func (m *Model) ToDevice() error {
+	dev := m.device()
+	if dev == nil {
+		return nil
+	}
+	for _, p := range m.Params {
+		if v, ok := m.devValues[p]; ok {
+			if err := dev.Upload(v, p.Data()); err != nil {
+				return fmt.Errorf("model: %s to the device: %w", p.Name, err)
+			}
+		}
+	}
+	for _, bn := range m.BNs {
+		if err := bn.State.ToDevice(); err != nil {
+			return fmt.Errorf("model: %s: %w", bn.Name, err)
+		}
+	}
+	return nil
+}
+
+// deviceNet is the device side of a net: device copies of its host
+// buffers, uploaded by Run, and host buffers for the values it downloads.
+// A nil *deviceNet, or one with a nil dev, is a net on the host.
+type deviceNet struct {
+	dev  backend.Device
+	ups  [][2]*tensor.Dense // host buffer, device copy
+	down map[*G.Node][]float32
+}
+
+// newDeviceNet returns the device side of n: nil on the host.
+func (m *Model) newDeviceNet(n *Net) (*deviceNet, error) {
+	dev := m.device()
+	if dev == nil {
+		return &deviceNet{}, nil
+	}
+	if m.dtype != tensor.Float32 {
+		return nil, fmt.Errorf("model: a device computes in float32, the model is %v", m.dtype)
+	}
+	return &deviceNet{dev: dev, down: map[*G.Node][]float32{}}, nil
+}
+
+// bind returns the tensor a net binds for the host buffer h: h on the
+// host, a device copy Run uploads h to on a device. A failed allocation
+// is reported by the first upload.
+func (d *deviceNet) bind(h *tensor.Dense) *tensor.Dense {
+	if d.dev == nil {
+		return h
+	}
+	v, err := d.dev.NewTensor(h.Dtype(), h.Shape().Clone()...)
+	if err != nil {
+		d.ups = append(d.ups, [2]*tensor.Dense{h, nil})
+		return h
+	}
+	d.ups = append(d.ups, [2]*tensor.Dense{h, v})
+	return v
+}
+
+// upload copies the host buffers to the device.
+func (d *deviceNet) upload() error {
+	for _, u := range d.ups {
+		if u[1] == nil {
+			return fmt.Errorf("input of shape %v: no device memory for it", u[0].Shape())
+		}
+		if err := d.dev.Upload(u[1], u[0].Data()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// download copies the value of node n, a float32 device tensor, to a host
+// buffer of the net, which it returns. It returns nil if that fails.
+func (d *deviceNet) download(n *G.Node) []float32 {
+	t, ok := n.Value().(*tensor.Dense)
+	if !ok {
+		return nil
+	}
+	buf, ok := d.down[n]
+	if !ok {
+		buf = make([]float32, t.Shape().TotalSize())
+		d.down[n] = buf
+	}
+	if err := d.dev.Download(buf, t); err != nil {
+		return nil
+	}
+	return buf
+}
+
+// DeviceGradient returns ∂Loss/∂p for the i-th parameter after the last
+// Run of a training net on a device, as a device tensor, or nil on the
+// host.
+func (n *Net) DeviceGradient(i int) *tensor.Dense {
+	if n.dev.dev == nil {
+		return nil
+	}
+	t, _ := n.Grads[i].Value().(*tensor.Dense)
+	return t
+}

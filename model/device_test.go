@@ -1,0 +1,158 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/graph/cuda/emu"
+	"github.com/cifar-resnet/trainer/graph/gpu"
+	"gorgonia.org/tensor"
+)
+
+var (
+	gpuOnce sync.Once
+	gpuBE   *gpu.Backend
+	gpuErr  error
+)
+
+// deviceBackend returns the backend of the device emu.OpenDevice picks (a
+// GPU where there is one, else the CPU emulator), skipping the test when
+// there is neither a GPU nor a compiler for the emulator.
+func deviceBackend(t *testing.T) *gpu.Backend {
+	t.Helper()
+	gpuOnce.Do(func() {
+		dev, _, err := emu.OpenDevice()
+		if err == nil {
+			gpuBE, err = gpu.New(dev)
+		}
+		gpuErr = err
+	})
+	if errors.Is(gpuErr, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", gpuErr)
+	}
+	if gpuErr != nil {
+		t.Fatal(gpuErr)
+	}
+	return gpuBE
+}
+
+// closeTo fails the test unless got and want agree to a relative error of
+// 1e-4 of the largest magnitude of want.
+func closeTo(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	scale := 1e-30
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i := range want {
+		if e := math.Abs(float64(got[i]-want[i])) / scale; !(e <= 1e-4) {
+			t.Errorf("%s: element %d is %v on the device, %v on the CPU (relative error %.3g)", what, i, got[i], want[i], e)
+			return
+		}
+	}
+}
+
+// TestDeviceNet builds a small float32 network (8×8 images; an identity
+// block and a projection block) on the CPU and on the device from the same
+// weights and compares two training runs (loss, logits, every gradient),
+// the running statistics after them (ToHost) and an evaluation run; then
+// weights changed on the host reach the device with ToDevice.
+func TestDeviceNet(t *testing.T) {
+	be := deviceBackend(t)
+	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}},
+		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	models := make([]*Model, 2)
+	for i := range models {
+		m, err := newModel(cfg, 3, tensor.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.size = 8
+		models[i] = m
+	}
+	host, dev := models[0], models[1]
+	dev.Backend = be
+	const batch = 3
+	nets := make([]*Net, 2)
+	for i, m := range models {
+		n, err := m.Build(batch, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		nets[i] = n
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := 1; step <= 2; step++ {
+		x := make([]float32, len(nets[0].Input()))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		labels := []int{rng.IntN(10), rng.IntN(10), rng.IntN(10)}
+		for _, n := range nets {
+			copy(n.Input(), x)
+			if err := n.SetLabels(labels, 0.1); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := nets[1].LossValue(), nets[0].LossValue(); !(math.Abs(got-want) <= 1e-4*math.Abs(want)) {
+			t.Errorf("step %d: loss %v on the device, %v on the CPU", step, got, want)
+		}
+		closeTo(t, fmt.Sprintf("step %d: logits", step), nets[1].LogitsValue(), nets[0].LogitsValue())
+		for i, p := range host.Params {
+			closeTo(t, fmt.Sprintf("step %d: gradient of %s", step, p.Name), nets[1].Gradient(i), nets[0].Gradient(i))
+			if nets[1].DeviceGradient(i) == nil || nets[0].DeviceGradient(i) != nil {
+				t.Fatalf("DeviceGradient(%d): %v on the device, %v on the CPU", i, nets[1].DeviceGradient(i), nets[0].DeviceGradient(i))
+			}
+		}
+	}
+	if err := dev.ToHost(); err != nil {
+		t.Fatal(err)
+	}
+	for i, bn := range host.BNs {
+		closeTo(t, bn.Name+" running mean", dev.BNs[i].State.Mean, bn.State.Mean)
+		closeTo(t, bn.Name+" running variance", dev.BNs[i].State.Var, bn.State.Var)
+	}
+
+	// New weights on the host, then an evaluation net on each.
+	for i, p := range host.Params {
+		for j := range p.Data() {
+			p.Data()[j] = float32(rng.NormFloat64() * 0.5)
+		}
+		copy(dev.Params[i].Data(), p.Data())
+	}
+	if err := dev.ToDevice(); err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, batch*3*8*8)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	var logits [2][]float32
+	for i, m := range models {
+		n, err := m.Build(batch, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(n.Input(), x)
+		if err := n.Run(); err != nil {
+			t.Fatal(err)
+		}
+		logits[i] = append([]float32(nil), n.LogitsValue()...)
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeTo(t, "evaluation logits", logits[1], logits[0])
+}
