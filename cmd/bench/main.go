@@ -7,7 +7,11 @@
 //	train_img_per_s N
 //	infer_img_per_s N
 //
-// after a line with the peak resident memory of the process.
+// after a line with the peak resident memory of the process and, with
+// -device cuda, two lines with the device memory in use after 10 and
+// after 200 training steps (device_mem_after_10_steps_mib,
+// device_mem_after_200_steps_mib; the second only when that many steps
+// ran: 3 warm-up steps plus -iters).
 package main
 
 import (
@@ -49,6 +53,7 @@ func run(args []string, w io.Writer) error {
 	cfgPath := fs.String("config", "", "take the model from this configuration (default: the reference network)")
 	batch := fs.Int("batch", 128, "images per step")
 	iters := fs.Int("iters", 20, "timed steps")
+	devName := fs.String("device", "cpu", "where to compute: cpu or cuda")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,15 +67,22 @@ func run(args []string, w io.Writer) error {
 	if *batch <= 0 || *iters <= 0 {
 		return fmt.Errorf("-batch and -iters must be positive")
 	}
+	dev, err := trainer.OpenDevice(*devName)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
 	m, err := model.New(cfg.Model, 0)
 	if err != nil {
 		return err
 	}
+	m.Backend = dev.Backend()
 	rng := rand.New(rand.NewPCG(1, 2))
 	net, err := m.Build(*batch, true)
 	if err != nil {
-		return err
+		return dev.OutOfMemory(err, *batch)
 	}
+	defer net.Close()
 	x := net.Input()
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
@@ -85,47 +97,57 @@ func run(args []string, w io.Writer) error {
 	// SGD with Nesterov momentum 0.9 and weight decay 5e-4, the default.
 	optCfg := config.Default().Solver.Optimizer
 	optCfg.LR = 0.05
-	opt, err := trainer.NewOptimizer(optCfg)
+	step, err := trainStep(dev, m, net, optCfg)
 	if err != nil {
 		return err
 	}
-	params := make([]trainer.Param, len(m.Params))
-	for i, p := range m.Params {
-		params[i] = trainer.Param{Name: p.Name, Data: p.Data(), Decay: p.Decay}
-	}
-	step := func() error {
-		if err := net.Run(); err != nil {
-			return err
+	var mem []string
+	steps := 0
+	counted := func() error {
+		if err := step(); err != nil {
+			return dev.OutOfMemory(err, *batch)
 		}
-		for i := range params {
-			params[i].Grad = net.Gradient(i)
+		steps++
+		if dev.GPU != nil && (steps == 10 || steps == 200) {
+			if err := dev.GPU.Device().Synchronize(); err != nil {
+				return err
+			}
+			free, total, err := dev.GPU.Device().MemInfo()
+			if err != nil {
+				return err
+			}
+			mem = append(mem, fmt.Sprintf("device_mem_after_%d_steps_mib %.1f", steps, float64(total-free)/(1<<20)))
 		}
-		opt.Step(params, 0.05)
 		return nil
 	}
-	trainRate, err := timeIt(3, *iters, *batch, step)
+	trainRate, err := timeIt(3, *iters, *batch, counted, dev)
 	if err != nil {
 		return err
 	}
 	eval, err := m.Build(*batch, false)
 	if err != nil {
-		return err
+		return dev.OutOfMemory(err, *batch)
 	}
+	defer eval.Close()
 	copy(eval.Input(), x)
-	inferRate, err := timeIt(3, *iters, *batch, eval.Run)
+	inferRate, err := timeIt(3, *iters, *batch, func() error { return dev.OutOfMemory(eval.Run(), *batch) }, dev)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "go %s GOMAXPROCS=%d arch=%s params=%d batch=%d iters=%d\n",
-		runtime.Version(), runtime.GOMAXPROCS(0), arch(cfg.Model), m.Capacity(), *batch, *iters)
+	fmt.Fprintf(w, "go %s GOMAXPROCS=%d device=%s arch=%s params=%d batch=%d iters=%d\n",
+		runtime.Version(), runtime.GOMAXPROCS(0), dev, arch(cfg.Model), m.Capacity(), *batch, *iters)
 	fmt.Fprintf(w, "peak_rss_mib %.1f\n", peakRSS())
+	for _, l := range mem {
+		fmt.Fprintln(w, l)
+	}
 	fmt.Fprintf(w, "train_img_per_s %.1f\n", trainRate)
 	fmt.Fprintf(w, "infer_img_per_s %.1f\n", inferRate)
 	return nil
 }
 
-// timeIt runs f warm times, then n timed times, and returns images/s.
-func timeIt(warm, n, batch int, f func() error) (float64, error) {
+// timeIt runs f warm times, then n timed times, and returns images/s;
+// the timed steps end when the device's queued work has finished.
+func timeIt(warm, n, batch int, f func() error, dev *trainer.Device) (float64, error) {
 	for range warm {
 		if err := f(); err != nil {
 			return 0, err
@@ -137,7 +159,51 @@ func timeIt(warm, n, batch int, f func() error) (float64, error) {
 			return 0, err
 		}
 	}
+	if dev.GPU != nil {
+		if err := dev.GPU.Device().Synchronize(); err != nil {
+			return 0, err
+		}
+	}
 	return float64(n*batch) / time.Since(start).Seconds(), nil
+}
+
+// trainStep returns one training step of net: a run, then the optimizer of
+// optCfg at learning rate optCfg.LR, on the host or on the device.
+func trainStep(dev *trainer.Device, m *model.Model, net *model.Net, optCfg config.Optimizer) (func() error, error) {
+	if dev.GPU != nil {
+		opt, err := trainer.NewDeviceOptimizer(optCfg, dev.GPU)
+		if err != nil {
+			return nil, err
+		}
+		params := make([]trainer.DeviceParam, len(m.Params))
+		return func() error {
+			if err := net.Run(); err != nil {
+				return err
+			}
+			for i, p := range m.Params {
+				params[i] = trainer.DeviceParam{Name: p.Name, Data: m.DeviceValue(i), Grad: net.DeviceGradient(i), Decay: p.Decay}
+			}
+			return opt.Step(params, optCfg.LR)
+		}, nil
+	}
+	opt, err := trainer.NewOptimizer(optCfg)
+	if err != nil {
+		return nil, err
+	}
+	params := make([]trainer.Param, len(m.Params))
+	for i, p := range m.Params {
+		params[i] = trainer.Param{Name: p.Name, Data: p.Data(), Decay: p.Decay}
+	}
+	return func() error {
+		if err := net.Run(); err != nil {
+			return err
+		}
+		for i := range params {
+			params[i].Grad = net.Gradient(i)
+		}
+		opt.Step(params, optCfg.LR)
+		return nil
+	}, nil
 }
 
 // arch writes the stages as torch_ref.py's -arch does: 16x2,32x2.

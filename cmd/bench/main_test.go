@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 )
 
 // TestOutput runs a tiny benchmark and checks the lines that
@@ -39,5 +44,42 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	if code := exitCode(run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "bench: ") {
 		t.Errorf("-nosuchflag: exit %d, printed %q", code, errOut.String())
+	}
+}
+
+// TestDeviceOutput runs a tiny benchmark (a network 2 channels wide, one
+// image a step, so that the emulator is quick) with -device cuda on the
+// device emu.OpenDevice picks (a GPU, else the CPU emulator): it reports
+// the device and the device memory after 10 steps.
+func TestDeviceOutput(t *testing.T) {
+	dev, _, err := emu.OpenDevice()
+	if errors.Is(err, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
+	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
+	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run([]string{"-config", cfg, "-device", "cuda", "-batch", "1", "-iters", "8"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[0], "device=cuda:0") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	for i, key := range []string{"peak_rss_mib", "device_mem_after_10_steps_mib", "train_img_per_s", "infer_img_per_s"} {
+		f := strings.Fields(lines[i+1])
+		if len(f) != 2 || f[0] != key {
+			t.Fatalf("line %d = %q, want %q N", i+2, lines[i+1], key)
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err != nil || v <= 0 {
+			t.Errorf("%s = %q, want a positive number", key, f[1])
+		}
 	}
 }
