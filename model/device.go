@@ -75,9 +75,17 @@ func (m *Model) ToHost() error {
 }
 
 // ToDevice copies Param.Value and BN.State to the device copies after
-// they changed on the host (a restored checkpoint); without a device, or
-// before the first net, it does nothing.
+// they changed on the host; without a device, or before the first net, it
+// does nothing. SetParams and SetStats call it for what they change.
 func (m *Model) ToDevice() error {
+	if err := m.paramsToDevice(); err != nil {
+		return err
+	}
+	return m.statsToDevice()
+}
+
+// paramsToDevice copies Param.Value to the device copies.
+func (m *Model) paramsToDevice() error {
 	dev := m.device()
 	if dev == nil {
 		return nil
@@ -89,6 +97,11 @@ func (m *Model) ToDevice() error {
 			}
 		}
 	}
+	return nil
+}
+
+// statsToDevice copies BN.State to the device copies.
+func (m *Model) statsToDevice() error {
 	for _, bn := range m.BNs {
 		if err := bn.State.ToDevice(); err != nil {
 			return fmt.Errorf("model: %s: %w", bn.Name, err)

@@ -30,9 +30,10 @@ func (m *Model) StatTensors() []checkpoint.Tensor {
 	return ts
 }
 
-// SetParams copies ts into the parameters. The names and shapes must be
-// exactly those of ParamTensors; otherwise nothing is changed and the error
-// names the first tensor that differs.
+// SetParams copies ts into the parameters, and into their device copies
+// on a device. The names and shapes must be exactly those of
+// ParamTensors; otherwise nothing is changed and the error names the first
+// tensor that differs.
 func (m *Model) SetParams(ts []checkpoint.Tensor) error {
 	if err := checkpoint.MatchShapes(m.ParamTensors(), ts); err != nil {
 		return fmt.Errorf("model: parameters do not fit this architecture: %w", err)
@@ -40,11 +41,11 @@ func (m *Model) SetParams(ts []checkpoint.Tensor) error {
 	for i, p := range m.Params {
 		copy(p.Data(), ts[i].Data)
 	}
-	return nil
+	return m.paramsToDevice()
 }
 
-// SetStats copies ts into the batch norm running statistics, with the same
-// checks as SetParams.
+// SetStats copies ts into the batch norm running statistics (and their
+// device copies), with the same checks as SetParams.
 func (m *Model) SetStats(ts []checkpoint.Tensor) error {
 	if err := checkpoint.MatchShapes(m.StatTensors(), ts); err != nil {
 		return fmt.Errorf("model: batch norm statistics do not fit this architecture: %w", err)
@@ -53,7 +54,7 @@ func (m *Model) SetStats(ts []checkpoint.Tensor) error {
 		copy(b.State.Mean, ts[2*i].Data)
 		copy(b.State.Var, ts[2*i+1].Data)
 	}
-	return nil
+	return m.statsToDevice()
 }
 
 // Finite reports whether every parameter is a finite number.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/graph/gpu"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/rundir"
@@ -66,7 +67,13 @@ type Solver struct {
 	// first.
 	Amendments []checkpoint.Amendment
 
-	optimizer  Optimizer
+	optimizer Optimizer
+	// device is where the model computes; on a GPU, devOpt steps the
+	// parameters there and optimizer holds its state for checkpoints
+	// (copied at each end of epoch, see toHost).
+	device     *Device
+	devOpt     *DeviceOptimizer
+	devParams  []DeviceParam
 	schedule   Schedule
 	loader     *dataset.Loader
 	norm       dataset.Normalization
@@ -107,6 +114,14 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	var err error
 	if s.optimizer, err = NewOptimizer(cfg.Solver.Optimizer); err != nil {
 		return nil, err
+	}
+	s.device = &Device{Name: "cpu"}
+	if g, ok := m.Backend.(*gpu.Backend); ok {
+		s.device = &Device{Name: "cuda", GPU: g}
+		if s.devOpt, err = NewDeviceOptimizer(cfg.Solver.Optimizer, g); err != nil {
+			return nil, err
+		}
+		s.devParams = make([]DeviceParam, len(m.Params))
 	}
 	s.norm = dataset.NewNormalization(cfg.Data.Normalize)
 	s.loader, err = dataset.NewLoader(train, dataset.LoaderOptions{
@@ -156,6 +171,28 @@ func (s *Solver) Close() {
 	if s.teachers != nil {
 		s.teachers.close()
 	}
+	if s.devOpt != nil {
+		s.devOpt.Close()
+	}
+}
+
+// toHost brings the state that lives on the device (parameters, batch
+// norm statistics, optimizer slots) to the host, where State reads it.
+func (s *Solver) toHost() error {
+	if s.devOpt == nil {
+		return nil
+	}
+	if err := s.Model.ToHost(); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	st, err := s.devOpt.State()
+	if err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	if err := s.optimizer.SetState(st); err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	return nil
 }
 
 // Test returns the accuracy in percent of the model in evaluation mode
@@ -270,7 +307,7 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			net, err = s.Model.Build(s.Config.Solver.BatchSize, true)
 		}
 		if err != nil {
-			return err
+			return s.device.OutOfMemory(err, s.Config.Solver.BatchSize)
 		}
 		s.net = net
 	}
@@ -295,7 +332,11 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			err = s.trainEpoch(ctx)
 		}
 		if errors.Is(err, ErrInterrupted) {
-			if werr := s.checkpoints.SaveLast(s.State()); werr != nil {
+			werr := s.toHost()
+			if werr == nil {
+				werr = s.checkpoints.SaveLast(s.State())
+			}
+			if werr != nil {
 				// Not ErrInterrupted: the state of this session is lost.
 				return fmt.Errorf("trainer: training was interrupted at epoch %d, batch %d, but its state could not be saved, so the batches since the last checkpoint are lost: %w", s.Epoch+1, s.partial.Batches, werr)
 			}
@@ -363,17 +404,26 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 			}
 		}
 		if err := s.net.Run(); err != nil {
-			return err
+			return s.device.OutOfMemory(err, s.net.Batch)
 		}
 		loss := s.net.LossValue()
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("trainer: the loss became %v at epoch %d, batch %d: training stopped; the last checkpoint in %s is the last good state (try a lower solver.optimizer.lr)",
 				loss, s.Epoch+1, done+1, s.Config.Output.CheckpointDir)
 		}
-		for i := range s.params {
-			s.params[i].Grad = s.net.Gradient(i)
+		if s.devOpt != nil {
+			for i, p := range s.params {
+				s.devParams[i] = DeviceParam{Name: p.Name, Data: s.Model.DeviceValue(i), Grad: s.net.DeviceGradient(i), Decay: p.Decay}
+			}
+			if err := s.devOpt.Step(s.devParams, s.LR()); err != nil {
+				return s.device.OutOfMemory(err, s.net.Batch)
+			}
+		} else {
+			for i := range s.params {
+				s.params[i].Grad = s.net.Gradient(i)
+			}
+			s.optimizer.Step(s.params, s.LR())
 		}
-		s.optimizer.Step(s.params, s.LR())
 		s.Step++
 		done++
 		s.partial.Batches = done
@@ -402,6 +452,9 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 func (s *Solver) endEpoch() error {
 	if s.partial.Batches == 0 {
 		return fmt.Errorf("trainer: epoch %d had no batch of %d images", s.Epoch+1, s.Config.Solver.BatchSize)
+	}
+	if err := s.toHost(); err != nil {
+		return err
 	}
 	lr := s.schedule.LR(s.Epoch, int(s.Step)-1)
 	trainAcc, err := s.accuracy(s.TrainSet, s.Config.Solver.NumTrainSamples, s.evalRNG(s.Epoch, 1))
@@ -540,6 +593,11 @@ func (s *Solver) Restore(f *checkpoint.File) error {
 	}
 	if err := s.optimizer.SetState(st); err != nil {
 		return fmt.Errorf("trainer: %w", err)
+	}
+	if s.devOpt != nil {
+		if err := s.devOpt.SetState(st); err != nil {
+			return fmt.Errorf("trainer: %w", err)
+		}
 	}
 	if err := s.Model.SetParams(f.Params); err != nil {
 		return err
