@@ -198,6 +198,10 @@ func train(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.force, "force", false, "start afresh in a run folder that holds a run, replacing its checkpoints, history and plot")
 	fs.BoolVar(&opts.allowSchedule, "allow-schedule-change", false, "with -resume: accept a configuration whose solver.epochs, learning rate or schedule differ from the checkpoint's, recording each change in the run's checkpoints")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.Func("device", "where to compute: cpu or cuda (the first NVIDIA GPU); the same as -set device=...", func(v string) error {
+		opts.sets = append(opts.sets, config.Override{Path: "device", Value: v})
+		return nil
+	})
 	if err := parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -256,11 +260,19 @@ func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	// A missing GPU is an error before anything else happens.
+	dev, err := trainer.OpenDevice(cfg.Device)
+	if err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	defer dev.Close()
 	m, err := model.New(cfg.Model, cfg.Seed)
 	if err != nil {
 		return fmt.Errorf("trainer: %s: %w", cfgPath, err)
 	}
+	m.Backend = dev.Backend()
 	fmt.Fprintf(stdout, "model: %d learnable parameters (limit %d)\n", m.Capacity(), cfg.Model.MaxParams)
+	fmt.Fprintf(stdout, "device: %v\n", dev)
 	// One trainer per run folder: a second one would interleave its
 	// checkpoints with this one's.
 	lock, err := rundir.Acquire(cfg.Output.CheckpointDir)
@@ -453,6 +465,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
 	flip := fs.Bool("flip", false, "average each image's logits with those of its mirror image (test-time augmentation); by default on if the checkpoint was trained with horizontal flips")
 	shift := fs.Int("shift", 0, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; by default 1 if the checkpoint was trained with random crops, else 0. -shift 0 -flip=false for the single view only")
+	devName := fs.String("device", "cpu", "where to compute: cpu or cuda (the first NVIDIA GPU)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -469,11 +482,17 @@ func test(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	warnUnchecked(stderr, *ckpt, f)
+	dev, err := trainer.OpenDevice(*devName)
+	if err != nil {
+		return fmt.Errorf("trainer test: %w", err)
+	}
+	defer dev.Close()
 	c, err := model.FromCheckpoint(f)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	c.Model.Backend = dev.Backend()
 	// Unless asked otherwise, the views are those training saw.
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
