@@ -11,6 +11,7 @@ import (
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
+	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"gorgonia.org/tensor"
 )
 
@@ -155,4 +156,40 @@ func TestDeviceNet(t *testing.T) {
 		}
 	}
 	closeTo(t, "evaluation logits", logits[1], logits[0])
+}
+
+// TestFromCheckpointOnDevice loads one checkpoint on the CPU and, with
+// OnDevice, on the device and compares the classifiers' logits.
+func TestFromCheckpointOnDevice(t *testing.T) {
+	be := deviceBackend(t)
+	cfg := config.Default()
+	cfg.Model.StemChannels = 2
+	cfg.Model.Stages = []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}
+	m, err := New(cfg.Model, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 9))
+	randomStats(rng, m)
+	f := &checkpoint.File{Config: cfg, Params: m.ParamTensors(), Stats: m.StatTensors()}
+	images := make([]float32, 2*3*32*32)
+	for i := range images {
+		images[i] = float32(rng.NormFloat64())
+	}
+	var logits [2][]float32
+	for i, opts := range [][]Option{nil, {OnDevice(be)}} {
+		c, err := FromCheckpoint(f, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := be.Engine().Allocated()
+		if logits[i], err = c.Logits(images); err != nil {
+			t.Fatal(err)
+		}
+		if onDevice := be.Engine().Allocated() > before; onDevice != (i == 1) {
+			t.Errorf("classifier %d: device memory allocated %v, want %v", i, onDevice, i == 1)
+		}
+		c.Close()
+	}
+	closeTo(t, "logits", logits[1], logits[0])
 }

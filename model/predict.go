@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
 
@@ -40,20 +41,32 @@ type Classifier struct {
 	nets map[int]*Net
 }
 
+// Option configures a classifier made by Load or FromCheckpoint.
+type Option func(*Classifier)
+
+// OnDevice makes the classifier's nets compute with be, e.g. a GPU's
+// backend (see Model.Backend); nil is the CPU.
+func OnDevice(be backend.Backend) Option {
+	return func(c *Classifier) { c.Model.Backend = be }
+}
+
 // Load reads a checkpoint written by the trainer (best.ckpt, last.ckpt or
 // a file in the models directory) and returns a classifier with its
-// weights. When the checkpoint holds a best-validation copy of the weights
-// (a checkpoint of a run in progress), those are used.
-func Load(path string) (*Classifier, error) {
+// weights, configured by opts (OnDevice). When the checkpoint holds a
+// best-validation copy of the weights (a checkpoint of a run in
+// progress), those are used. A checkpoint written on either device loads
+// on either.
+func Load(path string, opts ...Option) (*Classifier, error) {
 	f, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	return FromCheckpoint(f)
+	return FromCheckpoint(f, opts...)
 }
 
-// FromCheckpoint builds a classifier from a decoded checkpoint.
-func FromCheckpoint(f *checkpoint.File) (*Classifier, error) {
+// FromCheckpoint builds a classifier from a decoded checkpoint, configured
+// by opts.
+func FromCheckpoint(f *checkpoint.File, opts ...Option) (*Classifier, error) {
 	m, err := New(f.Config.Model, f.Config.Seed)
 	if err != nil {
 		return nil, err
@@ -68,7 +81,11 @@ func FromCheckpoint(f *checkpoint.File) (*Classifier, error) {
 	if err := m.SetStats(stats); err != nil {
 		return nil, err
 	}
-	return &Classifier{Model: m, Normalize: f.Config.Data.Normalize, Epoch: f.Epoch, ValAcc: acc}, nil
+	c := &Classifier{Model: m, Normalize: f.Config.Data.Normalize, Epoch: f.Epoch, ValAcc: acc}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // NewClassifier wraps a model for inference with the given normalisation.

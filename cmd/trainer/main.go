@@ -487,12 +487,11 @@ func test(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("trainer test: %w", err)
 	}
 	defer dev.Close()
-	c, err := model.FromCheckpoint(f)
+	c, err := model.FromCheckpoint(f, model.OnDevice(dev.Backend()))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.Model.Backend = dev.Backend()
 	// Unless asked otherwise, the views are those training saw.
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
