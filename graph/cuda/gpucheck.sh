@@ -95,6 +95,10 @@ run)
 				-set output.name=gpucheck-$d -set output.checkpoint_dir="$work/run-$d" \
 				-set output.models_dir="$work/models-$d" >"$res" 2>&1 || status=1
 			tail -n 20 "$res"
+			if [ "$d" = cuda ] && ! grep -q '^device: cuda:' "$res"; then
+				echo "FAIL: the cuda run did not report a GPU"
+				status=1
+			fi
 			cat "$work/run-$d/history.csv" 2>/dev/null || { echo "no history for $d"; status=1; }
 		done
 		# history.csv: epoch,loss,val_loss,train_acc,val_acc,lr,seconds
@@ -120,11 +124,15 @@ run)
 				echo "FAIL: device memory after 10 steps '$m10' MiB, after 200 '$m200' MiB"
 				status=1
 			fi
-			if python3 -c 'import torch' 2>/dev/null && [ -f ../shared/bench/torch_ref.py ]; then
-				echo "-- batch $b: torch_ref.py bench --device cuda"
-				timeout 300 python3 ../shared/bench/torch_ref.py bench --device cuda --batch "$b" --iters 200 2>&1 || true
+			ref=
+			for p in ../shared/bench/torch_ref.py shared/bench/torch_ref.py; do
+				if [ -f "$p" ]; then ref=$p; fi
+			done
+			if python3 -c 'import torch' 2>/dev/null && [ -n "$ref" ]; then
+				echo "-- batch $b: $ref bench --device cuda"
+				timeout 300 python3 "$ref" bench --device cuda --batch "$b" --iters 200 2>&1 || true
 			else
-				echo "-- batch $b: no python3 with torch (or no ../shared/bench/torch_ref.py); PyTorch reference skipped"
+				echo "-- batch $b: no python3 with torch, or no torch_ref.py in ../shared/bench or shared/bench; PyTorch reference skipped"
 			fi
 		done
 		echo "== status $status"
