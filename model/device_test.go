@@ -193,3 +193,54 @@ func TestFromCheckpointOnDevice(t *testing.T) {
 	}
 	closeTo(t, "logits", logits[1], logits[0])
 }
+
+// TestDeviceDistillation runs a distillation net (its loss a weighted sum
+// of two loss nodes, computed by Gorgonia's scalar operations) on the CPU
+// and on the device and compares the loss and the gradients.
+func TestDeviceDistillation(t *testing.T) {
+	be := deviceBackend(t)
+	cfg := config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	rng := rand.New(rand.NewPCG(6, 7))
+	x := make([]float32, 2*3*8*8)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	probs := make([]float32, 2*10)
+	for i := range probs {
+		probs[i] = 0.1
+	}
+	probs[3], probs[4], probs[13], probs[14] = 0.05, 0.15, 0.15, 0.05
+	var nets [2]*Net
+	for i := range nets {
+		m, err := newModel(cfg, 3, tensor.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.size = 8
+		if i == 1 {
+			m.Backend = be
+		}
+		n, err := m.BuildDistillation(2, 0.7, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		copy(n.Input(), x)
+		if err := n.SetLabels([]int{3, 7}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.SetTeacherProbs(probs); err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Run(); err != nil {
+			t.Fatal(err)
+		}
+		nets[i] = n
+	}
+	if got, want := nets[1].LossValue(), nets[0].LossValue(); !(math.Abs(got-want) <= 1e-4*math.Abs(want)) {
+		t.Errorf("loss %v on the device, %v on the CPU", got, want)
+	}
+	for i := range nets[0].Grads {
+		closeTo(t, fmt.Sprintf("gradient %d", i), nets[1].Gradient(i), nets[0].Gradient(i))
+	}
+}
