@@ -1,8 +1,11 @@
 package model
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/graph/cpu"
 	"gorgonia.org/tensor"
@@ -72,5 +75,35 @@ func TestModelBackend(t *testing.T) {
 	if c.conv != 10 || c.convFilter != 10 || c.dense != 2 || c.xent != 1 || c.convBNEval != 10 {
 		t.Errorf("the backend saw %d convolutions, %d filter gradients, %d dense layers, %d losses, %d fused convolutions; want 10, 10, 2, 1, 10",
 			c.conv, c.convFilter, c.dense, c.xent, c.convBNEval)
+	}
+}
+
+// failing is a backend whose Conv2D fails with errFailing.
+type failing struct{ backend.Backend }
+
+var errFailing = errors.New("the device is out of memory")
+
+func (failing) Conv2D(x, w, y *tensor.Dense, g backend.ConvGeom) error { return errFailing }
+
+// TestRunErrorUnwraps checks that an error of the backend during Run is
+// found by errors.Is through the machine's error, so that the trainer can
+// tell a device out of memory from other errors.
+func TestRunErrorUnwraps(t *testing.T) {
+	m, err := New(config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Backend = failing{cpu.New()}
+	n, err := m.Build(1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.SetLabels([]int{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err = n.Run()
+	if !errors.Is(err, errFailing) || !strings.Contains(err.Error(), "model: run: ") {
+		t.Errorf("Run: %v, want an error wrapping %v", err, errFailing)
 	}
 }

@@ -298,10 +298,23 @@ func (n *Net) Run() error {
 	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
+		if e, ok := err.(interface{ Err() error }); ok {
+			err = runError{err, e.Err()}
+		}
 		return fmt.Errorf("model: run: %w", err)
 	}
 	return nil
 }
+
+// runError is an error of the machine with the cause errors.Is and
+// errors.As look through to (such as a device out of memory): Gorgonia's
+// own error type has no Unwrap.
+type runError struct {
+	error
+	cause error
+}
+
+func (e runError) Unwrap() error { return e.cause }
 
 // LossValue returns the loss of the last Run of a training net.
 func (n *Net) LossValue() float64 {
