@@ -274,5 +274,6 @@ func (e *Engine) ToDevice(h *tensor.Dense) (*tensor.Dense, error) {
 
 var _ tensor.Engine = (*Engine)(nil)
 
-// sizeof is the size in bytes of a float64, for offsets into the sums.
+// sizeof64 is the size in bytes of a float64, for offsets into the sums
+// and the saved statistics.
 const sizeof64 = uint64(unsafe.Sizeof(float64(0)))
