@@ -131,3 +131,39 @@ func TestParseNestedMergesUpToTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAliases refuses alias bombs and self-referencing anchors in a
+// YAML document that is not a configuration, and accepts ordinary aliases.
+func TestCheckAliases(t *testing.T) {
+	for _, tt := range []struct {
+		name, src, want string
+	}{
+		{"ordinary", "a: &a [1, 2]\nb: [*a, *a]\n", ""},
+		{"lists 8x9", listBomb(8, 9), "line 4: too many aliases and merges: following them expands the document by more than 500 nodes"},
+		{"merges", mergeBomb(8, 9), "too many aliases and merges"},
+		{"own anchor", "a: &m {<<: *m}\n", "line 1: the alias *m is inside its own anchor &m"},
+	} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(tt.src), &doc); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		err := CheckAliases(&doc)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// listBomb is a YAML document of levels lists, each holding width aliases
+// of the one before.
+func listBomb(levels, width int) string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [1, 2]\n")
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), width), ", "))
+	}
+	return b.String()
+}

@@ -199,6 +199,11 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 		}
 		return nil, &Error{File: path, Problems: []Problem{yamlProblem(err)}}
 	}
+	// Decoding the trials walks and re-encodes aliased values: refuse a
+	// document whose aliases expand it beyond what a configuration may.
+	if err := config.CheckAliases(&doc); err != nil {
+		return nil, &Error{File: path, Problems: []Problem{yamlProblem(err)}}
+	}
 	root := doc.Content[0]
 	seen := d.mapping(root, "", specKeys, func(key string, k, v *yaml.Node) {
 		switch key {

@@ -3,6 +3,7 @@ package sweep
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -391,5 +392,21 @@ exec /shared/sweeps/widths/slurm/trainer sweep-trial -dir "$trial" >> "$trial"/t
 	got := a.Script()
 	if !strings.Contains(got, "#SBATCH --array=0-2\n") || strings.Contains(got, "--partition") || !strings.Contains(got, "exec '/my dir/trainer' sweep-trial") {
 		t.Errorf("Script without limits:\n%s", got)
+	}
+}
+
+// TestParseSpecAliasBomb refuses a spec whose aliases expand it
+// exponentially (8 levels of 9 aliases in its trials) before walking it;
+// the old decoder expanded it until memory ran out.
+func TestParseSpecAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("base: base.yaml\ntrials:\n  - {data.normalize.mean: &l0 [0.5, 0.5, 0.5]}\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "  - {model.stages: &l%d [%s]}\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), ", "))
+	}
+	_, err := ParseSpec([]byte(b.String()), "bomb.yaml")
+	want := "sweep: bomb.yaml:6: too many aliases and merges: following them expands the document by more than 500 nodes"
+	if err == nil || err.Error() != want {
+		t.Fatalf("ParseSpec of an alias bomb: %v, want %q", err, want)
 	}
 }
