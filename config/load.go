@@ -501,17 +501,18 @@ func suggest(key string, known []string) string {
 	}
 	best, bestDist := "", limit+1
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist {
+		if d := EditDistance(strings.ToLower(key), k); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
 	return best
 }
 
-// editDistance is the optimal string alignment distance between a and b:
+// EditDistance is the optimal string alignment distance between a and b:
 // insertions, deletions, substitutions and transpositions of adjacent
-// bytes each cost 1.
-func editDistance(a, b string) int {
+// bytes each cost 1. It is how the program guesses what a misspelt name
+// meant: a configuration key here, a data file in package dataset.
+func EditDistance(a, b string) int {
 	d := make([][]int, len(a)+1)
 	for i := range d {
 		d[i] = make([]int, len(b)+1)

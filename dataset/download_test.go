@@ -349,22 +349,3 @@ func TestEnsureMissingArchive(t *testing.T) {
 		t.Errorf("%d downloads", calls)
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"", "abc", 3},
-		{"abc", "", 3},
-		{"abc", "abc", 0},
-		{"kitten", "sitting", 3}, // k->s, e->i, +g
-		{"flaw", "lawn", 2},      // -f, +n
-		{"cifar-10-binery.tar.gz", ArchiveName, 1},
-	} {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cifar-resnet/trainer/config"
 )
 
 // This file words the advice given with errors about missing data.
@@ -45,7 +47,7 @@ func didYouMean(path string) string {
 		if !e.Type().IsRegular() || !isArchiveName(e.Name()) {
 			continue
 		}
-		if d := editDistance(base, e.Name()); best == "" || d < bestDist {
+		if d := config.EditDistance(base, e.Name()); best == "" || d < bestDist {
 			best, bestDist = e.Name(), d
 		}
 	}
@@ -53,27 +55,4 @@ func didYouMean(path string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", filepath.Join(dir, best))
-}
-
-// editDistance returns the Levenshtein distance between a and b: the
-// least number of byte insertions, deletions and substitutions that turn
-// a into b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1) // distances from a[:i-1] to each b[:j]
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			sub := prev[j-1]
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
