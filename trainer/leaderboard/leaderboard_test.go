@@ -193,24 +193,3 @@ func TestDescriptions(t *testing.T) {
 		t.Errorf("empty table %q", b.String())
 	}
 }
-
-func TestEpochTicks(t *testing.T) {
-	for _, tc := range []struct {
-		lo, hi float64
-		want   string
-	}{
-		{0, 2, "0 1 2"},
-		{1, 2, "1 2"},
-		{1, 30, "5 10 15 20 25 30"},
-		{1, 120, "20 40 60 80 100 120"},
-		{1, 240, "50 100 150 200"},
-	} {
-		var got []string
-		for _, tk := range epochTicks(tc.lo, tc.hi) {
-			got = append(got, tk.Label)
-		}
-		if strings.Join(got, " ") != tc.want {
-			t.Errorf("epochTicks(%g, %g) = %v, want %s", tc.lo, tc.hi, got, tc.want)
-		}
-	}
-}

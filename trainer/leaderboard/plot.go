@@ -2,9 +2,6 @@ package leaderboard
 
 import (
 	"fmt"
-	"io"
-	"math"
-	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -13,7 +10,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/cifar-resnet/trainer/model/checkpoint"
+	runplot "github.com/cifar-resnet/trainer/trainer/plot"
 )
 
 // Size of the validation plot: 8 by 6 inches at 100 dots per inch.
@@ -74,30 +71,9 @@ func PlotValidation(path string, entries []Entry, title string) (err error) {
 	if longest == 1 {
 		p.X.Min, p.X.Max = 0, 2
 	}
-	p.X.Tick.Marker = plot.TickerFunc(epochTicks)
+	p.X.Tick.Marker = runplot.EpochTicks{}
 	p.Legend.Top, p.Legend.Left = false, false
 	img := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
 	p.Draw(draw.New(img))
-	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-		return err
-	})
-}
-
-// epochTicks marks whole epochs in [lo, hi], every 1, 2, 5, 10, 20, ...
-// epochs so that there are at most about ten.
-func epochTicks(lo, hi float64) []plot.Tick {
-	step := 1
-	for i := 0; (hi-lo)/float64(step) > 10 && i < 30; i++ {
-		if s := fmt.Sprint(step); s[0] == '2' {
-			step = step / 2 * 5
-		} else {
-			step *= 2
-		}
-	}
-	var ticks []plot.Tick
-	for v := int(math.Ceil(lo/float64(step))) * step; float64(v) <= hi; v += step {
-		ticks = append(ticks, plot.Tick{Value: float64(v), Label: strconv.Itoa(v)})
-	}
-	return ticks
+	return runplot.WritePNG(path, img)
 }

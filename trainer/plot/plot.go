@@ -69,14 +69,18 @@ func Training(path string, h checkpoint.History, title string) error {
 	if err != nil {
 		return fmt.Errorf("plot: %s: %w", path, err)
 	}
-	err = checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
-		return err
-	})
-	if err != nil {
+	if err := WritePNG(path, img); err != nil {
 		return fmt.Errorf("plot: %s: %w", path, err)
 	}
 	return nil
+}
+
+// WritePNG writes img to path as a PNG image, atomically.
+func WritePNG(path string, img *vgimg.Canvas) error {
+	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(w)
+		return err
+	})
 }
 
 // drawTraining renders h onto a new canvas, marking epoch best (none if
@@ -170,7 +174,7 @@ func drawTraining(h checkpoint.History, title string, best int) (img *vgimg.Canv
 		if n == 1 {
 			p.X.Min, p.X.Max = 0, 2
 		}
-		p.X.Tick.Marker = epochTicks{}
+		p.X.Tick.Marker = EpochTicks{}
 	}
 
 	img = vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
@@ -274,11 +278,12 @@ func addSeries(p *plot.Plot, name string, ys []float64, scale float64, i, n int)
 	return nil
 }
 
-// epochTicks marks whole epochs, at most about ten labelled ticks.
-type epochTicks struct{}
+// EpochTicks is the plot.Ticker of an epoch axis: whole epochs, every 1,
+// 2, 5, 10, 20, ... epochs, at most about ten labelled ticks.
+type EpochTicks struct{}
 
 // Ticks implements plot.Ticker.
-func (epochTicks) Ticks(lo, hi float64) []plot.Tick {
+func (EpochTicks) Ticks(lo, hi float64) []plot.Tick {
 	step := 1.0
 	for i := 0; (hi-lo)/step > 10 && i < 1000; i++ {
 		switch m := step / math.Pow(10, math.Floor(math.Log10(step))); {
