@@ -17,8 +17,10 @@ import (
 var invocation = "trainer"
 
 // goRunDir matches the folder in which "go run" builds and runs a
-// program: .../go-build123456/b001/exe.
-var goRunDir = regexp.MustCompile(`(^|/)go-build[0-9]+/b[0-9]+/exe$`)
+// program: a temporary .../go-build123456/b001/exe, or, since Go 1.24,
+// which keeps the executables of go run in the build cache,
+// $GOCACHE/27/278c…(64 hex digits)-d.
+var goRunDir = regexp.MustCompile(`(^|/)go-build[0-9]+/b[0-9]+/exe$|(^|/)[0-9a-f]{2}/[0-9a-f]{64}-d$`)
 
 // invocationOf returns the command that starts this program again: argv0
 // as the user typed it, or, for a program started by "go run" (whose

@@ -109,6 +109,8 @@ func TestInvocationOf(t *testing.T) {
 		{goRun, filepath.Join(root, "cmd", "trainer"), "go run ."},
 		{goRun, filepath.Join(root, "experiments"), "go run ../cmd/trainer"},
 		{goRun, "/", "go run github.com/cifar-resnet/trainer/cmd/trainer"},
+		// Go 1.24 and later keep go run's executables in the build cache.
+		{"/root/.cache/go-build/27/278c7447345c6eb4c29291299a739d850579b7c30d9ebdb6b618e6e5d13e8bb4-d/trainer", root, "go run ./cmd/trainer"},
 		{"bin/trainer", root, "bin/trainer"},
 		{"trainer", root, "trainer"},
 		{"/opt/my tools/trainer", root, "'/opt/my tools/trainer'"},
