@@ -60,12 +60,22 @@ type Dim3 struct{ X, Y, Z int }
 // covers n threads.
 func Grid1(n, block int) Dim3 { return Dim3{X: (n + block - 1) / block, Y: 1, Z: 1} }
 
-// check returns an error unless every component of d is in [1, limit].
-func (d Dim3) check(what string, limit int) error {
-	for _, v := range []int{d.X, d.Y, d.Z} {
-		if v < 1 || v > limit {
-			return fmt.Errorf("cuda: %s %v: each size must be in [1, %d]", what, d, limit)
-		}
+// The launch limits of every NVIDIA GPU since compute capability 3.0.
+var (
+	// maxGrid is the largest grid: x below 2³¹, y and z at most 65535.
+	maxGrid = Dim3{X: math.MaxInt32, Y: 65535, Z: 65535}
+	// maxBlock is the largest block size in each dimension; a block
+	// also has at most maxThreads threads.
+	maxBlock = Dim3{X: 1024, Y: 1024, Z: 64}
+)
+
+// maxThreads is the largest number of threads of a block.
+const maxThreads = 1024
+
+// check returns an error unless every component of d is in [1, limit's].
+func (d Dim3) check(what string, limit Dim3) error {
+	if d.X < 1 || d.Y < 1 || d.Z < 1 || d.X > limit.X || d.Y > limit.Y || d.Z > limit.Z {
+		return fmt.Errorf("cuda: %s %v: sizes must be in [1, %d], [1, %d] and [1, %d]", what, d, limit.X, limit.Y, limit.Z)
 	}
 	return nil
 }
@@ -78,11 +88,14 @@ func (d Dim3) check(what string, limit int) error {
 // kernel; an error it raises while running is returned by a later
 // synchronizing call.
 func (f *Function) Launch(grid, block Dim3, s *Stream, args ...any) error {
-	if err := grid.check("grid", math.MaxInt32); err != nil {
+	if err := grid.check("grid", maxGrid); err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
-	if err := block.check("block", 1024); err != nil {
+	if err := block.check("block", maxBlock); err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if n := block.X * block.Y * block.Z; n > maxThreads {
+		return fmt.Errorf("%s: cuda: block %v: %d threads, more than %d", f.Name, block, n, maxThreads)
 	}
 	p, err := packArgs(args)
 	if err != nil {

@@ -59,10 +59,46 @@ func TestDim3(t *testing.T) {
 	if g := Grid1(1024, 256); g != (Dim3{4, 1, 1}) {
 		t.Errorf("Grid1(1024, 256) = %v, want {4 1 1}", g)
 	}
-	if err := (Dim3{2048, 1, 1}).check("block", 1024); err == nil || err.Error() != "cuda: block {2048 1 1}: each size must be in [1, 1024]" {
-		t.Errorf("block of 2048: got %v", err)
+	for _, c := range []struct {
+		what  string
+		d     Dim3
+		limit Dim3
+		want  string
+	}{
+		{"block", Dim3{2048, 1, 1}, maxBlock, "cuda: block {2048 1 1}: sizes must be in [1, 1024], [1, 1024] and [1, 64]"},
+		{"block", Dim3{1, 1, 65}, maxBlock, "cuda: block {1 1 65}: sizes must be in [1, 1024], [1, 1024] and [1, 64]"},
+		{"grid", Dim3{1, 0, 1}, maxGrid, "cuda: grid {1 0 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{1, 65536, 1}, maxGrid, "cuda: grid {1 65536 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{1, 1, 65536}, maxGrid, "cuda: grid {1 1 65536}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{math.MaxInt32 + 1, 1, 1}, maxGrid, "cuda: grid {2147483648 1 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+	} {
+		if err := c.d.check(c.what, c.limit); err == nil || err.Error() != c.want {
+			t.Errorf("%v.check: got %v, want %q", c.d, err, c.want)
+		}
 	}
-	if err := (Dim3{1, 0, 1}).check("grid", math.MaxInt32); err == nil {
-		t.Error("a grid with a zero size is accepted")
+	for _, d := range []Dim3{{math.MaxInt32, 65535, 65535}, {1, 1, 1}} {
+		if err := d.check("grid", maxGrid); err != nil {
+			t.Errorf("grid %v refused: %v", d, err)
+		}
+	}
+	if err := (Dim3{1024, 1024, 64}).check("block", maxBlock); err != nil {
+		t.Errorf("block sizes at the limits refused: %v", err)
+	}
+}
+
+// TestLaunchLimits checks that Launch refuses, before calling the driver,
+// a launch beyond a GPU's limits.
+func TestLaunchLimits(t *testing.T) {
+	f := &Function{Name: "k"} // no module: the driver must not be reached
+	for _, c := range []struct {
+		grid, block Dim3
+		want        string
+	}{
+		{Dim3{1, 70000, 1}, Dim3{256, 1, 1}, "k: cuda: grid {1 70000 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{Dim3{1, 1, 1}, Dim3{32, 32, 2}, "k: cuda: block {32 32 2}: 2048 threads, more than 1024"},
+	} {
+		if err := f.Launch(c.grid, c.block, nil); err == nil || err.Error() != c.want {
+			t.Errorf("Launch(%v, %v): got %v, want %q", c.grid, c.block, err, c.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/cifar-resnet/trainer/graph/cuda"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
@@ -185,5 +186,79 @@ func TestEmulatorCatchesStrayWrites(t *testing.T) {
 	}
 	if err := m.Fill(p, 1, 10); err != nil {
 		t.Errorf("filling the whole buffer: %v", err)
+	}
+}
+
+// TestEmulatorCatchesHostPointers checks that the emulator refuses a
+// kernel argument pointing into host memory, which works on the emulator
+// (its device memory is host memory) but not on a GPU.
+func TestEmulatorCatchesHostPointers(t *testing.T) {
+	d := device(t)
+	if kind != "CPU emulator" {
+		t.Skip("on a GPU a host pointer faults the context instead")
+	}
+	m, err := kernels.Load(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unload()
+	host := make([]float32, 4)
+	if err := m.Fill(cuda.Ptr(uintptr(unsafe.Pointer(&host[0]))), 1, len(host)); !errors.Is(err, cuda.ErrorInvalidValue) {
+		t.Errorf("filling host memory: got %v, want CUDA_ERROR_INVALID_VALUE", err)
+	}
+	if host[0] != 0 {
+		t.Errorf("the refused launch ran: host[0] = %v", host[0])
+	}
+}
+
+// TestEmulatorCatchesRaces checks that the emulator reports a launch whose
+// result depends on the order of its blocks: an in-place matrix product
+// C = A·B with C = A, two 64-column tiles wide, where the first tile's
+// block writes columns of A that the second one reads.
+func TestEmulatorCatchesRaces(t *testing.T) {
+	d := device(t)
+	if kind != "CPU emulator" {
+		t.Skip("a GPU does not detect races")
+	}
+	m, err := kernels.Load(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unload()
+	const M, N = 4, 128
+	a, err := d.Alloc(4 * M * N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(a)
+	b, err := d.Alloc(4 * N * N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(b)
+	av := make([]float32, M*N)
+	bv := make([]float32, N*N)
+	for i := range av {
+		av[i] = float32(i%7) - 3
+	}
+	for i := range bv {
+		bv[i] = float32(i%5) - 2
+	}
+	if err := cuda.Upload(d, a, av); err != nil {
+		t.Fatal(err)
+	}
+	if err := cuda.Upload(d, b, bv); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Alloc(4 * M * N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(c)
+	if err := m.Sgemm(false, false, M, N, N, 1, a, N, b, N, 0, c, N); err != nil {
+		t.Fatalf("C = A·B into a third buffer: %v", err)
+	}
+	if err := m.Sgemm(false, false, M, N, N, 1, a, N, b, N, 0, a, N); !errors.Is(err, cuda.ErrorLaunchFailed) {
+		t.Errorf("A = A·B in place: got %v, want CUDA_ERROR_LAUNCH_FAILED", err)
 	}
 }

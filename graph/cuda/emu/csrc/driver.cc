@@ -12,6 +12,21 @@
 // the content of fresh allocations: reading past a buffer or reading
 // memory never written gives NaNs, and writing past a buffer is found
 // after the launch (CUDA_ERROR_ILLEGAL_ADDRESS).
+//
+// What a GPU would do differently is checked where it can be, each
+// failure explained on stderr:
+//   - every pointer argument of a kernel must be null or point into a
+//     device allocation (a host pointer works here, since device memory
+//     is host memory, but not on a GPU): CUDA_ERROR_INVALID_VALUE;
+//   - grid and block sizes are held to a GPU's limits (grid x < 2³¹,
+//     y and z ≤ 65535; block x, y ≤ 1024, z ≤ 64, at most 1024 threads):
+//     CUDA_ERROR_INVALID_VALUE;
+//   - every launch runs twice from the same memory: blocks in order and
+//     each block's threads in order, then both reversed. A GPU runs them
+//     in any order, at once, so results that differ between the two runs
+//     mean a race (threads of a block exchanging data without a
+//     __syncthreads between, blocks depending on each other, a block
+//     reading shared memory it did not write): CUDA_ERROR_LAUNCH_FAILED.
 #include "emu.h"
 
 #include <cstdint>
@@ -90,12 +105,27 @@ bool guards_intact(const char *kernel) {
 	return ok;
 }
 
-// Kernels: a launcher unpacks kernelParams into the kernel's arguments.
+// device_pointer reports whether p is null or points into an allocation.
+bool device_pointer(uintptr_t p) { return p == 0 || inside(p, 1); }
+
+// Kernels: a launcher unpacks kernelParams into the kernel's arguments; a
+// checker returns the index of the first pointer argument that is not a
+// device pointer, or -1.
 typedef std::function<void(void **)> Launcher;
+typedef std::function<int(void **)> Checker;
 
 template <class... A, size_t... I>
 void invoke(void (*f)(A...), void **p, std::index_sequence<I...>) {
 	f(*static_cast<typename std::remove_reference<A>::type *>(p[I])...);
+}
+
+template <class... A, size_t... I>
+int first_bad_pointer(void **p, std::index_sequence<I...>) {
+	int bad = -1;
+	// Only pointer arguments are read, as the pointers they are.
+	((bad < 0 && std::is_pointer<A>::value && !device_pointer(*static_cast<uintptr_t *>(p[I])) ? bad = I : 0),
+		...);
+	return bad;
 }
 
 template <class... A>
@@ -103,12 +133,18 @@ Launcher launcher(void (*f)(A...)) {
 	return [f](void **p) { invoke(f, p, std::index_sequence_for<A...>{}); };
 }
 
+template <class... A>
+Checker checker(void (*)(A...)) {
+	return [](void **p) { return first_bad_pointer<A...>(p, std::index_sequence_for<A...>{}); };
+}
+
 struct Kernel {
 	const char *name;
 	Launcher run;
+	Checker check;
 };
 
-#define REG(name) {#name, launcher(&name)},
+#define REG(name) {#name, launcher(&name), checker(&name)},
 Kernel registry[] = {
 #include "registry.inc"
 };
@@ -133,10 +169,11 @@ void fiber_main() {
 	current->state = kDone;
 }
 
-// run_block runs every thread of block blockIdx to completion. It returns
-// false if the threads disagree about __syncthreads (some finished while
-// others wait at one).
-bool run_block(int nthreads) {
+// run_block runs every thread of block blockIdx to completion, in
+// between barriers in the order of their indices, or in the reverse order
+// when reversed. It returns false if the threads disagree about
+// __syncthreads (some finished while others wait at one).
+bool run_block(int nthreads, bool reversed) {
 	for (int i = 0; i < nthreads; i++) {
 		Fiber &f = fibers[i];
 		f.state = kReady;
@@ -148,8 +185,8 @@ bool run_block(int nthreads) {
 	}
 	for (;;) {
 		int waiting = 0, done = 0;
-		for (int i = 0; i < nthreads; i++) {
-			Fiber &f = fibers[i];
+		for (int j = 0; j < nthreads; j++) {
+			Fiber &f = fibers[reversed ? nthreads - 1 - j : j];
 			if (f.state == kReady) {
 				current = &f;
 				threadIdx = f.tid;
@@ -291,14 +328,66 @@ CUresult cuModuleGetFunction(void **fn, void *mod, const char *name) {
 	return CUDA_ERROR_NOT_FOUND;
 }
 
+} // extern "C"
+
+namespace {
+
+// snapshot returns a copy of the contents of every allocation, in the
+// order of allocs.
+std::vector<std::vector<unsigned char>> snapshot() {
+	std::vector<std::vector<unsigned char>> s;
+	s.reserve(allocs.size());
+	for (auto &a : allocs) s.emplace_back((unsigned char *)a.first, (unsigned char *)a.first + a.second);
+	return s;
+}
+
+// restore writes the contents s (a snapshot) back into the allocations.
+void restore(const std::vector<std::vector<unsigned char>> &s) {
+	size_t i = 0;
+	for (auto &a : allocs) memcpy((void *)a.first, s[i++].data(), a.second);
+}
+
+// run_grid runs every block of the grid, in the order of their indices
+// or reversed (and each block's threads with them). It returns false,
+// saying why on stderr, if a block's threads disagree about
+// __syncthreads.
+bool run_grid(const Kernel *k, int nthreads, bool reversed) {
+	long long nblocks = (long long)gridDim.x * gridDim.y * gridDim.z;
+	for (long long j = 0; j < nblocks; j++) {
+		long long b = reversed ? nblocks - 1 - j : j;
+		blockIdx = dim3{unsigned(b % gridDim.x), unsigned(b / gridDim.x % gridDim.y),
+			unsigned(b / ((long long)gridDim.x * gridDim.y))};
+		if (!run_block(nthreads, reversed)) {
+			fprintf(stderr, "cuda emulator: %s: block (%u,%u,%u): threads disagree about __syncthreads\n", k->name,
+				blockIdx.x, blockIdx.y, blockIdx.z);
+			return false;
+		}
+	}
+	return true;
+}
+
+} // namespace
+
+extern "C" {
+
 CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 		unsigned shared, void *stream, void **params, void **extra) {
 	std::lock_guard<std::mutex> l(mu);
-	if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || (size_t)bx * by * bz > 1024 || shared != 0 ||
-		extra != nullptr)
-		return CUDA_ERROR_INVALID_VALUE;
 	const Kernel *k = (const Kernel *)fn;
 	if (k < registry || k >= registry + sizeof registry / sizeof registry[0]) return CUDA_ERROR_INVALID_HANDLE;
+	if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || gx > 0x7fffffffu || gy > 65535 ||
+		gz > 65535 || bx > 1024 || by > 1024 || bz > 64 || (size_t)bx * by * bz > 1024) {
+		fprintf(stderr, "cuda emulator: %s: grid (%u,%u,%u) or block (%u,%u,%u) beyond a GPU's limits\n", k->name,
+			gx, gy, gz, bx, by, bz);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (shared != 0 || extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
+	int bad = k->check(params);
+	if (bad >= 0) {
+		fprintf(stderr, "cuda emulator: %s: argument %d (%#llx) points into no device allocation\n", k->name, bad,
+			(unsigned long long)*static_cast<uintptr_t *>(params[bad]));
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	int n = bx * by * bz;
 	if ((int)fibers.size() < n) {
 		fibers.resize(n);
@@ -309,17 +398,28 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 	running_params = params;
 	blockDim = dim3{bx, by, bz};
 	gridDim = dim3{gx, gy, gz};
-	for (unsigned z = 0; z < gz; z++)
-		for (unsigned y = 0; y < gy; y++)
-			for (unsigned x = 0; x < gx; x++) {
-				blockIdx = dim3{x, y, z};
-				if (!run_block(n)) {
-					fprintf(stderr, "cuda emulator: %s: block (%u,%u,%u): threads disagree about __syncthreads\n",
-						k->name, x, y, z);
-					return CUDA_ERROR_LAUNCH_FAILED;
-				}
-			}
-	return guards_intact(k->name) ? CUDA_SUCCESS : CUDA_ERROR_ILLEGAL_ADDRESS;
+	auto before = snapshot();
+	if (!run_grid(k, n, false)) return CUDA_ERROR_LAUNCH_FAILED;
+	if (!guards_intact(k->name)) return CUDA_ERROR_ILLEGAL_ADDRESS;
+	auto forward = snapshot();
+	restore(before);
+	if (!run_grid(k, n, true)) return CUDA_ERROR_LAUNCH_FAILED;
+	if (!guards_intact(k->name)) return CUDA_ERROR_ILLEGAL_ADDRESS;
+	size_t i = 0;
+	for (auto &a : allocs) {
+		const unsigned char *now = (const unsigned char *)a.first;
+		if (memcmp(now, forward[i].data(), a.second) != 0) {
+			size_t b = 0;
+			while (now[b] == forward[i][b]) b++;
+			fprintf(stderr,
+				"cuda emulator: %s: a race: the result depends on the order of the threads or blocks "
+				"(byte %zu of the %zu-byte buffer at %#lx differs between running them in order and reversed)\n",
+				k->name, b, a.second, (unsigned long)a.first);
+			return CUDA_ERROR_LAUNCH_FAILED;
+		}
+		i++;
+	}
+	return CUDA_SUCCESS;
 }
 
 CUresult cuStreamCreate(void **s, unsigned) {
