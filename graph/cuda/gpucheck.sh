@@ -1,21 +1,25 @@
 #!/bin/sh
 # The GPU checks of the trainer, for a machine with an NVIDIA GPU but no Go.
 #
-#   sh graph/cuda/gpucheck.sh build   # anywhere with Go: bin/gpu/ (at most 64 MiB)
-#   sh graph/cuda/gpucheck.sh run     # on the GPU machine, from the repository root
+#   sh graph/cuda/gpucheck.sh build        # anywhere with Go: bin/gpu/ (at most 64 MiB)
+#   sh graph/cuda/gpucheck.sh run          # on the GPU machine, from the repository root
+#   sh graph/cuda/gpucheck.sh readme FILE  # back here: README's GPU table from run's results
 #
 # build compiles, with CGO_ENABLED=0 and -ldflags='-s -w', the test
 # binaries of graph/cuda, graph/cuda/emu, graph/cuda/kernels and graph/gpu
 # and the commands trainer and bench, packs them into bin/gpu/bin.tar.gz,
 # and adds bin/gpu/data_batch_1.bin.gz, the first CIFAR-10 training batch
 # file (10,000 images) from $CIFAR (default
-# ../shared/cifar10/cifar-10-binary-train.tar.gz). bin/ is ignored by git:
-# carry bin/gpu to the GPU machine.
+# ../shared/cifar10/cifar-10-binary-train.tar.gz), and the PyTorch twin of
+# the network, $TORCH_REF (default ../shared/bench/torch_ref.py), which the
+# GPU machine does not have otherwise. bin/ is ignored by git: carry bin/gpu
+# to the GPU machine.
 #
 # run unpacks them into a temporary directory and writes its log to
 # $OUT/gpucheck.log (or bin/gpu/gpucheck.log without $OUT), with one
 # "== " line per part and "== status 0" at the end when every check
-# passed:
+# passed, and the measurements, one "key value" line each, to
+# gpucheck.results beside it:
 #
 #  1. the test binaries: every kernel against a float64 reference, every
 #     backend operation (forward and backward) on random data against the
@@ -28,9 +32,18 @@
 #     device: cuda: the final loss and validation accuracy must agree
 #     within noise (loss within 5%, accuracy within 3 points);
 #  3. throughput at batch 128 and 512 (training and inference) of bench
-#     -device cuda, next to ../shared/bench/torch_ref.py bench --device
-#     cuda when python3 with torch is there, and the device memory bench
-#     reports after 10 and after 200 training steps, which must be equal.
+#     -device cuda, next to torch_ref.py bench --device cuda when python3
+#     with torch is there and to bench -device cpu on two cores
+#     (GOMAXPROCS=2, and taskset where there is one), and the device memory
+#     bench reports after 10 and after 200 training steps, which must be
+#     equal.
+#
+# readme FILE rewrites the GPU table of README.md (between the gpu:begin
+# and gpu:end markers; $README names another file) from FILE, the
+# gpucheck.results of a run: the date, the device, every measurement and
+# whether the issue's goals were reached (training at batch 512 at least
+# 20 times the two-core CPU's and at least PyTorch's, inference at least
+# 100,000 images/s).
 #
 # The binaries are static Go programs apart from libc and the dynamic
 # loader (purego); on the GPU machine the tests find libcuda.so.1 and run
@@ -52,6 +65,7 @@ build)
 	rm -rf "$dir/pack"
 	tar -xzOf "${CIFAR:-../shared/cifar10/cifar-10-binary-train.tar.gz}" cifar-10-batches-bin/data_batch_1.bin |
 		gzip -c >"$dir/data_batch_1.bin.gz"
+	cp "${TORCH_REF:-../shared/bench/torch_ref.py}" "$dir/torch_ref.py"
 	ls -l "$dir"
 	size=$(cat "$dir"/* | wc -c)
 	echo "total $size bytes"
@@ -63,6 +77,7 @@ build)
 run)
 	out=${OUT:-$dir}
 	log=$out/gpucheck.log
+	results=$out/gpucheck.results
 	work=$(mktemp -d)
 	tar -C "$work" -xzf "$dir/bin.tar.gz"
 	# The training set is data_batch_1.bin to data_batch_5.bin: the first
@@ -72,17 +87,30 @@ run)
 	for i in 1 2 3 4 5; do
 		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * 2000)) count=2000 2>/dev/null
 	done
+	: >"$results"
+	# result KEY VALUE records a measurement for readme.
+	result() { echo "$1 $2" >>"$results"; }
+	# value KEY FILE prints the second field of FILE's last line whose
+	# first field is KEY.
+	value() { awk -v k="$1" '$1 == k {v = $2} END {print v}' "$2"; }
 	{
-		nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
+		result date "$(date -u +%Y-%m-%d)"
+		gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1) || true
+		echo "$gpu"
+		result gpu "$gpu"
+		result cpu_cores "$(nproc)"
 		status=0
 		res=$(mktemp)
 
 		echo "== 1. kernels, backend operations, training step and evaluation against the CPU"
+		tests=0
 		for t in cuda emu kernels gpu; do
 			echo "-- $t"
-			timeout 300 "$work/$t.test" -test.v -test.count=1 >"$res" 2>&1 || status=1
+			timeout 300 "$work/$t.test" -test.v -test.count=1 >"$res" 2>&1 || tests=1
 			grep -v '^=== RUN' "$res" || true
 		done
+		result tests_status $tests
+		[ $tests = 0 ] || status=1
 		echo "-- kernel benchmarks"
 		timeout 180 "$work/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x 2>&1 || status=1
 
@@ -99,9 +127,15 @@ run)
 				echo "FAIL: the cuda run did not report a GPU"
 				status=1
 			fi
-			cat "$work/run-$d/history.csv" 2>/dev/null || { echo "no history for $d"; status=1; }
+			if cat "$work/run-$d/history.csv" 2>/dev/null; then
+				# history.csv: epoch,loss,val_loss,train_acc,val_acc,lr,seconds
+				tail -n 1 "$work/run-$d/history.csv" | awk -F, -v d=$d '{print "epochs3_" d "_loss " $2; print "epochs3_" d "_val_acc " $5}' >>"$results"
+				awk -F, -v d=$d 'NR > 1 {s += $7} END {printf "epochs3_%s_seconds %.1f\n", d, s}' "$work/run-$d/history.csv" >>"$results"
+			else
+				echo "no history for $d"
+				status=1
+			fi
 		done
-		# history.csv: epoch,loss,val_loss,train_acc,val_acc,lr,seconds
 		if [ -f "$work/run-cpu/history.csv" ] && [ -f "$work/run-cuda/history.csv" ]; then
 			tail -n 1 "$work/run-cpu/history.csv" >"$res.cpu"
 			tail -n 1 "$work/run-cuda/history.csv" >"$res.cuda"
@@ -114,34 +148,138 @@ run)
 		fi
 
 		echo "== 3. throughput and device memory"
+		ref=
+		for p in "$dir/torch_ref.py" ../shared/bench/torch_ref.py shared/bench/torch_ref.py; do
+			if [ -z "$ref" ] && [ -f "$p" ]; then ref=$p; fi
+		done
+		pin=
+		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
 			echo "-- batch $b: bench -device cuda"
 			timeout 300 "$work/bench" -device cuda -batch "$b" -iters 200 >"$res" 2>&1 || status=1
 			cat "$res"
-			m10=$(awk '$1 == "device_mem_after_10_steps_mib" {print $2}' "$res")
-			m200=$(awk '$1 == "device_mem_after_200_steps_mib" {print $2}' "$res")
+			result params "$(tr ' ' '\n' <"$res" | sed -n 's/^params=//p' | head -1)"
+			result go "$(awk '$1 == "go" {print $2}' "$res")"
+			result go_cuda_train_$b "$(value train_img_per_s "$res")"
+			result go_cuda_infer_$b "$(value infer_img_per_s "$res")"
+			m10=$(value device_mem_after_10_steps_mib "$res")
+			m200=$(value device_mem_after_200_steps_mib "$res")
+			result mem10_$b "$m10"
+			result mem200_$b "$m200"
 			if [ -z "$m10" ] || [ "$m10" != "$m200" ]; then
 				echo "FAIL: device memory after 10 steps '$m10' MiB, after 200 '$m200' MiB"
 				status=1
 			fi
-			ref=
-			for p in ../shared/bench/torch_ref.py shared/bench/torch_ref.py; do
-				if [ -f "$p" ]; then ref=$p; fi
-			done
 			if python3 -c 'import torch' 2>/dev/null && [ -n "$ref" ]; then
 				echo "-- batch $b: $ref bench --device cuda"
-				timeout 300 python3 "$ref" bench --device cuda --batch "$b" --iters 200 2>&1 || true
+				timeout 300 python3 "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+				cat "$res"
+				result torch_cuda_train_$b "$(value train_img_per_s "$res")"
+				result torch_cuda_infer_$b "$(value infer_img_per_s "$res")"
+				result torch "$(awk '$1 == "torch" {print $2}' "$res")"
 			else
-				echo "-- batch $b: no python3 with torch, or no torch_ref.py in ../shared/bench or shared/bench; PyTorch reference skipped"
+				echo "-- batch $b: no python3 with torch, or no torch_ref.py; PyTorch reference skipped"
 			fi
+			echo "-- batch $b: bench -device cpu on two cores"
+			GOMAXPROCS=2 timeout 300 $pin "$work/bench" -device cpu -batch "$b" -iters 10 >"$res" 2>&1 || status=1
+			cat "$res"
+			result go_cpu2_train_$b "$(value train_img_per_s "$res")"
+			result go_cpu2_infer_$b "$(value infer_img_per_s "$res")"
 		done
+		result status $status
+		echo "== results"
+		cat "$results"
 		echo "== status $status"
 	} 2>&1 | tee "$log"
 	rm -rf "$work"
 	grep -q '^== status 0$' "$log"
 	;;
+readme)
+	[ $# -eq 2 ] && [ -f "$2" ] || {
+		echo "usage: sh graph/cuda/gpucheck.sh readme FILE (the gpucheck.results of a run)" >&2
+		exit 2
+	}
+	RESULTS=$2 README=${README:-README.md} python3 - <<'PY'
+import os, re, sys
+
+path = os.environ["RESULTS"]
+r = {}
+for line in open(path):
+    k, _, v = line.rstrip("\n").partition(" ")
+    if k:
+        r[k] = v
+need = ["date", "gpu", "status", "go_cuda_train_512", "go_cuda_infer_512", "go_cpu2_train_512"]
+missing = [k for k in need if not r.get(k)]
+if missing:
+    sys.exit(f"gpucheck: {path}: no {', '.join(missing)}: not the results of a complete run")
+
+def num(k):
+    try:
+        return float(r[k])
+    except (KeyError, ValueError):
+        return None
+
+def cell(k, fmt="{:,.0f}"):
+    v = num(k)
+    return fmt.format(v) if v is not None else "–"
+
+def ratio(a, b):
+    x, y = num(a), num(b)
+    return f"{x / y:.2f}" if x is not None and y else "–"
+
+gpu = r["gpu"]
+lines = [
+    f"Measured by `graph/cuda/gpucheck.sh` on {r['date']}: {gpu} (name, driver, memory), "
+    f"{r.get('go') or 'Go'}, PyTorch {r.get('torch') or 'not run'}; reference network "
+    f"({int(num('params') or 0):,} parameters), float32, 200 timed steps after 3 warm-up steps "
+    f"(10 on the CPU); the two-core CPU column is this program with `-device cpu` and "
+    f"GOMAXPROCS=2 on the same machine. "
+    + ("Every check of the script passed." if r["status"] == "0" else "**Some checks of the script failed** (see its log)."),
+    "",
+    "| images/s | batch | Go, GPU | PyTorch eager, GPU | Go ÷ PyTorch | Go, 2 CPU cores | GPU ÷ CPU |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+]
+for b in ("128", "512"):
+    for what, key in (("training", "train"), ("inference", "infer")):
+        lines.append(
+            f"| {what} | {b} | {cell(f'go_cuda_{key}_{b}')} | {cell(f'torch_cuda_{key}_{b}')} | "
+            f"{ratio(f'go_cuda_{key}_{b}', f'torch_cuda_{key}_{b}')} | {cell(f'go_cpu2_{key}_{b}')} | "
+            f"{ratio(f'go_cuda_{key}_{b}', f'go_cpu2_{key}_{b}')} |")
+
+def goal(ok):
+    return "reached" if ok else "**not reached**"
+
+t, c, p, i = num("go_cuda_train_512"), num("go_cpu2_train_512"), num("torch_cuda_train_512"), num("go_cuda_infer_512")
+best_infer = max(v for v in (num("go_cuda_infer_128"), i) if v is not None)
+lines += [
+    "",
+    f"Goals: training at batch 512 at least 20 times the two-core CPU's: {t / c:.1f} times, {goal(t >= 20 * c)}; "
+    + (f"at least PyTorch's: {t / p:.2f} times, {goal(t >= p)}; " if p else "PyTorch's: not measured; ")
+    + f"inference at least 100,000 images/s: {best_infer:,.0f}, {goal(best_infer >= 100000)}.",
+]
+if num("mem10_512") is not None:
+    lines.append(f"Device memory in use after 10 and after 200 training steps: {r.get('mem10_128')} and "
+                 f"{r.get('mem200_128')} MiB at batch 128, {r.get('mem10_512')} and {r.get('mem200_512')} MiB at batch 512.")
+if num("epochs3_cpu_loss") is not None and num("epochs3_cuda_loss") is not None:
+    lines.append(
+        f"Three epochs on 9,000 of the training images, same configuration and seed: final loss "
+        f"{num('epochs3_cpu_loss'):.4f} on the CPU ({r.get('cpu_cores')} cores, {r.get('epochs3_cpu_seconds')} s) and "
+        f"{num('epochs3_cuda_loss'):.4f} on the GPU ({r.get('epochs3_cuda_seconds')} s); validation accuracy "
+        f"{100 * num('epochs3_cpu_val_acc'):.1f} % and {100 * num('epochs3_cuda_val_acc'):.1f} %.")
+table = "\n".join(lines)
+
+p = os.environ["README"]
+s = open(p).read()
+new = "<!-- gpu:begin -->\n" + table + "\n<!-- gpu:end -->"
+s, n = re.subn(r"<!-- gpu:begin -->.*?<!-- gpu:end -->", lambda m: new, s, flags=re.S)
+if n != 1:
+    sys.exit(f"gpucheck: {p}: gpu:begin and gpu:end markers not found")
+open(p, "w").write(s)
+print(f"{p}: GPU table rewritten from {path}")
+PY
+	;;
 *)
-	echo "usage: sh graph/cuda/gpucheck.sh build|run" >&2
+	echo "usage: sh graph/cuda/gpucheck.sh build|run|readme FILE" >&2
 	exit 2
 	;;
 esac
