@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/debug"
 	"slices"
 	"testing"
 	"unsafe"
@@ -260,5 +261,35 @@ func TestEmulatorCatchesRaces(t *testing.T) {
 	}
 	if err := m.Sgemm(false, false, M, N, N, 1, a, N, b, N, 0, a, N); !errors.Is(err, cuda.ErrorLaunchFailed) {
 		t.Errorf("A = A·B in place: got %v, want CUDA_ERROR_LAUNCH_FAILED", err)
+	}
+}
+
+// TestEmulatorDeviceMemoryIsNotHostMemory checks that device memory faults
+// when the host program reads it directly, as it does with a GPU, while
+// copies to and from it work.
+func TestEmulatorDeviceMemoryIsNotHostMemory(t *testing.T) {
+	d := device(t)
+	if kind != "CPU emulator" {
+		t.Skip("this checks the emulator's protection of device memory")
+	}
+	p, err := d.Alloc(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(p)
+	if err := cuda.Upload(d, p, []float32{1.5}); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	read := func() (v float32, fault any) {
+		defer func() { fault = recover() }()
+		return *(*float32)(unsafe.Add(nil, p)), nil
+	}
+	if v, fault := read(); fault == nil {
+		t.Errorf("reading device memory from the host gave %v, no fault", v)
+	}
+	got := make([]float32, 1)
+	if err := cuda.Download(d, got, p); err != nil || got[0] != 1.5 {
+		t.Errorf("Download after the fault: %v, %v; want 1.5", got, err)
 	}
 }

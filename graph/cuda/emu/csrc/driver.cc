@@ -15,6 +15,10 @@
 //
 // What a GPU would do differently is checked where it can be, each
 // failure explained on stderr:
+//   - device memory is not host memory: outside the emulator's own calls
+//     every allocation is mapped without access (PROT_NONE), so a host
+//     program that reads or writes device memory directly, instead of
+//     copying it, faults here as it would with a GPU;
 //   - every pointer argument of a kernel must be null or point into a
 //     device allocation (a host pointer works here, since device memory
 //     is host memory, but not on a GPU): CUDA_ERROR_INVALID_VALUE;
@@ -41,7 +45,9 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 dim3 threadIdx, blockIdx, blockDim, gridDim;
 
@@ -65,7 +71,8 @@ enum : CUresult {
 
 // Emulated device memory: 1 GiB.
 const size_t kMemory = size_t(1) << 30;
-// Bytes of guard band on each side of an allocation.
+// Bytes of guard band on each side of an allocation: one page (the
+// allocations are mappings of their own, page-aligned).
 const size_t kGuard = 4096;
 const unsigned char kPoison = 0xFF;
 
@@ -83,6 +90,51 @@ bool inside(uintptr_t p, size_t n) {
 	--it;
 	return p >= it->first && p + n <= it->first + it->second && p + n >= p;
 }
+
+// region_size returns the bytes mapped for an allocation of n bytes: the
+// lower guard band, the buffer and the upper guard band, rounded up to
+// whole pages.
+size_t region_size(size_t n) {
+	size_t page = sysconf(_SC_PAGESIZE);
+	return (kGuard + n + kGuard + page - 1) / page * page;
+}
+
+// set_access opens the allocation at a of n bytes (with its guard bands)
+// to reading and writing, or closes it to any access.
+void set_access(uintptr_t a, size_t n, bool open) {
+	if (mprotect((void *)(a - kGuard), region_size(n), open ? PROT_READ | PROT_WRITE : PROT_NONE) != 0) {
+		perror("cuda emulator: mprotect");
+		abort();
+	}
+}
+
+// Access keeps allocations open for the emulator's own use while it
+// exists: those holding the given addresses, or every one.
+class Access {
+	std::vector<std::pair<uintptr_t, size_t>> open_;
+
+public:
+	// Access opens every allocation.
+	Access() {
+		for (auto &a : allocs) open_.push_back(a);
+		for (auto &a : open_) set_access(a.first, a.second, true);
+	}
+	// Access opens the allocations holding p and q (0: none).
+	Access(uintptr_t p, uintptr_t q) {
+		for (uintptr_t x : {p, q}) {
+			auto it = allocs.upper_bound(x);
+			if (x == 0 || it == allocs.begin()) continue;
+			--it;
+			if (x < it->first + it->second) open_.push_back(*it);
+		}
+		for (auto &a : open_) set_access(a.first, a.second, true);
+	}
+	~Access() {
+		for (auto &a : open_) set_access(a.first, a.second, false);
+	}
+	Access(const Access &) = delete;
+	Access &operator=(const Access &) = delete;
+};
 
 // guards_intact checks the guard bands of every allocation, reporting
 // each damaged one on stderr and repairing it.
@@ -262,11 +314,12 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (n == 0) return CUDA_ERROR_INVALID_VALUE;
 	if (n > kMemory - used) return CUDA_ERROR_OUT_OF_MEMORY;
-	size_t body = (n + 255) / 256 * 256;
-	unsigned char *b = (unsigned char *)aligned_alloc(256, body + 2 * kGuard);
-	if (!b) return CUDA_ERROR_OUT_OF_MEMORY;
-	memset(b, kPoison, body + 2 * kGuard);
-	uintptr_t a = (uintptr_t)(b + kGuard);
+	size_t size = region_size(n);
+	void *m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+	memset(m, kPoison, size);
+	uintptr_t a = (uintptr_t)m + kGuard;
+	set_access(a, n, false);
 	allocs[a] = n;
 	used += n;
 	*p = a;
@@ -277,25 +330,28 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 	auto it = allocs.find(p);
 	if (it == allocs.end()) return CUDA_ERROR_INVALID_VALUE;
 	used -= it->second;
-	free((unsigned char *)p - kGuard);
+	munmap((void *)(p - kGuard), region_size(it->second));
 	allocs.erase(it);
 	return CUDA_SUCCESS;
 }
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(dst, n)) return CUDA_ERROR_INVALID_VALUE;
+	Access open(dst, 0);
 	memcpy((void *)dst, src, n);
 	return CUDA_SUCCESS;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(src, n)) return CUDA_ERROR_INVALID_VALUE;
+	Access open(src, 0);
 	memcpy(dst, (const void *)src, n);
 	return CUDA_SUCCESS;
 }
 CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(dst, n) || !inside(src, n)) return CUDA_ERROR_INVALID_VALUE;
+	Access open(dst, src);
 	memmove((void *)dst, (const void *)src, n);
 	return CUDA_SUCCESS;
 }
@@ -303,6 +359,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *
 CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(dst, n * 4) || dst % 4 != 0) return CUDA_ERROR_INVALID_VALUE;
+	Access open(dst, 0);
 	unsigned *d = (unsigned *)dst;
 	for (size_t i = 0; i < n; i++) d[i] = v;
 	return CUDA_SUCCESS;
@@ -398,6 +455,7 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 	running_params = params;
 	blockDim = dim3{bx, by, bz};
 	gridDim = dim3{gx, gy, gz};
+	Access open;
 	auto before = snapshot();
 	if (!run_grid(k, n, false)) return CUDA_ERROR_LAUNCH_FAILED;
 	if (!guards_intact(k->name)) return CUDA_ERROR_ILLEGAL_ADDRESS;
