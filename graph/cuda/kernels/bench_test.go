@@ -9,16 +9,16 @@ import (
 )
 
 // benchConvs are the convolutions of the default network (config.yaml:
-// stages of 16 and 32 channels on 32×32 images) at batch size 128.
+// stages of 16 and 32 channels on 32×32 images) at batch size 512.
 var benchConvs = []struct {
 	name string
 	g    kernels.Conv
 }{
-	{"stem3x3", kernels.Conv{N: 128, C: 3, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
-	{"16to16_3x3", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
-	{"16to32_3x3s2", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1}},
-	{"16to32_1x1s2", kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 32, R: 1, Stride: 2, Pad: 0}},
-	{"32to32_3x3", kernels.Conv{N: 128, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}},
+	{"stem3x3", kernels.Conv{N: 512, C: 3, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
+	{"16to16_3x3", kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}},
+	{"16to32_3x3s2", kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1}},
+	{"16to32_1x1s2", kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 1, Stride: 2, Pad: 0}},
+	{"32to32_3x3", kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}},
 }
 
 // gpu returns the kernels for a benchmark, which runs on a GPU only: the
@@ -58,6 +58,8 @@ func run(b *testing.B, fn func() error) {
 	}
 }
 
+// BenchmarkConv times each convolution of benchConvs with the tiles the
+// wrappers choose.
 func BenchmarkConv(b *testing.B) {
 	m := gpu(b)
 	for _, c := range benchConvs {
@@ -71,6 +73,32 @@ func BenchmarkConv(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/filter_%dslices", c.name, splits), func(b *testing.B) {
 			run(b, func() error { return m.ConvBackwardFilter(g, dw, x, y, work, splits) })
 		})
+	}
+}
+
+// BenchmarkConvTiles times the two 3×3 convolutions of the network's
+// stages with each tile height TM (m16, m32, m64), to compare the shapes
+// on one GPU; the filter gradient is split as FilterSplits would for
+// that TM.
+func BenchmarkConvTiles(b *testing.B) {
+	m := gpu(b)
+	for _, c := range benchConvs {
+		if c.name != "16to16_3x3" && c.name != "32to32_3x3" {
+			continue
+		}
+		g := c.g
+		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
+		x, w, y, dx, dw := bbuf(b, nx), bbuf(b, nw), bbuf(b, ny), bbuf(b, nx), bbuf(b, nw)
+		for _, tm := range kernels.TileRows {
+			name := fmt.Sprintf("%s/m%d", c.name, tm)
+			splits := kernels.FilterSplitsTile(g, tm)
+			work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
+			b.Run(name+"/forward", func(b *testing.B) { run(b, func() error { return m.ConvForwardTile(tm, g, y, x, w, 0, 0, false) }) })
+			b.Run(name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardDataTile(tm, g, dx, w, y) }) })
+			b.Run(fmt.Sprintf("%s/filter_%dslices", name, splits), func(b *testing.B) {
+				run(b, func() error { return m.ConvBackwardFilterTile(tm, g, dw, x, y, work, splits) })
+			})
+		}
 	}
 }
 

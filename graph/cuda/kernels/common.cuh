@@ -41,22 +41,33 @@ __device__ double block_sum(double v, double *sh) {
 // Tiled matrix product, the engine of the dense layer and of the three
 // convolution kernels (implicit GEMM: the patch matrix is never stored).
 //
-// gemm_tiles computes, for the TM×TN tile (blockIdx.y, blockIdx.x) of an
-// M×N result, acc(i, j) = Σ_{q in [k0, k1)} A(i, q)·B(q, j) and passes each
-// value to store(i, j, acc). A and B are read through the functors
+// gemm_tiles<TM> computes, for the TM×TN tile (blockIdx.y, blockIdx.x) of
+// an M×N result, acc(i, j) = Σ_{q in [k0, k1)} A(i, q)·B(q, j) and passes
+// each value to store(i, j, acc). A and B are read through the functors
 // loadA(i, q) and loadB(q, j), called only for indices inside the matrices.
-// A block has BLOCK = 256 threads, 16×16, each computing a 4×4 sub-tile
-// with stride 16 (so neighbouring threads store neighbouring columns).
-#define TM 64
-#define TN 64
+//
+// A tile has TILE_AREA = 4096 values whatever its shape: TM is 16, 32 or
+// 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
+// result (few channels) does not waste multiply-adds on padding rows. A
+// block has BLOCK = 256 threads laid out as TM/4 rows of
+// TN/4 threads; thread (ty, tx) computes the 4×4 values at rows
+// ty + (TM/4)·u and columns tx + (TN/4)·v, u, v in 0..3 (so neighbouring
+// threads store neighbouring columns). The sum runs TK terms at a time
+// through As[TK][TM] and Bs[TK][TN] of shared memory, 4·TK·(TM + TN)
+// bytes (8.5 KiB for TM = 16, 4 KiB for TM = 64).
+#define TILE_AREA 4096
 #define TK 8
 
-template <class LoadA, class LoadB, class Store>
+template <int TM, class LoadA, class LoadB, class Store>
 __device__ void gemm_tiles(int M, int N, int k0, int k1, LoadA loadA, LoadB loadB, Store store) {
+	static_assert(TM == 16 || TM == 32 || TM == 64, "gemm_tiles: TM must be 16, 32 or 64");
+	constexpr int TN = TILE_AREA / TM;
+	constexpr int TY = TM / 4, TX = TN / 4; // the block's threads: TY rows of TX
+	static_assert(TY * TX == BLOCK, "gemm_tiles: a thread per 4×4 sub-tile");
 	__shared__ float As[TK][TM];
 	__shared__ float Bs[TK][TN];
 	int tid = threadIdx.x;
-	int tx = tid % 16, ty = tid / 16;
+	int tx = tid % TX, ty = tid / TX;
 	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
 	float acc[4][4];
 	for (int u = 0; u < 4; u++)
@@ -77,17 +88,17 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, LoadA loadA, LoadB load
 		__syncthreads();
 		for (int kk = 0; kk < TK; kk++) {
 			float a[4], b[4];
-			for (int u = 0; u < 4; u++) a[u] = As[kk][ty + 16 * u];
-			for (int v = 0; v < 4; v++) b[v] = Bs[kk][tx + 16 * v];
+			for (int u = 0; u < 4; u++) a[u] = As[kk][ty + TY * u];
+			for (int v = 0; v < 4; v++) b[v] = Bs[kk][tx + TX * v];
 			for (int u = 0; u < 4; u++)
 				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * b[v];
 		}
 		__syncthreads();
 	}
 	for (int u = 0; u < 4; u++) {
-		int r = row0 + ty + 16 * u;
+		int r = row0 + ty + TY * u;
 		for (int v = 0; v < 4; v++) {
-			int c = col0 + tx + 16 * v;
+			int c = col0 + tx + TX * v;
 			if (r < M && c < N) store(r, c, acc[u][v]);
 		}
 	}

@@ -4,11 +4,12 @@
 // sgemm_f32 computes C = alpha·op(A)·op(B) + beta·C for row-major
 // matrices, op(A) being M×K and op(B) K×N: A is M×K (lda ≥ K), or K×M when
 // transA (lda ≥ M); B is K×N (ldb ≥ N), or N×K when transB (ldb ≥ K). With
-// beta = 0, C is not read. Launch BLOCK threads per block on the grid
-// (⌈N/TN⌉, ⌈M/TM⌉).
+// beta = 0, C is not read. It uses the 64×64 tiles of gemm_tiles (the
+// dense layer is small): launch BLOCK threads per block on the grid
+// (⌈N/64⌉, ⌈M/64⌉).
 KERNEL void sgemm_f32(int transA, int transB, int M, int N, int K, float alpha,
 		const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-	gemm_tiles(M, N, 0, K,
+	gemm_tiles<64>(M, N, 0, K,
 		[=](int i, int q) { return transA ? A[(long long)q * lda + i] : A[(long long)i * lda + q]; },
 		[=](int q, int j) { return transB ? B[(long long)j * ldb + q] : B[(long long)q * ldb + j]; },
 		[=](int i, int j, float acc) {

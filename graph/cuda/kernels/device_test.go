@@ -410,7 +410,7 @@ func TestConv(t *testing.T) {
 func TestConvArguments(t *testing.T) {
 	m := module(t)
 	g := kernels.Conv{N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, Stride: 1, Pad: 1}
-	if err := m.ConvBackwardFilter(g, 1, 1, 1, 0, 2); err == nil || err.Error() != "kernels: conv_backward_filter_f32: 2 slices need a work buffer of 18 floats" {
+	if err := m.ConvBackwardFilter(g, 1, 1, 1, 0, 2); err == nil || err.Error() != "kernels: conv_backward_filter_m16_f32: 2 slices need a work buffer of 18 floats" {
 		t.Errorf("two slices without a work buffer: %v", err)
 	}
 	bad := kernels.Conv{N: 1, C: 1, H: 2, W: 2, K: 1, R: 5, Stride: 1, Pad: 0}
@@ -427,11 +427,14 @@ func TestFilterSplits(t *testing.T) {
 		g    kernels.Conv
 		want int
 	}{
-		// 16×16×3×3 filter: 3 tiles (144 columns), so ⌈256/3⌉ = 86 slices
-		// of 128·32·32 positions.
-		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 86},
-		// 64×64×3×3: 9 tiles would want 29 slices, but 128·8·8 positions
-		// make only 8 of 1024.
+		// 16×16×3×3 filter: one 16×256 tile (144 columns), so 256 slices,
+		// but 128·32·32 positions make only 128 of 1024.
+		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 128},
+		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 256},
+		// 32×32×3×3: three 32×128 tiles (288 columns), ⌈256/3⌉ = 86 slices.
+		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}, 86},
+		// 64×64×3×3: 9 tiles of 64×64 would want 29 slices, but 128·8·8
+		// positions make only 8 of 1024.
 		{kernels.Conv{N: 128, C: 64, H: 8, W: 8, K: 64, R: 3, Stride: 1, Pad: 1}, 8},
 		// Few positions: slices of at least 1024 positions.
 		{kernels.Conv{N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 2},
@@ -440,5 +443,11 @@ func TestFilterSplits(t *testing.T) {
 		if got := kernels.FilterSplits(c.g); got != c.want {
 			t.Errorf("FilterSplits(%+v) = %d, want %d", c.g, got, c.want)
 		}
+	}
+	// The split follows the tiles: 64×64 tiles cut the 16×144 filter
+	// gradient into 3 tiles, so ⌈256/3⌉ = 86 slices.
+	g := kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}
+	if got := kernels.FilterSplitsTile(g, 64); got != 86 {
+		t.Errorf("FilterSplitsTile(%+v, 64) = %d, want 86", g, got)
 	}
 }

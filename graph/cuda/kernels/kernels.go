@@ -55,12 +55,17 @@ const MainSource = "kernels.cu"
 // common.cuh).
 const Block = 256
 
-// TileM and TileN are the rows and columns of the result tile one block of
-// the matrix-product kernels computes (TM and TN in common.cuh).
+// The matrix-product kernels compute the result one tile per block: a
+// tile of TM rows by tileArea/TM columns (TILE_AREA in common.cuh). The
+// convolution kernels are compiled for each TM of tileRows, smallest
+// first, as <name>_m<TM>_f32; sgemm_f32 uses sgemmTileRows.
 const (
-	TileM = 64
-	TileN = 64
+	tileArea      = 4096
+	sgemmTileRows = 64
 )
+
+// tileRows are the tile heights TM of the convolution kernels.
+var tileRows = []int{16, 32, 64}
 
 // kernelDecl matches the declaration of a kernel in the sources.
 var kernelDecl = regexp.MustCompile(`(?m)^KERNEL void ([A-Za-z_][A-Za-z0-9_]*)\(`)

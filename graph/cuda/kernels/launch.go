@@ -17,6 +17,10 @@ type Module struct {
 	dev *cuda.Device
 	mod *cuda.Module
 	fns map[string]*cuda.Function
+	// trace, when not nil (in tests), is called with the name and grid of
+	// each launch before it is queued; its error, if any, is returned
+	// instead of launching.
+	trace func(name string, grid cuda.Dim3) error
 }
 
 // Load loads the embedded fatbin on dev and looks up every kernel.
@@ -49,6 +53,11 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 	f, ok := m.fns[name]
 	if !ok {
 		return fmt.Errorf("kernels: no kernel %s in the module", name)
+	}
+	if m.trace != nil {
+		if err := m.trace(name, grid); err != nil {
+			return err
+		}
 	}
 	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
 		return fmt.Errorf("kernels: %w", err)
@@ -143,10 +152,35 @@ func (m *Module) GAPBackward(dx, dy cuda.Ptr, rows, hw int) error {
 	return m.launch1("gap_backward_f32", rows*hw, dx, dy, hw, rows*hw)
 }
 
-// gemmGrid is the grid of a matrix-product kernel with an M×N result and
-// splits slices of the sum.
-func gemmGrid(M, N, splits int) cuda.Dim3 {
-	return cuda.Dim3{X: (N + TileN - 1) / TileN, Y: (M + TileM - 1) / TileM, Z: splits}
+// maxGridYZ is the largest grid.y and grid.z a GPU accepts.
+const maxGridYZ = 65535
+
+// tileFor returns the tile height TM of a convolution kernel whose product
+// has m rows (channels): the smallest of tileRows that holds them, the
+// largest above them all.
+func tileFor(m int) int {
+	for _, tm := range tileRows {
+		if m <= tm {
+			return tm
+		}
+	}
+	return tileRows[len(tileRows)-1]
+}
+
+// convKernel returns the name of convolution kernel base (conv_forward,
+// conv_backward_data, conv_backward_filter) compiled for tiles of tm rows.
+func convKernel(base string, tm int) string { return fmt.Sprintf("%s_m%d_f32", base, tm) }
+
+// gemmGrid returns the grid of matrix-product kernel name, with tiles of
+// tm rows, for an M×N result and splits slices of the sum: an error when
+// the grid's y or z exceeds what a GPU accepts.
+func gemmGrid(name string, tm, M, N, splits int) (cuda.Dim3, error) {
+	tn := tileArea / tm
+	g := cuda.Dim3{X: (N + tn - 1) / tn, Y: (M + tm - 1) / tm, Z: splits}
+	if g.Y > maxGridYZ || g.Z > maxGridYZ {
+		return g, fmt.Errorf("kernels: %s: grid %v for a %d×%d result in %d slices: y and z must be at most %d", name, g, M, N, splits, maxGridYZ)
+	}
+	return g, nil
 }
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
@@ -159,7 +193,11 @@ func (m *Module) Sgemm(transA, transB bool, M, N, K int, alpha float32, a cuda.P
 	if err := checkSize("sgemm_f32", M*lda, K*ldb, N*ldb, M*ldc, K*lda); err != nil {
 		return err
 	}
-	return m.launch("sgemm_f32", gemmGrid(M, N, 1), flag(transA), flag(transB), M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+	grid, err := gemmGrid("sgemm_f32", sgemmTileRows, M, N, 1)
+	if err != nil {
+		return err
+	}
+	return m.launch("sgemm_f32", grid, flag(transA), flag(transB), M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // BroadcastRows sets every row of the rows×cols matrix y to b.
@@ -236,27 +274,52 @@ func (g Conv) args() []any {
 // ConvForward sets y = conv(x, w), then adds bias[k] to output channel k
 // (unless bias is 0), adds skip (unless 0) and applies max(·, 0) when relu.
 func (m *Module) ConvForward(g Conv, y, x, w, bias, skip cuda.Ptr, relu bool) error {
+	return m.convForward(g, tileFor(g.K), y, x, w, bias, skip, relu)
+}
+
+// convForward is ConvForward with tiles of tm rows.
+func (m *Module) convForward(g Conv, tm int, y, x, w, bias, skip cuda.Ptr, relu bool) error {
 	if err := g.check(); err != nil {
 		return err
 	}
+	name := convKernel("conv_forward", tm)
+	grid, err := gemmGrid(name, tm, g.K, g.N*g.OH()*g.OW(), 1)
+	if err != nil {
+		return err
+	}
 	args := append([]any{y, x, w, bias, skip, flag(relu)}, g.args()...)
-	return m.launch("conv_forward_f32", gemmGrid(g.K, g.N*g.OH()*g.OW(), 1), args...)
+	return m.launch(name, grid, args...)
 }
 
 // ConvBackwardData sets dx = ∂L/∂x from the filter w and dy = ∂L/∂y.
 func (m *Module) ConvBackwardData(g Conv, dx, w, dy cuda.Ptr) error {
+	return m.convBackwardData(g, tileFor(g.C), dx, w, dy)
+}
+
+// convBackwardData is ConvBackwardData with tiles of tm rows.
+func (m *Module) convBackwardData(g Conv, tm int, dx, w, dy cuda.Ptr) error {
 	if err := g.check(); err != nil {
 		return err
 	}
+	name := convKernel("conv_backward_data", tm)
+	grid, err := gemmGrid(name, tm, g.C, g.N*g.H*g.W, 1)
+	if err != nil {
+		return err
+	}
 	args := append([]any{dx, w, dy}, g.args()...)
-	return m.launch("conv_backward_data_f32", gemmGrid(g.C, g.N*g.H*g.W, 1), args...)
+	return m.launch(name, grid, args...)
 }
 
 // FilterSplits is the number of slices ConvBackwardFilter splits its sum
-// over the N·OH·OW output positions into: enough blocks to occupy a large
-// GPU (about 256), each slice summing at least 1024 positions.
-func FilterSplits(g Conv) int {
-	tiles := ((g.C*g.R*g.R + TileN - 1) / TileN) * ((g.K + TileM - 1) / TileM)
+// over the N·OH·OW output positions into: enough blocks of the tile shape
+// it launches to occupy a large GPU (about 256), each slice summing at
+// least 1024 positions.
+func FilterSplits(g Conv) int { return filterSplits(g, tileFor(g.K)) }
+
+// filterSplits is FilterSplits for tiles of tm rows.
+func filterSplits(g Conv, tm int) int {
+	tn := tileArea / tm
+	tiles := ((g.C*g.R*g.R + tn - 1) / tn) * ((g.K + tm - 1) / tm)
 	s := min((256+tiles-1)/tiles, g.N*g.OH()*g.OW()/1024)
 	return max(1, s)
 }
@@ -275,22 +338,32 @@ func FilterWork(g Conv, splits int) int {
 // partial sums go to work (FilterWork(g, splits) floats) before they are
 // added into dw.
 func (m *Module) ConvBackwardFilter(g Conv, dw, x, dy, work cuda.Ptr, splits int) error {
+	return m.convBackwardFilter(g, tileFor(g.K), dw, x, dy, work, splits)
+}
+
+// convBackwardFilter is ConvBackwardFilter with tiles of tm rows.
+func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, splits int) error {
 	if err := g.check(); err != nil {
 		return err
 	}
+	name := convKernel("conv_backward_filter", tm)
 	if splits < 1 || splits > g.N*g.OH()*g.OW() {
-		return fmt.Errorf("kernels: conv_backward_filter_f32: %d slices for %d output positions", splits, g.N*g.OH()*g.OW())
+		return fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.OH()*g.OW())
 	}
 	crr := g.C * g.R * g.R
 	out := dw
 	if splits > 1 {
 		if work == 0 {
-			return fmt.Errorf("kernels: conv_backward_filter_f32: %d slices need a work buffer of %d floats", splits, FilterWork(g, splits))
+			return fmt.Errorf("kernels: %s: %d slices need a work buffer of %d floats", name, splits, FilterWork(g, splits))
 		}
 		out = work
 	}
+	grid, err := gemmGrid(name, tm, g.K, crr, splits)
+	if err != nil {
+		return err
+	}
 	args := append([]any{out, x, dy}, g.args()...)
-	if err := m.launch("conv_backward_filter_f32", gemmGrid(g.K, crr, splits), args...); err != nil {
+	if err := m.launch(name, grid, args...); err != nil {
 		return err
 	}
 	if splits > 1 {
