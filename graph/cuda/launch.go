@@ -62,8 +62,8 @@ func Grid1(n, block int) Dim3 { return Dim3{X: (n + block - 1) / block, Y: 1, Z:
 
 // The launch limits of every NVIDIA GPU since compute capability 3.0.
 var (
-	// maxGrid is the largest grid: x below 2³¹, y and z at most 65535.
-	maxGrid = Dim3{X: math.MaxInt32, Y: 65535, Z: 65535}
+	// MaxGrid is the largest grid: x below 2³¹, y and z at most 65535.
+	MaxGrid = Dim3{X: math.MaxInt32, Y: 65535, Z: 65535}
 	// maxBlock is the largest block size in each dimension; a block
 	// also has at most maxThreads threads.
 	maxBlock = Dim3{X: 1024, Y: 1024, Z: 64}
@@ -88,7 +88,7 @@ func (d Dim3) check(what string, limit Dim3) error {
 // kernel; an error it raises while running is returned by a later
 // synchronizing call.
 func (f *Function) Launch(grid, block Dim3, s *Stream, args ...any) error {
-	if err := grid.check("grid", maxGrid); err != nil {
+	if err := grid.check("grid", MaxGrid); err != nil {
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	if err := block.check("block", maxBlock); err != nil {

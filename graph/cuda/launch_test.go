@@ -67,17 +67,17 @@ func TestDim3(t *testing.T) {
 	}{
 		{"block", Dim3{2048, 1, 1}, maxBlock, "cuda: block {2048 1 1}: sizes must be in [1, 1024], [1, 1024] and [1, 64]"},
 		{"block", Dim3{1, 1, 65}, maxBlock, "cuda: block {1 1 65}: sizes must be in [1, 1024], [1, 1024] and [1, 64]"},
-		{"grid", Dim3{1, 0, 1}, maxGrid, "cuda: grid {1 0 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
-		{"grid", Dim3{1, 65536, 1}, maxGrid, "cuda: grid {1 65536 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
-		{"grid", Dim3{1, 1, 65536}, maxGrid, "cuda: grid {1 1 65536}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
-		{"grid", Dim3{math.MaxInt32 + 1, 1, 1}, maxGrid, "cuda: grid {2147483648 1 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{1, 0, 1}, MaxGrid, "cuda: grid {1 0 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{1, 65536, 1}, MaxGrid, "cuda: grid {1 65536 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{1, 1, 65536}, MaxGrid, "cuda: grid {1 1 65536}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
+		{"grid", Dim3{math.MaxInt32 + 1, 1, 1}, MaxGrid, "cuda: grid {2147483648 1 1}: sizes must be in [1, 2147483647], [1, 65535] and [1, 65535]"},
 	} {
 		if err := c.d.check(c.what, c.limit); err == nil || err.Error() != c.want {
 			t.Errorf("%v.check: got %v, want %q", c.d, err, c.want)
 		}
 	}
 	for _, d := range []Dim3{{math.MaxInt32, 65535, 65535}, {1, 1, 1}} {
-		if err := d.check("grid", maxGrid); err != nil {
+		if err := d.check("grid", MaxGrid); err != nil {
 			t.Errorf("grid %v refused: %v", d, err)
 		}
 	}

@@ -152,9 +152,6 @@ func (m *Module) GAPBackward(dx, dy cuda.Ptr, rows, hw int) error {
 	return m.launch1("gap_backward_f32", rows*hw, dx, dy, hw, rows*hw)
 }
 
-// maxGridYZ is the largest grid.y and grid.z a GPU accepts.
-const maxGridYZ = 65535
-
 // tileFor returns the tile height TM of a convolution kernel whose product
 // has m rows (channels): the smallest of tileRows that holds them, the
 // largest above them all.
@@ -177,8 +174,8 @@ func convKernel(base string, tm int) string { return fmt.Sprintf("%s_m%d_f32", b
 func gemmGrid(name string, tm, M, N, splits int) (cuda.Dim3, error) {
 	tn := tileArea / tm
 	g := cuda.Dim3{X: (N + tn - 1) / tn, Y: (M + tm - 1) / tm, Z: splits}
-	if g.Y > maxGridYZ || g.Z > maxGridYZ {
-		return g, fmt.Errorf("kernels: %s: grid %v for a %d×%d result in %d slices: y and z must be at most %d", name, g, M, N, splits, maxGridYZ)
+	if g.Y > cuda.MaxGrid.Y || g.Z > cuda.MaxGrid.Z {
+		return g, fmt.Errorf("kernels: %s: grid %v for a %d×%d result in %d slices: y and z must be at most %d", name, g, M, N, splits, cuda.MaxGrid.Y)
 	}
 	return g, nil
 }
