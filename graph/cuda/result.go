@@ -17,6 +17,7 @@ const (
 	ErrorNoBinaryForGPU Result = 209
 	ErrorNotFound       Result = 500
 	ErrorIllegalAddress Result = 700
+	ErrorMisaligned     Result = 716
 	ErrorLaunchFailed   Result = 719
 )
 

@@ -192,7 +192,8 @@ func TestEmulatorCatchesStrayWrites(t *testing.T) {
 
 // TestEmulatorCatchesHostPointers checks that the emulator refuses a
 // kernel argument pointing into host memory, which works on the emulator
-// (its device memory is host memory) but not on a GPU.
+// (its device memory is host memory) but not on a GPU, and one misaligned
+// for its type, which x86 tolerates but a GPU does not.
 func TestEmulatorCatchesHostPointers(t *testing.T) {
 	d := device(t)
 	if kind != "CPU emulator" {
@@ -209,6 +210,21 @@ func TestEmulatorCatchesHostPointers(t *testing.T) {
 	}
 	if host[0] != 0 {
 		t.Errorf("the refused launch ran: host[0] = %v", host[0])
+	}
+	// Device pointers must be aligned for their type: the batch norm
+	// statistics are doubles.
+	p, err := d.Alloc(4 * 8 * 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(p)
+	b := kernels.BN{N: 1, C: 2, HW: 1, Momentum: 0.1, Epsilon: 1e-5}
+	mean, invstd, run := p+8, p+32, p+64
+	if err := m.BNEvalStats(b, mean, invstd, run, run+8); err != nil {
+		t.Fatalf("aligned arguments: %v", err)
+	}
+	if err := m.BNEvalStats(b, mean+4, invstd, run, run+8); !errors.Is(err, cuda.ErrorMisaligned) {
+		t.Errorf("statistics (double) at an odd multiple of 4 bytes: got %v, want CUDA_ERROR_MISALIGNED_ADDRESS", err)
 	}
 }
 

@@ -21,7 +21,9 @@
 //     copying it, faults here as it would with a GPU;
 //   - every pointer argument of a kernel must be null or point into a
 //     device allocation (a host pointer works here, since device memory
-//     is host memory, but not on a GPU): CUDA_ERROR_INVALID_VALUE;
+//     is host memory, but not on a GPU): CUDA_ERROR_INVALID_VALUE; and it
+//     must be aligned for its type (a double * at a multiple of 8), which
+//     x86 does not need but a GPU does: CUDA_ERROR_MISALIGNED_ADDRESS;
 //   - grid and block sizes are held to a GPU's limits (grid x < 2³¹,
 //     y and z ≤ 65535; block x, y ≤ 1024, z ≤ 64, at most 1024 threads):
 //     CUDA_ERROR_INVALID_VALUE;
@@ -66,6 +68,7 @@ enum : CUresult {
 	CUDA_ERROR_INVALID_HANDLE = 400,
 	CUDA_ERROR_NOT_FOUND = 500,
 	CUDA_ERROR_ILLEGAL_ADDRESS = 700,
+	CUDA_ERROR_MISALIGNED_ADDRESS = 716,
 	CUDA_ERROR_LAUNCH_FAILED = 719,
 };
 
@@ -157,12 +160,20 @@ bool guards_intact(const char *kernel) {
 	return ok;
 }
 
-// device_pointer reports whether p is null or points into an allocation.
-bool device_pointer(uintptr_t p) { return p == 0 || inside(p, 1); }
+// Pointer argument problems a checker finds.
+enum PointerProblem { kNotDevice, kMisaligned };
+
+// pointer_problem returns -1 if p is null or points into an allocation at
+// a multiple of align, else the problem.
+int pointer_problem(uintptr_t p, size_t align) {
+	if (p == 0) return -1;
+	if (!inside(p, 1)) return kNotDevice;
+	return p % align == 0 ? -1 : kMisaligned;
+}
 
 // Kernels: a launcher unpacks kernelParams into the kernel's arguments; a
-// checker returns the index of the first pointer argument that is not a
-// device pointer, or -1.
+// checker returns 2·i + problem for the first pointer argument i that is
+// not a device pointer aligned for its type, or -1.
 typedef std::function<void(void **)> Launcher;
 typedef std::function<int(void **)> Checker;
 
@@ -175,9 +186,13 @@ template <class... A, size_t... I>
 int first_bad_pointer(void **p, std::index_sequence<I...>) {
 	int bad = -1;
 	// Only pointer arguments are read, as the pointers they are.
-	((bad < 0 && std::is_pointer<A>::value && !device_pointer(*static_cast<uintptr_t *>(p[I])) ? bad = I : 0),
+	int problem = -1;
+	((bad < 0 && std::is_pointer<A>::value &&
+				 (problem = pointer_problem(*static_cast<uintptr_t *>(p[I]), alignof(std::remove_pointer_t<A>))) >= 0
+			 ? bad = I
+			 : 0),
 		...);
-	return bad;
+	return bad < 0 ? -1 : 2 * bad + problem;
 }
 
 template <class... A>
@@ -441,9 +456,10 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 	if (shared != 0 || extra != nullptr) return CUDA_ERROR_INVALID_VALUE;
 	int bad = k->check(params);
 	if (bad >= 0) {
-		fprintf(stderr, "cuda emulator: %s: argument %d (%#llx) points into no device allocation\n", k->name, bad,
-			(unsigned long long)*static_cast<uintptr_t *>(params[bad]));
-		return CUDA_ERROR_INVALID_VALUE;
+		fprintf(stderr, "cuda emulator: %s: argument %d (%#llx) %s\n", k->name, bad / 2,
+			(unsigned long long)*static_cast<uintptr_t *>(params[bad / 2]),
+			bad % 2 == kNotDevice ? "points into no device allocation" : "is misaligned for its type");
+		return bad % 2 == kNotDevice ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_MISALIGNED_ADDRESS;
 	}
 	int n = bx * by * bz;
 	if ((int)fibers.size() < n) {
