@@ -35,8 +35,10 @@ const LibraryName = "libcudaemu.so"
 // ErrNoCompiler is wrapped by Build's error when no C++ compiler is found.
 var ErrNoCompiler = errors.New("no C++ compiler (g++, or $CXX) to build the CUDA emulator")
 
-// flags are the compiler flags of the build.
-var flags = []string{"-std=c++17", "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"}
+// flags are the compiler flags of the build. -U_FORTIFY_SOURCE keeps
+// _longjmp unchecked where the compiler fortifies by default: the
+// emulator's fibers jump between stacks on purpose.
+var flags = []string{"-std=c++17", "-O2", "-U_FORTIFY_SOURCE", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"}
 
 // Build compiles the emulator into a cache directory (under
 // os.UserCacheDir, keyed by a hash of the sources, the compiler and its

@@ -6,7 +6,7 @@
 // cuda.SetDriverLibrary loads in place of libcuda.so.1.
 //
 // Launches run synchronously, serialised by one lock; each thread of a
-// block is a ucontext fiber, switched at __syncthreads, so a block's
+// block is a fiber, switched at __syncthreads, so a block's
 // threads interleave deterministically. Device memory is host memory with
 // guard bands filled with 0xFF bytes (a NaN as float and as double), also
 // the content of fresh allocations: reading past a buffer or reading
@@ -35,12 +35,14 @@
 //     reading shared memory it did not write): CUDA_ERROR_LAUNCH_FAILED.
 #include "emu.h"
 
+#include <csetjmp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
@@ -216,55 +218,85 @@ Kernel registry[] = {
 #include "registry.inc"
 };
 
-// Fibers.
+// Fibers. Each is created once, on a stack of its own, and parked between
+// blocks; switches between the scheduler and a fiber use _setjmp and
+// _longjmp, which, unlike swapcontext, do not save and restore the signal
+// mask with a system call each time.
 enum State { kReady, kAtBarrier, kDone };
 struct Fiber {
-	ucontext_t ctx;
+	ucontext_t ctx; // only to enter the fiber the first time
+	jmp_buf buf;
 	std::vector<char> stack;
 	State state;
 	dim3 tid;
 };
 const size_t kStack = 128 << 10;
-std::vector<Fiber> fibers;
-ucontext_t scheduler;
+std::vector<std::unique_ptr<Fiber>> fibers;
+ucontext_t creator;
+jmp_buf scheduler;
 Fiber *current;
 const Kernel *running;
 void **running_params;
 
+// yield parks the running fiber and returns to the scheduler.
+void yield() {
+	if (!_setjmp(current->buf)) _longjmp(scheduler, 1);
+}
+
+// fiber_main is the body of every fiber: it parks at once, returning to
+// new_fiber, and then runs the kernel for each block it is resumed in.
 void fiber_main() {
-	running->run(running_params);
-	current->state = kDone;
+	if (!_setjmp(current->buf)) swapcontext(&current->ctx, &creator);
+	for (;;) {
+		running->run(running_params);
+		current->state = kDone;
+		yield();
+	}
+}
+
+// new_fiber returns a new fiber, parked.
+std::unique_ptr<Fiber> new_fiber() {
+	auto f = std::make_unique<Fiber>();
+	f->stack.resize(kStack);
+	getcontext(&f->ctx);
+	f->ctx.uc_stack.ss_sp = f->stack.data();
+	f->ctx.uc_stack.ss_size = f->stack.size();
+	f->ctx.uc_link = nullptr;
+	makecontext(&f->ctx, fiber_main, 0);
+	current = f.get();
+	swapcontext(&creator, &f->ctx);
+	return f;
 }
 
 // run_block runs every thread of block blockIdx to completion, in
 // between barriers in the order of their indices, or in the reverse order
 // when reversed. It returns false if the threads disagree about
-// __syncthreads (some finished while others wait at one).
+// __syncthreads (some finished while others wait at one); the fibers left
+// inside the kernel are then replaced by new ones.
 bool run_block(int nthreads, bool reversed) {
-	for (int i = 0; i < nthreads; i++) {
-		Fiber &f = fibers[i];
-		f.state = kReady;
-		getcontext(&f.ctx);
-		f.ctx.uc_stack.ss_sp = f.stack.data();
-		f.ctx.uc_stack.ss_size = f.stack.size();
-		f.ctx.uc_link = &scheduler;
-		makecontext(&f.ctx, fiber_main, 0);
-	}
+	for (int i = 0; i < nthreads; i++) fibers[i]->state = kReady;
 	for (;;) {
-		int waiting = 0, done = 0;
+		int done = 0;
 		for (int j = 0; j < nthreads; j++) {
-			Fiber &f = fibers[reversed ? nthreads - 1 - j : j];
+			Fiber &f = *fibers[reversed ? nthreads - 1 - j : j];
 			if (f.state == kReady) {
 				current = &f;
 				threadIdx = f.tid;
-				swapcontext(&scheduler, &f.ctx);
+				if (!_setjmp(scheduler)) _longjmp(f.buf, 1);
 			}
-			if (f.state == kAtBarrier) waiting++;
 			if (f.state == kDone) done++;
 		}
 		if (done == nthreads) return true;
-		if (done > 0) return false;
-		for (int i = 0; i < nthreads; i++) fibers[i].state = kReady;
+		if (done > 0) {
+			for (int i = 0; i < nthreads; i++)
+				if (fibers[i]->state != kDone) {
+					dim3 tid = fibers[i]->tid;
+					fibers[i] = new_fiber();
+					fibers[i]->tid = tid;
+				}
+			return false;
+		}
+		for (int i = 0; i < nthreads; i++) fibers[i]->state = kReady;
 	}
 }
 
@@ -272,7 +304,7 @@ bool run_block(int nthreads, bool reversed) {
 
 void __syncthreads() {
 	current->state = kAtBarrier;
-	swapcontext(&current->ctx, &scheduler);
+	yield();
 }
 
 extern "C" {
@@ -462,11 +494,8 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigne
 		return bad % 2 == kNotDevice ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_MISALIGNED_ADDRESS;
 	}
 	int n = bx * by * bz;
-	if ((int)fibers.size() < n) {
-		fibers.resize(n);
-		for (auto &f : fibers) f.stack.resize(kStack);
-	}
-	for (int i = 0; i < n; i++) fibers[i].tid = dim3{unsigned(i % bx), unsigned(i / bx % by), unsigned(i / (bx * by))};
+	while ((int)fibers.size() < n) fibers.push_back(new_fiber());
+	for (int i = 0; i < n; i++) fibers[i]->tid = dim3{unsigned(i % bx), unsigned(i / bx % by), unsigned(i / (bx * by))};
 	running = k;
 	running_params = params;
 	blockDim = dim3{bx, by, bz};
