@@ -144,13 +144,13 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // empty file: defaults
 		}
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	default:
 		return fail(Problem{Line: extra.Line, Msg: "a second YAML document starts here; a config file must hold exactly one"})
 	}
@@ -167,16 +167,18 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 	strict.KnownFields(true)
 	if err := strict.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		// The walker should have caught everything; this is a safety net.
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	}
 	return w.lines, nil
 }
 
 var yamlLine = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
 
-// yamlProblems turns an error of yaml.v3 into problems, moving its line
-// numbers from the message into Problem.Line.
-func yamlProblems(err error) []Problem {
+// YAMLProblems turns an error of yaml.v3 (a syntax error, or a
+// *yaml.TypeError holding several problems) into problems, moving each
+// line number from the message ("yaml: line 3: ...") into Problem.Line. An
+// error that names no line becomes one problem with its message alone.
+func YAMLProblems(err error) []Problem {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -302,7 +304,7 @@ func (w *walker) value(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			w.addf(path, n.Line, "must be %s, got %s", describeType(t), describeNode(n))
+			w.addf(path, n.Line, "must be %s, got %s", describeType(t), DescribeNode(n))
 			return
 		}
 		w.mapping(n, t, path)
@@ -312,7 +314,7 @@ func (w *walker) value(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			w.addf(path, n.Line, "must be %s, got %s", describeType(t), describeNode(n))
+			w.addf(path, n.Line, "must be %s, got %s", describeType(t), DescribeNode(n))
 			return
 		}
 		for i, item := range n.Content {
@@ -339,7 +341,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			w.addf(path, k.Line, "keys must be strings, got %s", describeNode(k))
+			w.addf(path, k.Line, "keys must be strings, got %s", DescribeNode(k))
 			continue
 		}
 		key := k.Value
@@ -365,7 +367,7 @@ func (w *walker) merge(v *yaml.Node, t reflect.Type, path string) {
 		if n.Kind == yaml.MappingNode {
 			w.mapping(n, t, path)
 		} else {
-			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", describeNode(n))
+			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", DescribeNode(n))
 		}
 	}
 	w.visit(v, path, func(v *yaml.Node) {
@@ -383,7 +385,7 @@ func (w *walker) merge(v *yaml.Node, t reflect.Type, path string) {
 func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	want := describeType(t)
 	if n.Kind != yaml.ScalarNode {
-		w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+		w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 		return
 	}
 	if isNull(n) {
@@ -397,7 +399,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
-		w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+		w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 		return
 	}
 	switch t.Kind() {
@@ -407,7 +409,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		if n.ShortTag() == "!!float" {
 			f, err := strconv.ParseFloat(n.Value, 64)
 			if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+				w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 			}
 		}
 	}
@@ -454,12 +456,18 @@ func describeType(t reflect.Type) string {
 	return t.String()
 }
 
-func describeNode(n *yaml.Node) string {
+// DescribeNode says what the YAML node n holds, for a message that says
+// what a value must be and what it got: "a mapping", "a list", "an alias",
+// "null", a string quoted (cut to 40 characters), or another scalar as it
+// is written (a number, true).
+func DescribeNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
 	case yaml.ScalarNode:
 		if isNull(n) {
 			return "null"

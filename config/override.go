@@ -191,7 +191,7 @@ func applyOverride(c *Config, o Override) []Problem {
 func valueNode(value string) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &doc); err != nil {
-		ps := yamlProblems(err)
+		ps := YAMLProblems(err)
 		return nil, fmt.Errorf("the value is not valid YAML: %s", ps[0].Msg)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
