@@ -352,7 +352,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 		seen[key] = k.Line
 		f, ok := fields[key]
 		if !ok {
-			w.addf(path, k.Line, "%s", unknownKey(key, names))
+			w.addf(path, k.Line, "%s", UnknownKey(key, names))
 			continue
 		}
 		p := join(path, key)
@@ -484,9 +484,13 @@ func DescribeNode(n *yaml.Node) string {
 	return "an unexpected YAML node"
 }
 
-// unknownKey says that key is unknown, suggesting the closest known key
-// or, failing that, listing them all.
-func unknownKey(key string, known []string) string {
+// UnknownKey says that key is not among the known keys of a YAML mapping,
+// suggesting the known key it most likely misspells, as in
+// `unknown key "lrr" (did you mean "lr"?)`, or, when none is close,
+// listing them all: `unknown key "gpus" (known keys: time, partition)`.
+// The configuration's keys are reported with it, and so are those of the
+// program's other YAML files, such as sweep specs.
+func UnknownKey(key string, known []string) string {
 	if s := suggest(key, known); s != "" {
 		return fmt.Sprintf("unknown key %q (did you mean %q?)", key, s)
 	}

@@ -298,7 +298,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, f func(key 
 			d.addf(k.Line, "%s: duplicate key %q", where, key)
 			continue
 		case !contains(known, key):
-			d.addf(k.Line, "%s: unknown key %q (known keys: %s)", where, key, strings.Join(known, ", "))
+			d.addf(k.Line, "%s: %s", where, config.UnknownKey(key, known))
 			continue
 		}
 		seen[key] = true

@@ -66,7 +66,7 @@ slurm: {time: "", gpus: 1}
 `)
 	_, err := LoadSpec(path)
 	want := `sweep: 11 problems in s.yaml:
-	s.yaml:2: the spec: unknown key "grdi" (known keys: name, base, set, grid, trials, random, seeds, cpus_per_trial, slurm)
+	s.yaml:2: the spec: unknown key "grdi" (did you mean "grid"?)
 	s.yaml:4: set: output.name: the sweep sets output for each trial (its folder is sweeps/NAME/trials/ID)
 	s.yaml:7: grid: model.widths is not a key of the configuration: model: unknown key "widths" (known keys: stem_channels, stages, max_params, bn_momentum, bn_epsilon, zero_init_residual, init_from)
 	s.yaml:8: grid: solver.optimizer.lrr is not a key of the configuration: solver.optimizer: unknown key "lrr" (did you mean "lr"?)
