@@ -131,9 +131,10 @@ func (c *Config) canonical() {
 }
 
 // decode decodes data into c, which holds the defaults. It first checks the
-// whole document against the type of Config, so that every problem is
-// reported with its path and line, and then decodes it with a strict
-// yaml.v3 decoder. It returns the line of each YAML path present in data.
+// document's aliases (checkAliases) and then the whole document against
+// the type of Config, so that every problem is reported with its path and
+// line, and then decodes it with a strict yaml.v3 decoder. It returns the
+// line of each YAML path present in data.
 func decode(data []byte, name string, c *Config) (map[string]int, error) {
 	fail := func(problems ...Problem) (map[string]int, error) {
 		return nil, &DecodeError{File: name, Problems: problems}
@@ -155,6 +156,9 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 		return fail(Problem{Line: extra.Line, Msg: "a second YAML document starts here; a config file must hold exactly one"})
 	}
 
+	if p := checkAliases(&doc, ""); p != nil {
+		return fail(*p)
+	}
 	w := newWalker()
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		w.walk(doc.Content[0], reflect.TypeOf(*c), "")
@@ -177,8 +181,13 @@ var yamlLine = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
 // YAMLProblems turns an error of yaml.v3 (a syntax error, or a
 // *yaml.TypeError holding several problems) into problems, moving each
 // line number from the message ("yaml: line 3: ...") into Problem.Line. An
-// error that names no line becomes one problem with its message alone.
+// error that is a Problem, as CheckAliases returns, is that problem, and
+// any other error becomes one problem with its message alone.
 func YAMLProblems(err error) []Problem {
+	var p Problem
+	if errors.As(err, &p) {
+		return []Problem{p}
+	}
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -198,45 +207,18 @@ func YAMLProblems(err error) []Problem {
 	return problems
 }
 
-// maxAliasedNodes is the most YAML nodes (keys, values, aliases, merged
-// mappings) that the walker reaches through aliases (*name, including those
-// of merge keys) in one document. A configuration needs a few dozen. The
-// limit stops a small document whose nested aliases and merges expand
-// exponentially (8 levels of 9 aliases make 43 million mappings out of 500
-// bytes) before it takes the walker minutes. yaml.v3, which decodes the
-// document after the walker, rejects "excessive aliasing" only when more
-// than 990 of the nodes it decodes (99% of over 1,000) come through
-// aliases, and it counts them as the walker does or fewer, so this lower
-// limit is the one a user meets, with the path and line of the alias.
-const maxAliasedNodes = 500
-
 // walker checks a YAML node tree against a Go type, recording a problem
 // for every unknown or duplicate key and every value of the wrong kind, and
-// the line of every YAML path it meets. It follows aliases and merge keys,
-// counting the nodes it reaches through them: past maxAliasedNodes, or at
-// an anchor that contains an alias to itself, it records a problem and
-// stops.
+// the line of every YAML path it meets. It follows aliases and merge keys:
+// it walks only a tree that checkAliases accepted, whose aliases end and
+// expand it by at most maxAliasedNodes nodes.
 type walker struct {
 	problems []Problem
 	lines    map[string]int
-
-	// visits counts every node walked, aliased or not (tests read it).
-	visits int
-	// aliased counts the nodes walked through an alias.
-	aliased int
-	// following holds the anchored nodes whose aliases are being followed,
-	// to catch an anchor that contains itself.
-	following map[*yaml.Node]bool
-	// aliasPath and aliasLine are the path and line of the outermost alias
-	// being followed.
-	aliasPath string
-	aliasLine int
-	// stopped is set when the walk was cut short.
-	stopped bool
 }
 
 func newWalker() *walker {
-	return &walker{lines: map[string]int{}, following: map[*yaml.Node]bool{}}
+	return &walker{lines: map[string]int{}}
 }
 
 func (w *walker) addf(path string, line int, format string, args ...any) {
@@ -247,51 +229,18 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// count counts one node, and stops the walk with a problem
-// when too many were reached through aliases. It reports whether to go on.
-func (w *walker) count() bool {
-	if w.stopped {
-		return false
+// target returns the node that n stands for: n's anchored node if n is an
+// alias, else n.
+func target(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
 	}
-	w.visits++
-	if len(w.following) > 0 {
-		w.aliased++
-		if w.aliased > maxAliasedNodes {
-			w.addf(w.aliasPath, w.aliasLine, "too many aliases and merges: following them expands the document by more than %d nodes", maxAliasedNodes)
-			w.stopped = true
-			return false
-		}
-	}
-	return true
+	return n
 }
 
-// visit counts n and calls f with n or, if n is an alias, with the node it
-// stands for, unless the walk has stopped. It stops the walk with a problem
-// at path when an anchor contains an alias to itself.
-func (w *walker) visit(n *yaml.Node, path string, f func(*yaml.Node)) {
-	if !w.count() {
-		return
-	}
-	if n.Kind != yaml.AliasNode || n.Alias == nil {
-		f(n)
-		return
-	}
-	target := n.Alias
-	if w.following[target] {
-		w.addf(path, n.Line, "the alias *%s is inside its own anchor &%s", n.Value, n.Value)
-		w.stopped = true
-		return
-	}
-	if len(w.following) == 0 {
-		w.aliasPath, w.aliasLine = path, n.Line
-	}
-	w.following[target] = true
-	w.visit(target, path, f)
-	delete(w.following, target)
-}
-
+// walk checks node n, or the node it stands for, against type t.
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
-	w.visit(n, path, func(n *yaml.Node) { w.value(n, t, path) })
+	w.value(target(n), t, path)
 }
 
 // value checks node n, not an alias, against type t.
@@ -333,10 +282,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !w.count() {
-			return
-		}
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if isMergeKey(k) {
 			w.merge(v, t, path)
 			continue
 		}
@@ -370,15 +316,14 @@ func (w *walker) merge(v *yaml.Node, t reflect.Type, path string) {
 			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", DescribeNode(n))
 		}
 	}
-	w.visit(v, path, func(v *yaml.Node) {
-		if v.Kind != yaml.SequenceNode {
-			mergeMapping(v)
-			return
-		}
-		for _, item := range v.Content {
-			w.visit(item, path, mergeMapping)
-		}
-	})
+	v = target(v)
+	if v.Kind != yaml.SequenceNode {
+		mergeMapping(v)
+		return
+	}
+	for _, item := range v.Content {
+		mergeMapping(target(item))
+	}
 }
 
 // scalar checks that n decodes into a value of the scalar type t.

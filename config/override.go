@@ -174,6 +174,9 @@ func applyOverride(c *Config, o Override) []Problem {
 	if err != nil {
 		return []Problem{{Path: at, Msg: err.Error()}}
 	}
+	if p := checkAliases(node, at); p != nil {
+		return []Problem{*p}
+	}
 	w := newWalker()
 	w.walk(node, v.Type(), at)
 	if len(w.problems) > 0 {

@@ -419,7 +419,7 @@ func TestParseSpecAliasBomb(t *testing.T) {
 		fmt.Fprintf(&b, "  - {model.stages: &l%d [%s]}\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), ", "))
 	}
 	_, err := ParseSpec([]byte(b.String()), "bomb.yaml")
-	want := "sweep: bomb.yaml:6: too many aliases and merges: following them expands the document by more than 500 nodes"
+	want := "sweep: bomb.yaml:6: trials[3].model.stages[0]: too many aliases and merges: following them expands the document by more than 500 nodes"
 	if err == nil || err.Error() != want {
 		t.Fatalf("ParseSpec of an alias bomb: %v, want %q", err, want)
 	}
