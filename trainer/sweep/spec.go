@@ -44,6 +44,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -297,7 +298,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, f func(key 
 		case seen[key]:
 			d.addf(k.Line, "%s: duplicate key %q", where, key)
 			continue
-		case !contains(known, key):
+		case !slices.Contains(known, key):
 			d.addf(k.Line, "%s: %s", where, config.UnknownKey(key, known))
 			continue
 		}
@@ -305,15 +306,6 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, f func(key 
 		f(key, k, v)
 	}
 	return seen
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // axes decodes a mapping from configuration keys to values: with lists,
