@@ -50,14 +50,22 @@ func (p Problem) format(file string) string {
 	return b.String()
 }
 
-// formatProblems formats one problem on one line, "config: <problem>", and
-// several as a header followed by one tab-indented problem per line.
-func formatProblems(file string, problems []Problem) string {
+// FormatProblems formats the problems found in the YAML file named file
+// as the message of one error that starts with prefix, the name of the
+// package reporting them (such as "config"). One problem makes one line,
+// "prefix: file:line: path: msg", leaving out the parts that are unknown
+// or empty (a problem that an override caused names the override instead
+// of the file and line). Several make a header, "prefix: N problems in
+// file:", followed by one tab-indented problem per line. The errors of
+// this package are formatted with it, and so are those of the program's
+// other YAML files that it checks the same way, such as sweep specs, so
+// that every such message reads alike.
+func FormatProblems(prefix, file string, problems []Problem) string {
 	if len(problems) == 1 {
-		return "config: " + problems[0].format(file)
+		return prefix + ": " + problems[0].format(file)
 	}
 	var b strings.Builder
-	b.WriteString("config: " + strconv.Itoa(len(problems)) + " problems")
+	b.WriteString(prefix + ": " + strconv.Itoa(len(problems)) + " problems")
 	if file != "" {
 		b.WriteString(" in " + file)
 	}
@@ -97,7 +105,7 @@ type DecodeError struct {
 //		config.yaml:7: model: unknown key "stemchannels" (did you mean "stem_channels"?)
 //		config.yaml:12: solver.epochs: must be an integer, got "ten"
 func (e *DecodeError) Error() string {
-	return formatProblems(e.File, e.Problems)
+	return FormatProblems("config", e.File, e.Problems)
 }
 
 // Unwrap returns the problems, each as an error.
@@ -125,7 +133,7 @@ type ValidationError struct {
 //		config.yaml:9: model.stages[1].channels: must be > 0, got 0
 //		config.yaml:21: solver.optimizer.name: unknown optimizer "sgdd" (want sgd, adam or adamw)
 func (e *ValidationError) Error() string {
-	return formatProblems(e.File, e.Problems)
+	return FormatProblems("config", e.File, e.Problems)
 }
 
 // Unwrap returns the problems, each as an error.

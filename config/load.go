@@ -131,9 +131,10 @@ func (c *Config) canonical() {
 }
 
 // decode decodes data into c, which holds the defaults. It first checks the
-// whole document against the type of Config, so that every problem is
-// reported with its path and line, and then decodes it with a strict
-// yaml.v3 decoder. It returns the line of each YAML path present in data.
+// document's aliases (checkAliases) and then the whole document against
+// the type of Config, so that every problem is reported with its path and
+// line, and then decodes it with a strict yaml.v3 decoder. It returns the
+// line of each YAML path present in data.
 func decode(data []byte, name string, c *Config) (map[string]int, error) {
 	fail := func(problems ...Problem) (map[string]int, error) {
 		return nil, &DecodeError{File: name, Problems: problems}
@@ -144,17 +145,20 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // empty file: defaults
 		}
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	default:
 		return fail(Problem{Line: extra.Line, Msg: "a second YAML document starts here; a config file must hold exactly one"})
 	}
 
+	if p := checkAliases(&doc, ""); p != nil {
+		return fail(*p)
+	}
 	w := newWalker()
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		w.walk(doc.Content[0], reflect.TypeOf(*c), "")
@@ -167,16 +171,23 @@ func decode(data []byte, name string, c *Config) (map[string]int, error) {
 	strict.KnownFields(true)
 	if err := strict.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		// The walker should have caught everything; this is a safety net.
-		return fail(yamlProblems(err)...)
+		return fail(YAMLProblems(err)...)
 	}
 	return w.lines, nil
 }
 
 var yamlLine = regexp.MustCompile(`(?s)^(?:yaml: )?line (\d+): (.*)$`)
 
-// yamlProblems turns an error of yaml.v3 into problems, moving its line
-// numbers from the message into Problem.Line.
-func yamlProblems(err error) []Problem {
+// YAMLProblems turns an error of yaml.v3 (a syntax error, or a
+// *yaml.TypeError holding several problems) into problems, moving each
+// line number from the message ("yaml: line 3: ...") into Problem.Line. An
+// error that is a Problem, as CheckAliases returns, is that problem, and
+// any other error becomes one problem with its message alone.
+func YAMLProblems(err error) []Problem {
+	var p Problem
+	if errors.As(err, &p) {
+		return []Problem{p}
+	}
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -196,45 +207,18 @@ func yamlProblems(err error) []Problem {
 	return problems
 }
 
-// maxAliasedNodes is the most YAML nodes (keys, values, aliases, merged
-// mappings) that the walker reaches through aliases (*name, including those
-// of merge keys) in one document. A configuration needs a few dozen. The
-// limit stops a small document whose nested aliases and merges expand
-// exponentially (8 levels of 9 aliases make 43 million mappings out of 500
-// bytes) before it takes the walker minutes. yaml.v3, which decodes the
-// document after the walker, rejects "excessive aliasing" only when more
-// than 990 of the nodes it decodes (99% of over 1,000) come through
-// aliases, and it counts them as the walker does or fewer, so this lower
-// limit is the one a user meets, with the path and line of the alias.
-const maxAliasedNodes = 500
-
 // walker checks a YAML node tree against a Go type, recording a problem
 // for every unknown or duplicate key and every value of the wrong kind, and
-// the line of every YAML path it meets. It follows aliases and merge keys,
-// counting the nodes it reaches through them: past maxAliasedNodes, or at
-// an anchor that contains an alias to itself, it records a problem and
-// stops.
+// the line of every YAML path it meets. It follows aliases and merge keys:
+// it walks only a tree that checkAliases accepted, whose aliases end and
+// expand it by at most maxAliasedNodes nodes.
 type walker struct {
 	problems []Problem
 	lines    map[string]int
-
-	// visits counts every node walked, aliased or not (tests read it).
-	visits int
-	// aliased counts the nodes walked through an alias.
-	aliased int
-	// following holds the anchored nodes whose aliases are being followed,
-	// to catch an anchor that contains itself.
-	following map[*yaml.Node]bool
-	// aliasPath and aliasLine are the path and line of the outermost alias
-	// being followed.
-	aliasPath string
-	aliasLine int
-	// stopped is set when the walk was cut short.
-	stopped bool
 }
 
 func newWalker() *walker {
-	return &walker{lines: map[string]int{}, following: map[*yaml.Node]bool{}}
+	return &walker{lines: map[string]int{}}
 }
 
 func (w *walker) addf(path string, line int, format string, args ...any) {
@@ -245,51 +229,18 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// count counts one node, and stops the walk with a problem
-// when too many were reached through aliases. It reports whether to go on.
-func (w *walker) count() bool {
-	if w.stopped {
-		return false
+// target returns the node that n stands for: n's anchored node if n is an
+// alias, else n.
+func target(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
 	}
-	w.visits++
-	if len(w.following) > 0 {
-		w.aliased++
-		if w.aliased > maxAliasedNodes {
-			w.addf(w.aliasPath, w.aliasLine, "too many aliases and merges: following them expands the document by more than %d nodes", maxAliasedNodes)
-			w.stopped = true
-			return false
-		}
-	}
-	return true
+	return n
 }
 
-// visit counts n and calls f with n or, if n is an alias, with the node it
-// stands for, unless the walk has stopped. It stops the walk with a problem
-// at path when an anchor contains an alias to itself.
-func (w *walker) visit(n *yaml.Node, path string, f func(*yaml.Node)) {
-	if !w.count() {
-		return
-	}
-	if n.Kind != yaml.AliasNode || n.Alias == nil {
-		f(n)
-		return
-	}
-	target := n.Alias
-	if w.following[target] {
-		w.addf(path, n.Line, "the alias *%s is inside its own anchor &%s", n.Value, n.Value)
-		w.stopped = true
-		return
-	}
-	if len(w.following) == 0 {
-		w.aliasPath, w.aliasLine = path, n.Line
-	}
-	w.following[target] = true
-	w.visit(target, path, f)
-	delete(w.following, target)
-}
-
+// walk checks node n, or the node it stands for, against type t.
 func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
-	w.visit(n, path, func(n *yaml.Node) { w.value(n, t, path) })
+	w.value(target(n), t, path)
 }
 
 // value checks node n, not an alias, against type t.
@@ -302,7 +253,7 @@ func (w *walker) value(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			w.addf(path, n.Line, "must be %s, got %s", describeType(t), describeNode(n))
+			w.addf(path, n.Line, "must be %s, got %s", describeType(t), DescribeNode(n))
 			return
 		}
 		w.mapping(n, t, path)
@@ -312,7 +263,7 @@ func (w *walker) value(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			w.addf(path, n.Line, "must be %s, got %s", describeType(t), describeNode(n))
+			w.addf(path, n.Line, "must be %s, got %s", describeType(t), DescribeNode(n))
 			return
 		}
 		for i, item := range n.Content {
@@ -331,15 +282,12 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !w.count() {
-			return
-		}
-		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+		if isMergeKey(k) {
 			w.merge(v, t, path)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			w.addf(path, k.Line, "keys must be strings, got %s", describeNode(k))
+			w.addf(path, k.Line, "keys must be strings, got %s", DescribeNode(k))
 			continue
 		}
 		key := k.Value
@@ -350,7 +298,7 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 		seen[key] = k.Line
 		f, ok := fields[key]
 		if !ok {
-			w.addf(path, k.Line, "%s", unknownKey(key, names))
+			w.addf(path, k.Line, "%s", UnknownKey(key, names))
 			continue
 		}
 		p := join(path, key)
@@ -365,25 +313,24 @@ func (w *walker) merge(v *yaml.Node, t reflect.Type, path string) {
 		if n.Kind == yaml.MappingNode {
 			w.mapping(n, t, path)
 		} else {
-			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", describeNode(n))
+			w.addf(path, n.Line, "a merge (<<) value must be a mapping or a list of mappings, got %s", DescribeNode(n))
 		}
 	}
-	w.visit(v, path, func(v *yaml.Node) {
-		if v.Kind != yaml.SequenceNode {
-			mergeMapping(v)
-			return
-		}
-		for _, item := range v.Content {
-			w.visit(item, path, mergeMapping)
-		}
-	})
+	v = target(v)
+	if v.Kind != yaml.SequenceNode {
+		mergeMapping(v)
+		return
+	}
+	for _, item := range v.Content {
+		mergeMapping(target(item))
+	}
 }
 
 // scalar checks that n decodes into a value of the scalar type t.
 func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	want := describeType(t)
 	if n.Kind != yaml.ScalarNode {
-		w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+		w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 		return
 	}
 	if isNull(n) {
@@ -397,7 +344,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
-		w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+		w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 		return
 	}
 	switch t.Kind() {
@@ -407,7 +354,7 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		if n.ShortTag() == "!!float" {
 			f, err := strconv.ParseFloat(n.Value, 64)
 			if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				w.addf(path, n.Line, "must be %s, got %s", want, describeNode(n))
+				w.addf(path, n.Line, "must be %s, got %s", want, DescribeNode(n))
 			}
 		}
 	}
@@ -454,12 +401,18 @@ func describeType(t reflect.Type) string {
 	return t.String()
 }
 
-func describeNode(n *yaml.Node) string {
+// DescribeNode says what the YAML node n holds, for a message that says
+// what a value must be and what it got: "a mapping", "a list", "an alias",
+// "null", a string quoted (cut to 40 characters), or another scalar as it
+// is written (a number, true).
+func DescribeNode(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
 	case yaml.ScalarNode:
 		if isNull(n) {
 			return "null"
@@ -476,9 +429,13 @@ func describeNode(n *yaml.Node) string {
 	return "an unexpected YAML node"
 }
 
-// unknownKey says that key is unknown, suggesting the closest known key
-// or, failing that, listing them all.
-func unknownKey(key string, known []string) string {
+// UnknownKey says that key is not among the known keys of a YAML mapping,
+// suggesting the known key it most likely misspells, as in
+// `unknown key "lrr" (did you mean "lr"?)`, or, when none is close,
+// listing them all: `unknown key "gpus" (known keys: time, partition)`.
+// The configuration's keys are reported with it, and so are those of the
+// program's other YAML files, such as sweep specs.
+func UnknownKey(key string, known []string) string {
 	if s := suggest(key, known); s != "" {
 		return fmt.Sprintf("unknown key %q (did you mean %q?)", key, s)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -191,7 +192,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			if de.File != "config.yaml" {
 				t.Errorf("File = %q, want config.yaml", de.File)
 			}
-			if got := problemStrings(t, err); !equalStrings(got, tt.want) {
+			if got := problemStrings(t, err); !slices.Equal(got, tt.want) {
 				t.Errorf("problems:\n got %q\nwant %q", got, tt.want)
 			}
 			if !reflect.DeepEqual(c, Config{}) {

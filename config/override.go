@@ -83,9 +83,9 @@ func CheckKey(path string) error {
 // unknownAt says that key is not a key of the mapping at path.
 func unknownAt(path, key string, names []string) string {
 	if path == "" {
-		return unknownKey(key, names)
+		return UnknownKey(key, names)
 	}
-	return path + ": " + unknownKey(key, names)
+	return path + ": " + UnknownKey(key, names)
 }
 
 // segment is one step of a YAML path: a mapping key, or a list index
@@ -166,13 +166,16 @@ func applyOverride(c *Config, o Override) []Problem {
 		fields, names := yamlFields(v.Type())
 		f, ok := fields[s.key]
 		if !ok {
-			return []Problem{{Path: at, Msg: unknownKey(s.key, names)}}
+			return []Problem{{Path: at, Msg: UnknownKey(s.key, names)}}
 		}
 		v, at = v.FieldByIndex(f.Index), join(at, s.key)
 	}
 	node, err := valueNode(o.Value)
 	if err != nil {
 		return []Problem{{Path: at, Msg: err.Error()}}
+	}
+	if p := checkAliases(node, at); p != nil {
+		return []Problem{*p}
 	}
 	w := newWalker()
 	w.walk(node, v.Type(), at)
@@ -191,7 +194,7 @@ func applyOverride(c *Config, o Override) []Problem {
 func valueNode(value string) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(value), &doc); err != nil {
-		ps := yamlProblems(err)
+		ps := YAMLProblems(err)
 		return nil, fmt.Errorf("the value is not valid YAML: %s", ps[0].Msg)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -81,7 +82,7 @@ func (c *Config) Validate() error {
 	c.Solver.validate(&v, "solver")
 	c.validateBatchValues(&v)
 	c.Output.validate(&v, "output")
-	if c.Device != "" && !contains(deviceNames, c.Device) {
+	if c.Device != "" && !slices.Contains(deviceNames, c.Device) {
 		v.addf("device", "unknown device %q (want %s)", c.Device, oneOf(deviceNames))
 	}
 	if len(v.problems) == 0 {
@@ -171,15 +172,6 @@ func oneOf(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
-func contains(names []string, s string) bool {
-	for _, n := range names {
-		if n == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *Data) validate(v *validator, path string) {
@@ -347,7 +339,7 @@ func (o *Optimizer) validate(v *validator, path string) {
 	switch {
 	case o.Name == "":
 		v.addf(name, "missing optimizer (want %s)", oneOf(optimizerNames))
-	case !contains(optimizerNames, o.Name):
+	case !slices.Contains(optimizerNames, o.Name):
 		v.addf(name, "unknown optimizer %q (want %s)", o.Name, oneOf(optimizerNames))
 	}
 	o.validateLR(v, path)
@@ -355,7 +347,7 @@ func (o *Optimizer) validate(v *validator, path string) {
 	if o.Nesterov {
 		nesterov := join(path, "nesterov")
 		switch {
-		case !contains(optimizerNames, o.Name):
+		case !slices.Contains(optimizerNames, o.Name):
 			// Already reported under name.
 		case o.Name != "sgd":
 			v.addf(nesterov, "requires optimizer sgd, got %q", o.Name)
@@ -381,7 +373,7 @@ func (s Scheduler) EffectiveName() string {
 // onecycle: peak) learning rate is lr.
 func (s *Scheduler) validate(v *validator, path string, lr float64, epochs int) {
 	name := s.EffectiveName()
-	if !contains(schedulerNames, name) {
+	if !slices.Contains(schedulerNames, name) {
 		v.addf(join(path, "name"), "unknown scheduler %q (want %s)", s.Name, oneOf(schedulerNames))
 	}
 	switch name {

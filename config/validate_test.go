@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,18 +30,6 @@ func problemStrings(t *testing.T, err error) []string {
 		s[i] = p.Error()
 	}
 	return s
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDefaultIsValid(t *testing.T) {
@@ -231,7 +220,7 @@ func TestValidateRules(t *testing.T) {
 			c := Default()
 			tt.modify(&c)
 			err := c.Validate()
-			if got := problemStrings(t, err); !equalStrings(got, tt.want) {
+			if got := problemStrings(t, err); !slices.Equal(got, tt.want) {
 				t.Fatalf("Validate() problems:\n got %q\nwant %q", got, tt.want)
 			}
 			if err != nil && !strings.HasPrefix(err.Error(), "config: ") {
@@ -281,14 +270,14 @@ func TestSectionValidators(t *testing.T) {
 	if got, want := problemStrings(t, c.Solver.Optimizer.Validate()), []string{
 		"solver.optimizer.lr: must be > 0, got 0",
 		"solver.optimizer.momentum: must be in [0, 1), got 1",
-	}; !equalStrings(got, want) {
+	}; !slices.Equal(got, want) {
 		t.Errorf("Optimizer.Validate() problems %q, want %q", got, want)
 	}
 	if got, want := problemStrings(t, c.Solver.ValidateSchedule()), []string{
 		"solver.optimizer.lr: must be > 0, got 0",
 		"solver.epochs: must be > 0, got 0",
 		"solver.scheduler.pct_start: must be in [0, 1] for the onecycle scheduler, got 1.5",
-	}; !equalStrings(got, want) {
+	}; !slices.Equal(got, want) {
 		t.Errorf("ValidateSchedule() problems %q, want %q", got, want)
 	}
 	d := Default()

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -642,11 +643,11 @@ func TestSplit(t *testing.T) {
 	}
 
 	train2, val2, _ := s.Split(nval, 42)
-	if !equalInts(ids(train), ids(train2)) || !equalInts(ids(val), ids(val2)) {
+	if !slices.Equal(ids(train), ids(train2)) || !slices.Equal(ids(val), ids(val2)) {
 		t.Error("Split is not deterministic for a seed")
 	}
 	_, val3, _ := s.Split(nval, 43)
-	if equalInts(ids(val), ids(val3)) {
+	if slices.Equal(ids(val), ids(val3)) {
 		t.Error("Split gives the same validation set for seeds 42 and 43")
 	}
 
@@ -659,18 +660,6 @@ func TestSplit(t *testing.T) {
 			t.Errorf("Split(%d) on %d images: no error", bad, n)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // archivePath returns the real training archive, or "" if it is absent.

@@ -160,12 +160,17 @@ func TestSGDWeightDecay(t *testing.T) {
 // ulps.
 var adamCfg = config.Optimizer{Name: "adam", Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}
 
+// adamSteps are the weights after each step of plain Adam (adamCfg),
+// which Adam with weight decay also takes for parameters that do not
+// decay.
+var adamSteps = [][]float64{
+	{0.900000002, -1.900000001, 0.4000000005},
+	{0.8034818006385094, -1.8530531845234584, 0.35305318370133487},
+	{0.7824773357570436, -1.85068151182318, 0.3227794790041645},
+}
+
 func TestAdam(t *testing.T) {
-	optCheckClose(t, optRunSteps(newOpt(t, adamCfg), true, adamLRs), [][]float64{
-		{0.900000002, -1.900000001, 0.4000000005},
-		{0.8034818006385094, -1.8530531845234584, 0.35305318370133487},
-		{0.7824773357570436, -1.85068151182318, 0.3227794790041645},
-	}, 5e-7)
+	optCheckClose(t, optRunSteps(newOpt(t, adamCfg), true, adamLRs), adamSteps, 5e-7)
 }
 
 func TestAdamL2(t *testing.T) {
@@ -180,11 +185,7 @@ func TestAdamL2(t *testing.T) {
 		{0.7770153144003134, -1.8213133098911627, 0.3197821202405995},
 	}, 5e-7)
 	// With Decay false the run equals plain Adam.
-	optCheckClose(t, optRunSteps(newOpt(t, cfg), false, adamLRs), [][]float64{
-		{0.900000002, -1.900000001, 0.4000000005},
-		{0.8034818006385094, -1.8530531845234584, 0.35305318370133487},
-		{0.7824773357570436, -1.85068151182318, 0.3227794790041645},
-	}, 5e-7)
+	optCheckClose(t, optRunSteps(newOpt(t, cfg), false, adamLRs), adamSteps, 5e-7)
 }
 
 func TestAdamW(t *testing.T) {
@@ -200,11 +201,7 @@ func TestAdamW(t *testing.T) {
 		{0.759654426733951, -1.8028102458906128, 0.3121089630806828},
 	}, 5e-7)
 	// With Decay false the run equals plain Adam.
-	optCheckClose(t, optRunSteps(newOpt(t, cfg), false, adamLRs), [][]float64{
-		{0.900000002, -1.900000001, 0.4000000005},
-		{0.8034818006385094, -1.8530531845234584, 0.35305318370133487},
-		{0.7824773357570436, -1.85068151182318, 0.3227794790041645},
-	}, 5e-7)
+	optCheckClose(t, optRunSteps(newOpt(t, cfg), false, adamLRs), adamSteps, 5e-7)
 }
 
 // optConfigs are one configuration of each kind, all with weight decay 0.5.

@@ -137,6 +137,19 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 }
 
+// trainedOneEpoch trains the network of tinyConfig for one epoch in a new
+// folder dir, returning dir, the configuration and the path of the run's
+// last checkpoint, for a test to resume.
+func trainedOneEpoch(t *testing.T) (dir string, cfg config.Config, last string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfg = tinyConfig(dir)
+	if err := newTinySolver(t, cfg).Train(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cfg, filepath.Join(dir, "run", LastCheckpoint)
+}
+
 // paramsOf reads the parameters stored in a checkpoint.
 func paramsOf(t *testing.T, path string) []checkpoint.Tensor {
 	t.Helper()
@@ -348,13 +361,7 @@ func sameHistory(a, b checkpoint.History) bool {
 // rate: the loss overflows, training stops with a message that says so,
 // and the last good checkpoint is left as it was.
 func TestNonFiniteLossKeepsCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	cfg := tinyConfig(dir)
-	a := newTinySolver(t, cfg)
-	if err := a.Train(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
-	last := filepath.Join(dir, "run", LastCheckpoint)
+	_, cfg, last := trainedOneEpoch(t)
 	before, err := os.ReadFile(last)
 	if err != nil {
 		t.Fatal(err)
@@ -384,17 +391,11 @@ func TestNonFiniteLossKeepsCheckpoint(t *testing.T) {
 // a checkpoint whose stored configuration was made to match, through the
 // tensors' shapes.
 func TestResumeWrongArchitecture(t *testing.T) {
-	dir := t.TempDir()
-	cfg := tinyConfig(dir)
-	a := newTinySolver(t, cfg)
-	if err := a.Train(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
+	_, cfg, last := trainedOneEpoch(t)
 	other := cfg
 	other.Model.Stages = []config.Stage{{Channels: 4, Blocks: 1, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}
 	b := newTinySolver(t, other)
 	before := b.Model.ParamTensors()
-	last := filepath.Join(dir, "run", LastCheckpoint)
 	err := b.Resume(last)
 	if err == nil || !strings.Contains(err.Error(), "model.stages[1].channels: 8 -> 6") {
 		t.Fatalf("Resume of another architecture returned %v", err)
@@ -419,13 +420,7 @@ func TestResumeWrongArchitecture(t *testing.T) {
 // allowed, and is then recorded in the checkpoints; where the run writes
 // and how much it measures may change freely.
 func TestResumeRefusesChanges(t *testing.T) {
-	dir := t.TempDir()
-	cfg := tinyConfig(dir)
-	a := newTinySolver(t, cfg)
-	if err := a.Train(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
-	last := filepath.Join(dir, "run", LastCheckpoint)
+	dir, _, last := trainedOneEpoch(t)
 	for _, tc := range []struct {
 		name   string
 		change func(c *config.Config)

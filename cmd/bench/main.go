@@ -16,10 +16,8 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -28,24 +26,14 @@ import (
 	"time"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/trainer"
 )
 
 func main() {
-	os.Exit(exitCode(run(os.Args[1:], os.Stdout), os.Stderr))
-}
-
-// exitCode returns the exit status of a run that returned err, printing
-// err to stderr: 0 for success and for -h (the flags were printed), 1
-// otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	}
-	fmt.Fprintln(stderr, "bench:", err)
-	return 1
+	os.Exit(exitcode.Of("bench", run(os.Args[1:], os.Stdout), os.Stderr))
 }
 
 func run(args []string, w io.Writer) error {

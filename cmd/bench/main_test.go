@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
+	"github.com/cifar-resnet/trainer/internal/exitcode"
 )
 
 // TestOutput runs a tiny benchmark and checks the lines that
@@ -39,10 +40,10 @@ func TestOutput(t *testing.T) {
 
 func TestHelpExitsZero(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := exitCode(run([]string{"-h"}, &out), &errOut); code != 0 || errOut.Len() != 0 {
+	if code := exitcode.Of("bench", run([]string{"-h"}, &out), &errOut); code != 0 || errOut.Len() != 0 {
 		t.Errorf("-h: exit %d, printed %q", code, errOut.String())
 	}
-	if code := exitCode(run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "bench: ") {
+	if code := exitcode.Of("bench", run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "bench: ") {
 		t.Errorf("-nosuchflag: exit %d, printed %q", code, errOut.String())
 	}
 }

@@ -25,25 +25,14 @@ import (
 	"strconv"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 	"github.com/cifar-resnet/trainer/trainer/plot"
 )
 
 func main() {
-	os.Exit(exitCode(run(os.Args[1:], os.Stdout), os.Stderr))
-}
-
-// exitCode returns the exit status of a run that returned err, printing
-// err to stderr: 0 for success and for -h (the flags were printed), 1
-// otherwise.
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	}
-	fmt.Fprintln(stderr, "report:", err)
-	return 1
+	os.Exit(exitcode.Of("report", run(os.Args[1:], os.Stdout), os.Stderr))
 }
 
 func run(args []string, w io.Writer) error {

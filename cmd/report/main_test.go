@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/history"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
@@ -162,10 +163,10 @@ func TestSummaryKeepsComparableRuns(t *testing.T) {
 
 func TestHelpExitsZero(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := exitCode(run([]string{"-h"}, &out), &errOut); code != 0 || errOut.Len() != 0 {
+	if code := exitcode.Of("report", run([]string{"-h"}, &out), &errOut); code != 0 || errOut.Len() != 0 {
 		t.Errorf("-h: exit %d, printed %q", code, errOut.String())
 	}
-	if code := exitCode(run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "report: ") {
+	if code := exitcode.Of("report", run([]string{"-nosuchflag"}, &out), &errOut); code != 1 || !strings.HasPrefix(errOut.String(), "report: ") {
 		t.Errorf("-nosuchflag: exit %d, printed %q", code, errOut.String())
 	}
 }

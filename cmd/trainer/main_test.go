@@ -43,6 +43,19 @@ func writeBatch(t *testing.T, path string, n int, seed uint64) {
 	}
 }
 
+// tinyData writes 200 training images (5 batch files of 40) and 100 test
+// images under dir/data and returns that folder.
+func tinyData(t *testing.T, dir string) string {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	batches := filepath.Join(data, "cifar-10-batches-bin")
+	for i := 1; i <= 5; i++ {
+		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
+	}
+	writeBatch(t, filepath.Join(batches, "test_batch.bin"), 100, 9)
+	return data
+}
+
 func runCmd(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
 	code = run(args, &o, &e)
@@ -131,12 +144,7 @@ func TestBadConfigAndUsage(t *testing.T) {
 // saved model and redraws the plot.
 func TestTrainTestPlot(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	batches := filepath.Join(data, "cifar-10-batches-bin")
-	for i := 1; i <= 5; i++ {
-		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
-	}
-	writeBatch(t, filepath.Join(batches, "test_batch.bin"), 100, 9)
+	data := tinyData(t, dir)
 	cfg := writeConfig(t, dir, `
 data:
   dir: `+data+`
@@ -320,11 +328,7 @@ output:
 // line per epoch, and a resume has nothing to do.
 func TestTrainEarlyStopping(t *testing.T) {
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	batches := filepath.Join(data, "cifar-10-batches-bin")
-	for i := 1; i <= 5; i++ {
-		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
-	}
+	data := tinyData(t, dir)
 	cfg := writeConfig(t, dir, `
 data:
   dir: `+data+`

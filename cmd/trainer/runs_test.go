@@ -39,17 +39,34 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// tinyData writes 200 training images (5 batch files of 40) and 100 test
-// images under dir/data and returns that folder.
-func tinyData(t *testing.T, dir string) string {
+// startMain starts the test binary, at path bin, as the trainer (main) in
+// the folder dir with args, its standard output piped to stdout and its
+// standard error collected in stderr. The process is killed when the test
+// ends if it has not been waited for.
+func startMain(t *testing.T, dir string, args ...string) (cmd *exec.Cmd, bin string, stdout io.ReadCloser, stderr *bytes.Buffer) {
 	t.Helper()
-	data := filepath.Join(dir, "data")
-	batches := filepath.Join(data, "cifar-10-batches-bin")
-	for i := 1; i <= 5; i++ {
-		writeBatch(t, filepath.Join(batches, "data_batch_"+string(rune('0'+i))+".bin"), 40, uint64(i))
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	writeBatch(t, filepath.Join(batches, "test_batch.bin"), 100, 9)
-	return data
+	cmd = exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), beMainEnv+"=1")
+	if stdout, err = cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, bin, stdout, stderr
 }
 
 // tinyConfig is a configuration of a 4-channel network trained on the
@@ -251,22 +268,7 @@ func TestInterruptPrintsTheCommandRun(t *testing.T) {
 	dir := t.TempDir()
 	data := tinyData(t, dir)
 	writeConfig(t, dir, tinyConfig(data, "long", 40))
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-config", "c.yaml", "-set", "seed=3")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), beMainEnv+"=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, bin, stdout, stderr := startMain(t, dir, "-config", "c.yaml", "-set", "seed=3")
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "epoch 1/40") {
@@ -277,7 +279,7 @@ func TestInterruptPrintsTheCommandRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	io.Copy(io.Discard, stdout)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("interrupted trainer: %v, want exit %d\n%s", err, exitInterrupted, stderr.String())

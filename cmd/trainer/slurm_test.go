@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,12 +182,8 @@ slurm: {max_running: 2, time: "00:10:00"}
 	}
 	for i := range slurm {
 		// Every column but the wall time.
-		if !equal(slurm[i][:9], local[i][:9]) {
+		if !slices.Equal(slurm[i][:9], local[i][:9]) {
 			t.Errorf("row %d: Slurm %v, local %v", i, slurm[i], local[i])
 		}
 	}
-}
-
-func equal(a, b []string) bool {
-	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
 }

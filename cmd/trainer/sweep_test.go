@@ -189,22 +189,7 @@ trials:
 // save their state, and running the sweep again resumes them from it.
 func TestSweepInterruptAndResume(t *testing.T) {
 	dir := sweepSetup(t, 40, "name: long\nbase: base.yaml\nseeds: [1, 2]\n")
-	bin, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), beMainEnv+"=1")
-	cmd := exec.Command(bin, "sweep", "-spec", "s.yaml", "-jobs", "2")
-	cmd.Dir, cmd.Env = dir, env
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, bin, stdout, stderr := startMain(t, dir, "sweep", "-spec", "s.yaml", "-jobs", "2")
 	sc := bufio.NewScanner(stdout)
 	started := 0
 	for started < 2 && sc.Scan() {
@@ -228,7 +213,7 @@ func TestSweepInterruptAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	rest, _ := io.ReadAll(stdout)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Fatalf("interrupted sweep: %v, want exit %d\n%s\n%s", err, exitInterrupted, rest, stderr.String())
@@ -247,7 +232,7 @@ func TestSweepInterruptAndResume(t *testing.T) {
 	}
 
 	again := exec.Command(bin, "sweep", "-spec", "s.yaml", "-jobs", "2")
-	again.Dir, again.Env = dir, env
+	again.Dir, again.Env = dir, cmd.Env
 	out, err := again.CombinedOutput()
 	if err != nil || strings.Count(string(out), "] resuming ") != 2 || !strings.Contains(string(out), "2 done now, 0 done before") {
 		t.Fatalf("resumed sweep: %v\n%s", err, out)

@@ -30,17 +30,13 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "logits:", err)
-		}
-		os.Exit(1)
-	}
+	os.Exit(exitcode.Of("logits", run(os.Args[1:]), os.Stderr))
 }
 
 func run(args []string) error {

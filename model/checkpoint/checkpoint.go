@@ -36,6 +36,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"syscall"
 
@@ -593,7 +594,7 @@ func MatchShapes(want, got []Tensor) error {
 	n := min(len(want), len(got))
 	for i := 0; i < n; i++ {
 		w, g := &want[i], &got[i]
-		if w.Name != g.Name || !equalShapes(w.Shape, g.Shape) {
+		if w.Name != g.Name || !slices.Equal(w.Shape, g.Shape) {
 			return fmt.Errorf("checkpoint: tensor %d: want %q with shape %v, got %q with shape %v",
 				i, w.Name, w.Shape, g.Name, g.Shape)
 		}
@@ -607,18 +608,6 @@ func MatchShapes(want, got []Tensor) error {
 			len(want), len(got), got[n].Name, got[n].Shape)
 	}
 	return nil
-}
-
-func equalShapes(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // validate checks the internal consistency of f, and its configuration

@@ -42,12 +42,7 @@ func PlotValidation(path string, entries []Entry, title string) (err error) {
 	p.Add(plotter.NewGrid())
 	longest, drawn := 0, 0
 	for _, e := range entries {
-		xys := make(plotter.XYs, 0, e.Epochs())
-		for i, v := range e.History.ValAcc {
-			if finite(v) {
-				xys = append(xys, plotter.XY{X: float64(i + 1), Y: 100 * v})
-			}
-		}
+		xys := runplot.EpochPoints(e.History.ValAcc, 100)
 		if len(xys) == 0 {
 			continue
 		}

@@ -237,17 +237,27 @@ func (ringGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
 
 func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// addSeries adds ys, scaled by scale, to p as a line over epochs 1..n in
-// the palette's i-th colour and dashes, with a legend entry if name is not
-// empty; a series without a name is alone in its panel and drawn solid.
-// Non-finite values are skipped.
-func addSeries(p *plot.Plot, name string, ys []float64, scale float64, i, n int) error {
+// EpochPoints returns the points of a series of one value per epoch, such
+// as a history's validation accuracy: (j+1, scale·ys[j]) for epoch j+1,
+// leaving out the values that are NaN or infinite (NaN marks an epoch
+// without that measurement). The training plot and a leaderboard's
+// validation plot draw their lines through them.
+func EpochPoints(ys []float64, scale float64) plotter.XYs {
 	xys := make(plotter.XYs, 0, len(ys))
 	for j, y := range ys {
-		if y = y * scale; !math.IsNaN(y) && !math.IsInf(y, 0) {
+		if y = y * scale; isFinite(y) {
 			xys = append(xys, plotter.XY{X: float64(j + 1), Y: y})
 		}
 	}
+	return xys
+}
+
+// addSeries adds ys, scaled by scale, to p as a line over epochs 1..n in
+// the palette's i-th colour and dashes, with a legend entry if name is not
+// empty; a series without a name is alone in its panel and drawn solid.
+// Non-finite values are skipped (EpochPoints).
+func addSeries(p *plot.Plot, name string, ys []float64, scale float64, i, n int) error {
+	xys := EpochPoints(ys, scale)
 	if len(xys) == 0 {
 		return nil
 	}

@@ -6,8 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/plotter"
 
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
@@ -92,6 +95,18 @@ func TestTrainingNonFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 	readPNG(t, path)
+}
+
+// EpochPoints numbers the epochs from 1, scales the values and leaves out
+// NaN and infinities.
+func TestEpochPoints(t *testing.T) {
+	got := EpochPoints([]float64{0.5, math.NaN(), math.Inf(1), 0.25, math.Inf(-1)}, 100)
+	if want := (plotter.XYs{{X: 1, Y: 50}, {X: 4, Y: 25}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("EpochPoints = %v, want %v", got, want)
+	}
+	if got := EpochPoints(nil, 1); len(got) != 0 {
+		t.Errorf("EpochPoints(nil) = %v, want no points", got)
+	}
 }
 
 func TestTrainingErrors(t *testing.T) {

@@ -55,7 +55,7 @@ type ManifestTrial struct {
 // differs (the base or the spec's set changed since the trial started)
 // Prepare changes nothing and returns an *Error listing every such trial.
 func Prepare(dir string, spec *Spec, trials []Trial) error {
-	var problems []Problem
+	var problems []config.Problem
 	for _, t := range trials {
 		path := filepath.Join(TrialDir(dir, t.ID), TrialFile)
 		old, err := config.Load(path)
@@ -63,7 +63,7 @@ func Prepare(dir string, spec *Spec, trials []Trial) error {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
 		case err != nil:
-			problems = append(problems, Problem{Msg: fmt.Sprintf("trial %s: %v", t.ID, err)})
+			problems = append(problems, config.Problem{Msg: fmt.Sprintf("trial %s: %v", t.ID, err)})
 			continue
 		}
 		var changes []config.Change
@@ -73,7 +73,7 @@ func Prepare(dir string, spec *Spec, trials []Trial) error {
 			}
 		}
 		if len(changes) > 0 {
-			problems = append(problems, Problem{Msg: fmt.Sprintf("trial %s (%s) was started with another configuration (%s): the base or the spec's set changed; give the sweep another name, or delete %s to start that trial afresh",
+			problems = append(problems, config.Problem{Msg: fmt.Sprintf("trial %s (%s) was started with another configuration (%s): the base or the spec's set changed; give the sweep another name, or delete %s to start that trial afresh",
 				t.ID, strings.Join(t.Strings(), ", "), oneLine(config.FormatChanges(changes)), TrialDir(dir, t.ID))})
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,41 +136,21 @@ func (s *Spec) BasePath() string {
 // Dir returns the sweep's folder: SweepsDir/Name.
 func (s *Spec) Dir() string { return filepath.Join(SweepsDir, s.Name) }
 
-// Problem is one thing wrong with a spec: where (the spec's line, or a
-// trial) and what.
-type Problem struct {
-	// Line is the 1-based line in the spec file, 0 when it does not apply.
-	Line int
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error lists every problem of a spec.
+// Error lists every problem of a spec: where (the spec's line, or a trial)
+// and what.
 type Error struct {
 	// File is the spec's path.
 	File string
-	// Problems holds at least one problem.
-	Problems []Problem
+	// Problems holds at least one problem. A problem of a spec has no
+	// Path: its message starts with the spec's key, such as "grid: ...".
+	Problems []config.Problem
 }
 
 // Error formats one problem as "sweep: spec.yaml:3: msg" and several as a
-// header followed by one tab-indented problem per line.
+// header followed by one tab-indented problem per line, as the
+// configuration's errors are (config.FormatProblems).
 func (e *Error) Error() string {
-	format := func(p Problem) string {
-		if p.Line > 0 {
-			return fmt.Sprintf("%s:%d: %s", e.File, p.Line, p.Msg)
-		}
-		return fmt.Sprintf("%s: %s", e.File, p.Msg)
-	}
-	if len(e.Problems) == 1 {
-		return "sweep: " + format(e.Problems[0])
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "sweep: %d problems in %s:", len(e.Problems), e.File)
-	for _, p := range e.Problems {
-		b.WriteString("\n\t" + format(p))
-	}
-	return b.String()
+	return config.FormatProblems("sweep", e.File, e.Problems)
 }
 
 // specKeys are the keys of a spec, in the order of the documentation.
@@ -197,12 +178,12 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 		if errors.Is(err, io.EOF) {
 			err = errors.New("the spec is empty: it needs at least base")
 		}
-		return nil, &Error{File: path, Problems: []Problem{yamlProblem(err)}}
+		return nil, &Error{File: path, Problems: config.YAMLProblems(err)}
 	}
 	// Decoding the trials walks and re-encodes aliased values: refuse a
 	// document whose aliases expand it beyond what a configuration may.
 	if err := config.CheckAliases(&doc); err != nil {
-		return nil, &Error{File: path, Problems: []Problem{yamlProblem(err)}}
+		return nil, &Error{File: path, Problems: config.YAMLProblems(err)}
 	}
 	root := doc.Content[0]
 	seen := d.mapping(root, "", specKeys, func(key string, k, v *yaml.Node) {
@@ -222,7 +203,7 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 			}
 		case "trials":
 			if v.Kind != yaml.SequenceNode {
-				d.addf(v.Line, "trials: must be a list of override sets, got %s", kind(v))
+				d.addf(v.Line, "trials: must be a list of override sets, got %s", config.DescribeNode(v))
 				return
 			}
 			if len(v.Content) == 0 {
@@ -239,14 +220,14 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 			s.Random = d.random(v)
 		case "seeds":
 			if v.Kind != yaml.SequenceNode {
-				d.addf(v.Line, "seeds: must be a list of integers, got %s", kind(v))
+				d.addf(v.Line, "seeds: must be a list of integers, got %s", config.DescribeNode(v))
 				return
 			}
 			if len(v.Content) == 0 {
 				d.addf(v.Line, "seeds: empty list: give at least one seed, or leave seeds out")
 			}
 			for i, item := range v.Content {
-				n, ok := d.integer(item, fmt.Sprintf("seeds[%d]", i))
+				n, ok := d.integer(resolve(item), fmt.Sprintf("seeds[%d]", i))
 				if ok {
 					s.Seeds = append(s.Seeds, n)
 				}
@@ -281,26 +262,11 @@ func ParseSpec(data []byte, path string) (*Spec, error) {
 
 // decoder collects the problems of a spec's YAML.
 type decoder struct {
-	problems []Problem
+	problems []config.Problem
 }
 
 func (d *decoder) addf(line int, format string, args ...any) {
-	d.problems = append(d.problems, Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
-}
-
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.ShortTag() == "!!null" {
-		return "nothing"
-	}
-	return strconv.Quote(n.Value)
+	d.problems = append(d.problems, config.Problem{Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 // resolve follows aliases.
@@ -322,7 +288,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, f func(key 
 		where = "the spec"
 	}
 	if n.Kind != yaml.MappingNode {
-		d.addf(n.Line, "%s: must be a mapping, got %s", where, kind(n))
+		d.addf(n.Line, "%s: must be a mapping, got %s", where, config.DescribeNode(n))
 		return seen
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -332,23 +298,14 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, f func(key 
 		case seen[key]:
 			d.addf(k.Line, "%s: duplicate key %q", where, key)
 			continue
-		case !contains(known, key):
-			d.addf(k.Line, "%s: unknown key %q (known keys: %s)", where, key, strings.Join(known, ", "))
+		case !slices.Contains(known, key):
+			d.addf(k.Line, "%s: %s", where, config.UnknownKey(key, known))
 			continue
 		}
 		seen[key] = true
 		f(key, k, v)
 	}
 	return seen
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // axes decodes a mapping from configuration keys to values: with lists,
@@ -359,7 +316,7 @@ func (d *decoder) axes(n *yaml.Node, path string, lists bool) []Axis {
 	var axes []Axis
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
-		d.addf(n.Line, "%s: must be a mapping of configuration keys to values, got %s", path, kind(n))
+		d.addf(n.Line, "%s: must be a mapping of configuration keys to values, got %s", path, config.DescribeNode(n))
 		return nil
 	}
 	seen := map[string]bool{}
@@ -384,7 +341,7 @@ func (d *decoder) axes(n *yaml.Node, path string, lists bool) []Axis {
 			continue
 		}
 		if v.Kind != yaml.SequenceNode {
-			d.addf(v.Line, "%s.%s: must be a list of values, got %s (a single value goes under set)", path, key, kind(v))
+			d.addf(v.Line, "%s.%s: must be a list of values, got %s (a single value goes under set)", path, key, config.DescribeNode(v))
 			continue
 		}
 		if len(v.Content) == 0 {
@@ -454,7 +411,7 @@ func (d *decoder) slurm(n *yaml.Node, s *Slurm) {
 			}
 		case "options":
 			if v.Kind != yaml.SequenceNode {
-				d.addf(v.Line, "slurm.options: must be a list of sbatch options, got %s", kind(v))
+				d.addf(v.Line, "slurm.options: must be a list of sbatch options, got %s", config.DescribeNode(v))
 				return
 			}
 			for i, item := range v.Content {
@@ -472,7 +429,7 @@ func (d *decoder) slurm(n *yaml.Node, s *Slurm) {
 // str decodes a string scalar.
 func (d *decoder) str(n *yaml.Node, path string) string {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		d.addf(n.Line, "%s: must be a string, got %s", path, kind(n))
+		d.addf(n.Line, "%s: must be a string, got %s", path, config.DescribeNode(n))
 		return ""
 	}
 	return n.Value
@@ -482,7 +439,7 @@ func (d *decoder) str(n *yaml.Node, path string) string {
 func (d *decoder) integer(n *yaml.Node, path string) (int64, bool) {
 	var x int64
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&x) != nil {
-		d.addf(n.Line, "%s: must be an integer, got %s", path, kind(n))
+		d.addf(n.Line, "%s: must be an integer, got %s", path, config.DescribeNode(n))
 		return 0, false
 	}
 	return x, true
@@ -527,17 +484,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlProblem turns a syntax error of yaml.v3 into a problem, its line
-// moved from the message into Problem.Line.
-func yamlProblem(err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{Line: line, Msg: m[2]}
-	}
-	return Problem{Msg: msg}
 }

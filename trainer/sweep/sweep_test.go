@@ -66,11 +66,11 @@ slurm: {time: "", gpus: 1}
 `)
 	_, err := LoadSpec(path)
 	want := `sweep: 11 problems in s.yaml:
-	s.yaml:2: the spec: unknown key "grdi" (known keys: name, base, set, grid, trials, random, seeds, cpus_per_trial, slurm)
+	s.yaml:2: the spec: unknown key "grdi" (did you mean "grid"?)
 	s.yaml:4: set: output.name: the sweep sets output for each trial (its folder is sweeps/NAME/trials/ID)
 	s.yaml:7: grid: model.widths is not a key of the configuration: model: unknown key "widths" (known keys: stem_channels, stages, max_params, bn_momentum, bn_epsilon, zero_init_residual, init_from)
 	s.yaml:8: grid: solver.optimizer.lrr is not a key of the configuration: solver.optimizer: unknown key "lrr" (did you mean "lr"?)
-	s.yaml:9: grid.seed: must be a list of values, got "3" (a single value goes under set)
+	s.yaml:9: grid.seed: must be a list of values, got 3 (a single value goes under set)
 	s.yaml:10: grid.solver.batch_size: empty list of values
 	s.yaml:11: trials: empty list: give at least one override set ({} for the base alone), or leave trials out
 	s.yaml:12: seeds[0]: must be an integer, got "a"
@@ -86,6 +86,8 @@ slurm: {time: "", gpus: 1}
 		"base: base.yaml\ngrid: {}\n": "sweep: s.yaml:2: grid: empty: give each key a list of values, or leave grid out",
 		"grid: {seed: [1]}\n":         "sweep: s.yaml:1: base: missing: name the base configuration, such as base: config.yaml",
 		"base: [x]\n":                 `sweep: s.yaml:1: base: must be a string, got a list`,
+		"base:\n":                     `sweep: s.yaml:1: base: must be a string, got null`,
+		"base: b\nseeds: [1, 2.5]\n":  `sweep: s.yaml:2: seeds[1]: must be an integer, got 2.5`,
 		"base: b\nname: a/b\n":        `sweep: s.yaml: name: must be a folder name, got "a/b"`,
 		"- base\n":                    "sweep: s.yaml:1: the spec: must be a mapping, got a list",
 	} {
@@ -197,6 +199,18 @@ seeds: [1, 0]
 		if !in[x] {
 			t.Errorf("trial %s of the first spec is not in the reordered one", x)
 		}
+	}
+}
+
+// An alias stands for its value everywhere in a spec, in a list of seeds
+// too.
+func TestSpecAliases(t *testing.T) {
+	s, err := ParseSpec([]byte("base: base.yaml\ncpus_per_trial: &n 2\nseeds: [*n, 5]\n"), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{2, 5}; !reflect.DeepEqual(s.Seeds, want) {
+		t.Errorf("seeds %v, want %v", s.Seeds, want)
 	}
 }
 
@@ -405,7 +419,7 @@ func TestParseSpecAliasBomb(t *testing.T) {
 		fmt.Fprintf(&b, "  - {model.stages: &l%d [%s]}\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), ", "))
 	}
 	_, err := ParseSpec([]byte(b.String()), "bomb.yaml")
-	want := "sweep: bomb.yaml:6: too many aliases and merges: following them expands the document by more than 500 nodes"
+	want := "sweep: bomb.yaml:6: trials[3].model.stages[0]: too many aliases and merges: following them expands the document by more than 500 nodes"
 	if err == nil || err.Error() != want {
 		t.Fatalf("ParseSpec of an alias bomb: %v, want %q", err, want)
 	}

@@ -63,13 +63,13 @@ func trialID(os []config.Override) string {
 // flags), its network within model.max_params, and no two trials are the
 // same configuration. It returns an *Error listing every problem.
 func (s *Spec) Expand() ([]Trial, error) {
-	fail := func(problems ...Problem) ([]Trial, error) {
+	fail := func(problems ...config.Problem) ([]Trial, error) {
 		return nil, &Error{File: s.Path, Problems: problems}
 	}
 	basePath := s.BasePath()
 	base, err := os.ReadFile(basePath)
 	if err != nil {
-		return fail(Problem{Msg: fmt.Sprintf("base: %v", err)})
+		return fail(config.Problem{Msg: fmt.Sprintf("base: %v", err)})
 	}
 	if _, err := config.Parse(base, basePath, s.Set...); err != nil {
 		return fail(configProblems("base and set", err)...)
@@ -102,7 +102,7 @@ func (s *Spec) Expand() ([]Trial, error) {
 		for j, o := range set {
 			v, err := cfg.Value(o.Path)
 			if err != nil {
-				problems = append(problems, Problem{Msg: fmt.Sprintf("%s: %v", label, err)})
+				problems = append(problems, config.Problem{Msg: fmt.Sprintf("%s: %v", label, err)})
 				continue
 			}
 			canonical[j] = config.Override{Path: o.Path, Value: v}
@@ -110,14 +110,14 @@ func (s *Spec) Expand() ([]Trial, error) {
 		t := Trial{ID: trialID(canonical), Overrides: canonical, Config: cfg}
 		label = "trial " + t.ID + label[strings.IndexByte(label, ' '):]
 		if n := model.Capacity(cfg.Model); n > cfg.Model.MaxParams {
-			problems = append(problems, Problem{Msg: fmt.Sprintf("%s: the network has %d learnable parameters, over model.max_params = %d", label, n, cfg.Model.MaxParams)})
+			problems = append(problems, config.Problem{Msg: fmt.Sprintf("%s: the network has %d learnable parameters, over model.max_params = %d", label, n, cfg.Model.MaxParams)})
 		}
 		key, err := sameness(cfg)
 		if err != nil {
 			return nil, err
 		}
 		if first, ok := seen[key]; ok {
-			problems = append(problems, Problem{Msg: fmt.Sprintf("%s is the same configuration as %s", label, first)})
+			problems = append(problems, config.Problem{Msg: fmt.Sprintf("%s is the same configuration as %s", label, first)})
 			continue
 		}
 		seen[key] = label
@@ -140,7 +140,7 @@ func sameness(cfg config.Config) (string, error) {
 
 // configProblems turns a configuration error into problems, one per
 // problem of the configuration, each prefixed by label.
-func configProblems(label string, err error) []Problem {
+func configProblems(label string, err error) []config.Problem {
 	var list []config.Problem
 	var de *config.DecodeError
 	var ve *config.ValidationError
@@ -150,11 +150,11 @@ func configProblems(label string, err error) []Problem {
 	case errors.As(err, &ve):
 		list = ve.Problems
 	default:
-		return []Problem{{Msg: label + ": " + err.Error()}}
+		return []config.Problem{{Msg: label + ": " + err.Error()}}
 	}
-	problems := make([]Problem, len(list))
+	problems := make([]config.Problem, len(list))
 	for i, p := range list {
-		problems[i] = Problem{Msg: label + ": " + p.Error()}
+		problems[i] = config.Problem{Msg: label + ": " + p.Error()}
 	}
 	return problems
 }
@@ -163,15 +163,15 @@ func configProblems(label string, err error) []Problem {
 // set), or the problems that stop the expansion. key returns what makes
 // two sets the same trial ("" for a set that is not valid): a random
 // sample that is the same as a trial before it is drawn again.
-func (s *Spec) expand(key func([]config.Override) string) ([][]config.Override, []Problem) {
+func (s *Spec) expand(key func([]config.Override) string) ([][]config.Override, []config.Problem) {
 	var sets [][]config.Override
-	var problems []Problem
+	var problems []config.Problem
 	if len(s.Grid) > 0 {
 		n := 1
 		for _, a := range s.Grid {
 			n *= len(a.Values)
 			if n > maxTrials {
-				return nil, []Problem{{Msg: fmt.Sprintf("grid: more than %d combinations", maxTrials)}}
+				return nil, []config.Problem{{Msg: fmt.Sprintf("grid: more than %d combinations", maxTrials)}}
 			}
 		}
 		for i := range n {
@@ -205,7 +205,7 @@ func (s *Spec) expand(key func([]config.Override) string) ([][]config.Override, 
 		sets = seeded
 	}
 	if len(sets) > maxTrials {
-		problems = append(problems, Problem{Msg: fmt.Sprintf("the spec makes %d trials, more than %d", len(sets), maxTrials)})
+		problems = append(problems, config.Problem{Msg: fmt.Sprintf("the spec makes %d trials, more than %d", len(sets), maxTrials)})
 	}
 	return sets, problems
 }
@@ -213,7 +213,7 @@ func (s *Spec) expand(key func([]config.Override) string) ([][]config.Override, 
 // draw draws r.Count override sets from r.Choices, none the same trial
 // (by key) as another or as a set in taken, with a generator seeded by
 // r.Seed.
-func (r *Random) draw(taken [][]config.Override, key func([]config.Override) string) ([][]config.Override, []Problem) {
+func (r *Random) draw(taken [][]config.Override, key func([]config.Override) string) ([][]config.Override, []config.Problem) {
 	if r.Count <= 0 || len(r.Choices) == 0 {
 		return nil, nil // reported when decoding
 	}
@@ -247,7 +247,7 @@ func (r *Random) draw(taken [][]config.Override, key func([]config.Override) str
 		drawn = append(drawn, set)
 	}
 	if len(drawn) < r.Count {
-		return drawn, []Problem{{Msg: fmt.Sprintf("random.count: %d trials asked, but the choices make only %d distinct ones (%d drawn)", r.Count, space, len(drawn))}}
+		return drawn, []config.Problem{{Msg: fmt.Sprintf("random.count: %d trials asked, but the choices make only %d distinct ones (%d drawn)", r.Count, space, len(drawn))}}
 	}
 	return drawn, nil
 }
