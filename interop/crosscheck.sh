@@ -55,7 +55,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/trainer" ./cmd/trainer
-go build -o "$tmp/logits" ./interop/logits
+go build -o "$tmp/logits" ./cmd/logits
 passed=0
 failed=0
 # tally runs a check and counts it.

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
-	"github.com/cifar-resnet/trainer/internal/exitcode"
+	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 )
 
 // TestOutput runs a tiny benchmark and checks the lines that

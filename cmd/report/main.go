@@ -25,7 +25,7 @@ import (
 	"strconv"
 
 	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/internal/exitcode"
+	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 	"github.com/cifar-resnet/trainer/trainer/plot"

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/internal/exitcode"
+	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/history"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"

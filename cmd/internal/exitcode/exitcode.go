@@ -1,5 +1,5 @@
 // Package exitcode ends a command of this module that has no exit
-// statuses of its own (cmd/bench, cmd/report, interop/logits): it turns
+// statuses of its own (cmd/bench, cmd/report, cmd/logits): it turns
 // the error its run returned into the process's exit status, printing the
 // error first.
 package exitcode
