@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -104,7 +105,7 @@ func (d *driver) symbols() []struct {
 // openDriver loads the driver library at path, binds every symbol and
 // initialises the driver (cuInit). Its errors say what is missing.
 func openDriver(path string) (*driver, error) {
-	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	h, err := dlopen(path)
 	if err != nil {
 		return nil, loadError(path, err)
 	}
@@ -123,6 +124,16 @@ func openDriver(path string) (*driver, error) {
 		return nil, fmt.Errorf("%w; use device: cpu", d.error(r, "cuInit", ""))
 	}
 	return d, nil
+}
+
+// dlopen loads the library at path. dlerror's message, which purego.Dlopen
+// reads after a failed dlopen, is the calling thread's: the goroutine stays
+// on one thread for both calls, or its error could be another thread's (or
+// empty) and a missing library be reported as a broken one.
+func dlopen(path string) (uintptr, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 }
 
 // loadError turns a failed dlopen of the driver library into the error a

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -147,5 +148,44 @@ func TestResultTable(t *testing.T) {
 	}
 	if declared != len(results) {
 		t.Errorf("cuda.h declares %d results, the table has %d", declared, len(results))
+	}
+}
+
+// TestOpenDriverConcurrently loads a missing and a broken driver library
+// from many goroutines at once: each error must describe its own library.
+// dlerror's message belongs to the thread that called dlopen, and a
+// goroutine may move to another thread in between unless it is locked to
+// its thread.
+func TestOpenDriverConcurrently(t *testing.T) {
+	broken := filepath.Join(t.TempDir(), "libcuda.so.1")
+	if err := os.WriteFile(broken, []byte("not an ELF file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				path, missing := "libcuda-absent.so.1", g%2 == 0
+				if !missing {
+					path = broken
+				}
+				_, err := openDriver(path)
+				if errors.Is(err, ErrNoDriver) != missing {
+					select {
+					case errs <- err.Error():
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
