@@ -25,9 +25,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/dataset"
-	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/trainer"
 )

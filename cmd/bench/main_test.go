@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
+	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 )
 
 // TestOutput runs a tiny benchmark and checks the lines that

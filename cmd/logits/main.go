@@ -28,9 +28,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/dataset"
-	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )

@@ -24,8 +24,8 @@ import (
 	"regexp"
 	"strconv"
 
-	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
+	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
 	"github.com/cifar-resnet/trainer/trainer/plot"

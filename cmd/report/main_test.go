@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
+	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/trainer/history"
 	"github.com/cifar-resnet/trainer/trainer/leaderboard"
