@@ -1,11 +1,12 @@
 package dataset
 
 import (
-	"github.com/cifar-resnet/trainer/config"
 	"math"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cifar-resnet/trainer/config"
 )
 
 var half = Normalization{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}

@@ -4,9 +4,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/graph/backend"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // bnCounter is a backend that counts the batch norm calls of the one it

@@ -4,9 +4,10 @@ import (
 	"fmt"
 
 	"github.com/chewxy/hm"
-	"github.com/cifar-resnet/trainer/graph/backend"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // BNState holds the running statistics of one batch norm layer. A training

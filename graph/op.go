@@ -7,10 +7,11 @@ import (
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
-	"github.com/cifar-resnet/trainer/graph/backend"
-	"github.com/cifar-resnet/trainer/graph/cpu"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
+	"github.com/cifar-resnet/trainer/graph/cpu"
 )
 
 // float is an element type of the tensors of this package.

@@ -2,10 +2,10 @@ package model
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 // convSpec describes a bias-free convolution and the batch norm after it.

@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/graph/cpu"
-	"gorgonia.org/tensor"
 )
 
 // counter is a backend that counts some calls of the CPU backend it wraps.

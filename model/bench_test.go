@@ -1,9 +1,10 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 // benchNet builds the reference network at batch 128 on random input.

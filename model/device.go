@@ -3,9 +3,10 @@ package model
 import (
 	"fmt"
 
-	"github.com/cifar-resnet/trainer/graph/backend"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // A model whose Backend is a device (backend.Device, such as a GPU's)

@@ -8,11 +8,12 @@ import (
 	"sync"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
-	"gorgonia.org/tensor"
 )
 
 var (

@@ -1,13 +1,14 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/config"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 // randomProbs returns n rows of NumClasses random probabilities.

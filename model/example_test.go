@@ -2,12 +2,12 @@ package model_test
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"log"
 	"os"
 	"path/filepath"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )

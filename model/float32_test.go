@@ -1,12 +1,13 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 // TestFloat32MatchesFloat64 runs the reference network at full size in

@@ -3,8 +3,9 @@ package model
 import (
 	"fmt"
 
-	"github.com/cifar-resnet/trainer/graph"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/cifar-resnet/trainer/graph"
 )
 
 // fusedConv is a convolution with its batch norm folded in (evaluation

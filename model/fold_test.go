@@ -1,15 +1,16 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/graph"
 )
 
 // TestFoldMatchesTrainingFormInEvalMode checks the rewrite of fold: an

@@ -24,14 +24,15 @@ package model
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/graph"
 	"github.com/cifar-resnet/trainer/graph/backend"
-	"gorgonia.org/tensor"
 )
 
 // Param is one learnable tensor. Its Value is shared by every graph built

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -9,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/config"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 func reference() config.Model { return config.Default().Model }

@@ -2,12 +2,13 @@ package model
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
-	"github.com/cifar-resnet/trainer/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/graph"
 )
 
 // Net is the model as one Gorgonia expression graph for a fixed batch size,

@@ -2,10 +2,10 @@ package model
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )

@@ -1,11 +1,11 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 func TestSoftmax(t *testing.T) {

@@ -1,12 +1,12 @@
 package model
 
 import (
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 )
 
 func TestMirror(t *testing.T) {

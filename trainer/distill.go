@@ -2,10 +2,10 @@ package trainer
 
 import (
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"slices"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/model"
 )

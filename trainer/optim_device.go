@@ -3,10 +3,11 @@ package trainer
 import (
 	"fmt"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda"
 	"github.com/cifar-resnet/trainer/graph/gpu"
-	"gorgonia.org/tensor"
 )
 
 // DeviceParam is one learnable tensor on a device as DeviceOptimizer

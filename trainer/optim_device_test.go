@@ -6,10 +6,11 @@ import (
 	"sync"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
-	"gorgonia.org/tensor"
 )
 
 var (

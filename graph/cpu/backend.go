@@ -14,8 +14,9 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/cifar-resnet/trainer/graph/backend"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // float is the element type every kernel of this package is written for.

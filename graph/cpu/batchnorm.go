@@ -3,8 +3,9 @@ package cpu
 import (
 	"math"
 
-	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/cpu/simd"
 )
 
 // bnRunning is the running statistics of a batch norm layer (see

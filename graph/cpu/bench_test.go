@@ -4,8 +4,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/graph/backend"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/backend"
 )
 
 // The hot shapes of the reference network at batch 128: stage 1 (16

@@ -3,8 +3,9 @@ package gpu
 import (
 	"fmt"
 
-	"github.com/cifar-resnet/trainer/graph/cuda"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
 )
 
 // Add sets a result to a + b for two float32 device tensors of one shape,

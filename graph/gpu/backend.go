@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"sync"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/graph/cuda"
 	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
-	"gorgonia.org/tensor"
 )
 
 // Backend computes the operations of package graph on a CUDA device. Its

@@ -13,11 +13,12 @@ import (
 	"os/exec"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/graph/backend"
 	"github.com/cifar-resnet/trainer/graph/cpu"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
-	"gorgonia.org/tensor"
 )
 
 var (

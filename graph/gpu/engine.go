@@ -7,9 +7,10 @@ import (
 	"sync"
 	"unsafe"
 
+	"gorgonia.org/tensor"
+
 	"github.com/cifar-resnet/trainer/graph/cuda"
 	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
-	"gorgonia.org/tensor"
 )
 
 // Engine allocates tensors in the memory of one CUDA device. It implements

@@ -6,10 +6,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/cifar-resnet/trainer/graph"
-	"github.com/cifar-resnet/trainer/graph/gpu"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/cifar-resnet/trainer/graph"
+	"github.com/cifar-resnet/trainer/graph/gpu"
 )
 
 // net is a small residual network as a Gorgonia graph: conv → BN+ReLU →

@@ -3,7 +3,6 @@ package onnx_test
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/cifar-resnet/trainer/dataset"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cifar-resnet/trainer/config"
+	"github.com/cifar-resnet/trainer/dataset"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 	"github.com/cifar-resnet/trainer/model/onnx"
