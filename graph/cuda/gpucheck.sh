@@ -30,7 +30,9 @@
 #  2. three epochs of training on the 10,000 images (1,000 held out), the
 #     default configuration and seed, once with device: cpu and once with
 #     device: cuda: the final loss and validation accuracy must agree
-#     within noise (loss within 5%, accuracy within 3 points);
+#     within noise (loss within 5%, accuracy within 3 points); trainer
+#     test of the cuda run's model gives the same validation accuracy on
+#     cuda and on cpu, and the cuda run resumes on the cpu;
 #  3. throughput at batch 128 and 512 (training and inference) of bench
 #     -device cuda, next to torch_ref.py bench --device cuda when python3
 #     with torch is there and to bench -device cpu on two cores
@@ -145,6 +147,32 @@ run)
 				printf "final loss cpu %s cuda %s (relative difference %.4f); val_acc cpu %s cuda %s (difference %.2f points)\n", $2, $9, dl, $5, $12, da
 				if (dl > 0.05 || da > 3) { print "FAIL: cpu and cuda runs differ by more than noise"; exit 1 }
 			}' || status=1
+		fi
+
+		echo "-- the cuda run's best model evaluated on cuda and on cpu"
+		for d in cuda cpu; do
+			timeout 300 "$work/trainer" test -checkpoint "$work/models-cuda/gpucheck-cuda.ckpt" -data "$work/data" \
+				-split val -device $d >"$res" 2>&1 || status=1
+			grep 'accuracy' "$res" | tail -n 2
+			result test_val_acc_$d "$(awk '/^val accuracy: / {sub("%", "", $3); print $3}' "$res")"
+		done
+		acc_cuda=$(value test_val_acc_cuda "$results")
+		acc_cpu=$(value test_val_acc_cpu "$results")
+		if [ -z "$acc_cuda" ] || [ "$acc_cuda" != "$acc_cpu" ]; then
+			echo "FAIL: trainer test gives '$acc_cuda' % on cuda and '$acc_cpu' % on cpu"
+			status=1
+		fi
+		echo "-- the cuda run resumed on cpu for a fourth epoch"
+		timeout 300 "$work/trainer" -config config.yaml -resume "$work/run-cuda/last.ckpt" -allow-schedule-change \
+			-set device=cpu -set seed=0 -set solver.epochs=4 \
+			-set data.dir="$work/data" -set data.download=false -set data.val_size=1000 \
+			-set output.name=gpucheck-cuda -set output.checkpoint_dir="$work/run-cuda" \
+			-set output.models_dir="$work/models-cuda" >"$res" 2>&1 || status=1
+		tail -n 5 "$res"
+		if [ "$(wc -l <"$work/run-cuda/history.csv")" != 5 ]; then
+			echo "FAIL: the resumed run's history has not 4 epochs"
+			cat "$work/run-cuda/history.csv"
+			status=1
 		fi
 
 		echo "== 3. throughput and device memory"
