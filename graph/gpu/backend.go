@@ -247,10 +247,24 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, y *tensor.Dense, st backend.BNR
 	if err != nil {
 		return err
 	}
-	if err := b.mod.BNStats(bn, sm, si, pm, pv, px); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	work, slices, err := b.bnWork(bn)
+	if err != nil {
+		return err
+	}
+	if err := b.mod.BNStats(bn, sm, si, pm, pv, px, work, slices); err != nil {
 		return err
 	}
 	return b.mod.BNApply(bn, py, px, pg, pb, sm, si, relu)
+}
+
+// bnWork returns the work buffer of the per-channel sums of batch norm bn
+// and the number of slices they are split into. The caller holds b.mu.
+func (b *Backend) bnWork(bn kernels.BN) (cuda.Ptr, int, error) {
+	slices := kernels.BNSlices(bn)
+	work, err := b.buffer("bnsums", uint64(kernels.BNWork(bn, slices))*sizeof64)
+	return work, slices, err
 }
 
 // BatchNormEval implements backend.Backend.
@@ -301,7 +315,13 @@ func (b *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BN
 	if a.err != nil {
 		return a.err
 	}
-	return b.mod.BNBackwardSums(bn, s1, s2, px, pdy, py, sm, si)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	work, slices, err := b.bnWork(bn)
+	if err != nil {
+		return err
+	}
+	return b.mod.BNBackwardSums(bn, s1, s2, px, pdy, py, sm, si, work, slices)
 }
 
 // BatchNormBackwardData implements backend.Backend.

@@ -5,21 +5,33 @@
 //
 // The batch statistics a training forward pass computes (mean, invstd =
 // 1/sqrt(var + eps)) are kept in double, C values each, and read by the
-// backward kernels. Per-channel kernels run one block of BLOCK threads per
-// channel: grid (C).
+// backward kernels. The per-channel sums over the N·HW values of a channel
+// take two kernels, so that a large batch occupies the whole GPU: a
+// partial kernel on the grid (C, S) whose block (c, s) sums slice s of
+// channel c (slice_range) into part[2(c·S + s)] and part[2(c·S + s) + 1],
+// and a finishing kernel, one thread per channel (launch Grid1(C)), that
+// adds the S partial sums in order.
 #include "common.cuh"
 
-// bn_stats_f32 computes the batch mean and invstd of each channel of x
-// (N×C×HW) and updates the running statistics run_mean and run_var in
-// place. The sums are taken around the channel's first value, which keeps
+// slice_range returns in [*lo, *hi) the part of [0, n) that slice
+// blockIdx.y of gridDim.y sums: equal parts, the last one shorter (or
+// empty).
+__device__ void slice_range(int n, int *lo, int *hi) {
+	long long per = ((long long)n + gridDim.y - 1) / gridDim.y;
+	*lo = (int)min((long long)n, blockIdx.y * per);
+	*hi = (int)min((long long)n, *lo + per);
+}
+
+// bn_stats_partial_f32 sums d = x - ref and d² over its slice of channel
+// c of x (N×C×HW), ref being the channel's first value, which keeps
 // Σd² - (Σd)²/m well conditioned.
-KERNEL void bn_stats_f32(double *mean, double *invstd, float *run_mean, float *run_var,
-		const float *x, int N, int C, int HW, double momentum, double eps) {
+KERNEL void bn_stats_partial_f32(double *part, const float *x, int N, int C, int HW) {
 	__shared__ double sh[BLOCK];
-	int c = blockIdx.x;
+	int c = blockIdx.x, lo, hi;
+	slice_range(N * HW, &lo, &hi);
 	double ref = x[(long long)c * HW];
 	double s = 0, sq = 0;
-	for (int i = threadIdx.x; i < N * HW; i += BLOCK) {
+	for (int i = lo + threadIdx.x; i < hi; i += BLOCK) {
 		double d = x[((long long)(i / HW) * C + c) * HW + i % HW] - ref;
 		s += d;
 		sq += d * d;
@@ -27,6 +39,24 @@ KERNEL void bn_stats_f32(double *mean, double *invstd, float *run_mean, float *r
 	double sum = block_sum(s, sh);
 	double sumsq = block_sum(sq, sh);
 	if (threadIdx.x == 0) {
+		long long j = 2 * ((long long)c * gridDim.y + blockIdx.y);
+		part[j] = sum;
+		part[j + 1] = sumsq;
+	}
+}
+
+// bn_stats_finish_f32 computes the batch mean and invstd of each channel
+// from the S partial sums of bn_stats_partial_f32 and updates the running
+// statistics run_mean and run_var in place.
+KERNEL void bn_stats_finish_f32(double *mean, double *invstd, float *run_mean, float *run_var,
+		const double *part, const float *x, int N, int C, int HW, int S, double momentum, double eps) {
+	GRID_STRIDE(c, C) {
+		double sum = 0, sumsq = 0;
+		for (int s = 0; s < S; s++) {
+			sum += part[2 * ((long long)c * S + s)];
+			sumsq += part[2 * ((long long)c * S + s) + 1];
+		}
+		double ref = x[(long long)c * HW];
 		double m = (double)N * HW;
 		double mu = ref + sum / m;
 		double ss = fmax(0.0, sumsq - sum * sum / m);
@@ -64,18 +94,17 @@ KERNEL void bn_apply_f32(float *y, const float *x, const float *gamma, const flo
 	}
 }
 
-// bn_backward_sums_f32 computes per channel sum_dy = Σ dy and
-// sum_dy_xhat = Σ dy·x̂, x̂ = (x - mean)·invstd, over the N·HW values of
-// the channel. When y is not null (batch norm fused with ReLU, y its
+// bn_backward_sums_partial_f32 sums dy and dy·(x - mean) over its slice
+// of channel c. When y is not null (batch norm fused with ReLU, y its
 // output), dy counts only where y > 0.
-KERNEL void bn_backward_sums_f32(double *sum_dy, double *sum_dy_xhat, const float *x,
-		const float *dy, const float *y, const double *mean, const double *invstd,
-		int N, int C, int HW) {
+KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const float *dy, const float *y,
+		const double *mean, int N, int C, int HW) {
 	__shared__ double sh[BLOCK];
-	int c = blockIdx.x;
+	int c = blockIdx.x, lo, hi;
+	slice_range(N * HW, &lo, &hi);
 	double mu = mean[c];
 	double a = 0, b = 0;
-	for (int i = threadIdx.x; i < N * HW; i += BLOCK) {
+	for (int i = lo + threadIdx.x; i < hi; i += BLOCK) {
 		long long j = ((long long)(i / HW) * C + c) * HW + i % HW;
 		if (y && !(y[j] > 0.f)) continue;
 		a += dy[j];
@@ -84,8 +113,25 @@ KERNEL void bn_backward_sums_f32(double *sum_dy, double *sum_dy_xhat, const floa
 	double sa = block_sum(a, sh);
 	double sb = block_sum(b, sh);
 	if (threadIdx.x == 0) {
-		sum_dy[c] = sa;
-		sum_dy_xhat[c] = sb * invstd[c];
+		long long j = 2 * ((long long)c * gridDim.y + blockIdx.y);
+		part[j] = sa;
+		part[j + 1] = sb;
+	}
+}
+
+// bn_backward_sums_finish_f32 computes per channel sum_dy = Σ dy and
+// sum_dy_xhat = Σ dy·x̂, x̂ = (x - mean)·invstd, from the S partial sums of
+// bn_backward_sums_partial_f32.
+KERNEL void bn_backward_sums_finish_f32(double *sum_dy, double *sum_dy_xhat, const double *part,
+		const double *invstd, int C, int S) {
+	GRID_STRIDE(c, C) {
+		double a = 0, b = 0;
+		for (int s = 0; s < S; s++) {
+			a += part[2 * ((long long)c * S + s)];
+			b += part[2 * ((long long)c * S + s) + 1];
+		}
+		sum_dy[c] = a;
+		sum_dy_xhat[c] = b * invstd[c];
 	}
 }
 

@@ -60,10 +60,7 @@ func TestBatchNormTraining(t *testing.T) {
 	runMean, runVar := []float32{0.5, -1, 0, 2}, []float32{1, 2, 0.5, 3}
 	n := len(x)
 	px, pg, pb := up(t, x), up(t, gamma), up(t, beta)
-	prm, prv := up(t, runMean), up(t, runVar)
 	pmean, pinv := buf(t, 8*b.C), buf(t, 8*b.C)
-	check(t, m.BNStats(b, pmean, pinv, prm, prv, px))
-
 	mean, variance, unbiased := bnStatsRef(b, x)
 	invstd := make([]float64, b.C)
 	wantRM, wantRV := make([]float64, b.C), make([]float64, b.C)
@@ -72,15 +69,26 @@ func TestBatchNormTraining(t *testing.T) {
 		wantRM[c] = (1-b.Momentum)*float64(runMean[c]) + b.Momentum*mean[c]
 		wantRV[c] = (1-b.Momentum)*float64(runVar[c]) + b.Momentum*unbiased[c]
 	}
-	near(t, "saved mean", down[float64](t, pmean, b.C), mean, 1e-12)
-	near(t, "saved invstd", down[float64](t, pinv, b.C), invstd, 1e-9)
-	near(t, "running mean", down[float32](t, prm, b.C), wantRM, 1e-6)
-	near(t, "running var", down[float32](t, prv, b.C), wantRV, 1e-6)
+	// Each channel's 300 values in one slice, in 7 (43 each, the last
+	// 42) and in 400 (one each, the last 100 empty).
+	for _, slices := range []int{1, 7, 400} {
+		name := fmt.Sprintf("%d slices: ", slices)
+		prm, prv := up(t, runMean), up(t, runVar)
+		work := buf(t, 8*kernels.BNWork(b, slices))
+		check(t, m.BNStats(b, pmean, pinv, prm, prv, px, work, slices))
+		near(t, name+"saved mean", down[float64](t, pmean, b.C), mean, 1e-12)
+		near(t, name+"saved invstd", down[float64](t, pinv, b.C), invstd, 1e-9)
+		near(t, name+"running mean", down[float32](t, prm, b.C), wantRM, 1e-6)
+		near(t, name+"running var", down[float32](t, prv, b.C), wantRV, 1e-6)
+	}
+	prm, prv := up(t, runMean), up(t, runVar)
+	slices := 3 // 100 values each
+	work := buf(t, 8*kernels.BNWork(b, slices))
 
 	// The rest on a well-conditioned input.
 	x = bnInput(b, false)
 	px = up(t, x)
-	check(t, m.BNStats(b, pmean, pinv, prm, prv, px))
+	check(t, m.BNStats(b, pmean, pinv, prm, prv, px, work, slices))
 	mean, variance, _ = bnStatsRef(b, x)
 	for c := range b.C {
 		invstd[c] = 1 / math.Sqrt(variance[c]+b.Epsilon)
@@ -109,7 +117,7 @@ func TestBatchNormTraining(t *testing.T) {
 		}
 		sums := buf(t, 16*b.C)
 		sumDy, sumDyXhat := sums, sums.Add(uint64(8*b.C))
-		check(t, m.BNBackwardSums(b, sumDy, sumDyXhat, px, pdy, yArg, pmean, pinv))
+		check(t, m.BNBackwardSums(b, sumDy, sumDyXhat, px, pdy, yArg, pmean, pinv, work, slices))
 		wantSdy, wantSdxh := make([]float64, b.C), make([]float64, b.C)
 		masked := make([]float64, n)
 		for i, d := range dy {
@@ -188,4 +196,23 @@ func TestConvBNFold(t *testing.T) {
 		y[i] = math.Max(s*(y[i]-float64(runMean[k]))+float64(beta[k])+float64(skip[i]), 0)
 	}
 	near(t, "folded conv+bn+add+relu", down[float32](t, py, ny), y, 1e-5)
+}
+
+func TestBNSlices(t *testing.T) {
+	for _, c := range []struct {
+		b    kernels.BN
+		want int
+	}{
+		{kernels.BN{N: 512, C: 16, HW: 32 * 32}, 32},  // 512 blocks of 16,384 values
+		{kernels.BN{N: 512, C: 32, HW: 16 * 16}, 16},  // 512 blocks of 8,192 values
+		{kernels.BN{N: 128, C: 16, HW: 32 * 32}, 32},  // 512 blocks of 4,096 values
+		{kernels.BN{N: 128, C: 32, HW: 16 * 16}, 8},   // at least 4,096 values each
+		{kernels.BN{N: 3, C: 4, HW: 100}, 1},          // fewer than 4,096 values
+		{kernels.BN{N: 4096, C: 2048, HW: 1024}, 1},   // more channels than 512
+		{kernels.BN{N: 1 << 20, C: 1, HW: 1024}, 512}, // one channel
+	} {
+		if got := kernels.BNSlices(c.b); got != c.want {
+			t.Errorf("BNSlices(%+v) = %d, want %d", c.b, got, c.want)
+		}
+	}
 }

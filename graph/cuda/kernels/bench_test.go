@@ -111,9 +111,11 @@ func BenchmarkBatchNorm(b *testing.B) {
 	stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
 	mean, invstd := stats, stats.Add(uint64(8*bn.C))
 	sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
+	slices := kernels.BNSlices(bn)
+	work := bbuf(b, 2*kernels.BNWork(bn, slices)) // doubles
 	b.Run("forward", func(b *testing.B) {
 		run(b, func() error {
-			if err := m.BNStats(bn, mean, invstd, rm, rv, x); err != nil {
+			if err := m.BNStats(bn, mean, invstd, rm, rv, x, work, slices); err != nil {
 				return err
 			}
 			return m.BNApply(bn, y, x, gamma, beta, mean, invstd, true)
@@ -121,7 +123,7 @@ func BenchmarkBatchNorm(b *testing.B) {
 	})
 	b.Run("backward", func(b *testing.B) {
 		run(b, func() error {
-			if err := m.BNBackwardSums(bn, sdy, sdxh, x, dy, y, mean, invstd); err != nil {
+			if err := m.BNBackwardSums(bn, sdy, sdxh, x, dy, y, mean, invstd, work, slices); err != nil {
 				return err
 			}
 			return m.BNBackwardData(bn, dx, x, dy, y, gamma, mean, invstd, sdy, sdxh)

@@ -387,14 +387,42 @@ func (b BN) check() error {
 	return checkSize("batch norm", b.N*b.C*b.HW)
 }
 
-// BNStats computes the batch mean and invstd = 1/sqrt(var + ε) of each
-// channel of x into mean and invstd (C doubles each) and updates the
-// running statistics runMean and runVar (C floats each) in place.
-func (m *Module) BNStats(b BN, mean, invstd, runMean, runVar, x cuda.Ptr) error {
+// BNSlices is the number of slices BNStats and BNBackwardSums split each
+// channel's N·HW values into: enough blocks to occupy a large GPU (about
+// 512 over the C channels), each slice summing at least 4096 values.
+func BNSlices(b BN) int {
+	return max(1, min((512+b.C-1)/b.C, b.N*b.HW/4096))
+}
+
+// BNWork is the number of doubles of the work buffer BNStats and
+// BNBackwardSums need for slices slices: two per channel and slice.
+func BNWork(b BN, slices int) int { return 2 * b.C * slices }
+
+// bnSums queues the two kernels of a per-channel sum: partial on the grid
+// (C, slices), then finish on one thread per channel.
+func (m *Module) bnSums(b BN, slices int, work cuda.Ptr, partial string, pargs []any, finish string, fargs []any) error {
 	if err := b.check(); err != nil {
 		return err
 	}
-	return m.launch("bn_stats_f32", cuda.Dim3{X: b.C, Y: 1, Z: 1}, mean, invstd, runMean, runVar, x, b.N, b.C, b.HW, b.Momentum, b.Epsilon)
+	if slices < 1 || slices > cuda.MaxGrid.Y || work == 0 {
+		return fmt.Errorf("kernels: %s: %d slices (want 1 to %d) and a work buffer of %d doubles (got address %#x)",
+			partial, slices, cuda.MaxGrid.Y, BNWork(b, max(slices, 1)), uint64(work))
+	}
+	if err := m.launch(partial, cuda.Dim3{X: b.C, Y: slices, Z: 1}, append([]any{work}, pargs...)...); err != nil {
+		return err
+	}
+	return m.launch1(finish, b.C, fargs...)
+}
+
+// BNStats computes the batch mean and invstd = 1/sqrt(var + ε) of each
+// channel of x into mean and invstd (C doubles each) and updates the
+// running statistics runMean and runVar (C floats each) in place, summing
+// each channel in slices slices (BNSlices) whose partial sums go to work
+// (BNWork(b, slices) doubles).
+func (m *Module) BNStats(b BN, mean, invstd, runMean, runVar, x, work cuda.Ptr, slices int) error {
+	return m.bnSums(b, slices, work,
+		"bn_stats_partial_f32", []any{x, b.N, b.C, b.HW},
+		"bn_stats_finish_f32", []any{mean, invstd, runMean, runVar, work, x, b.N, b.C, b.HW, slices, b.Momentum, b.Epsilon})
 }
 
 // BNEvalStats sets mean and invstd (C doubles each) from the running
@@ -418,12 +446,11 @@ func (m *Module) BNApply(b BN, y, x, gamma, beta, mean, invstd cuda.Ptr, relu bo
 
 // BNBackwardSums computes per channel Σdy and Σdy·x̂ (C doubles each) for
 // the backward kernels; when y is not 0 (batch norm fused with ReLU, y its
-// output) dy counts only where y > 0.
-func (m *Module) BNBackwardSums(b BN, sumDy, sumDyXhat, x, dy, y, mean, invstd cuda.Ptr) error {
-	if err := b.check(); err != nil {
-		return err
-	}
-	return m.launch("bn_backward_sums_f32", cuda.Dim3{X: b.C, Y: 1, Z: 1}, sumDy, sumDyXhat, x, dy, y, mean, invstd, b.N, b.C, b.HW)
+// output) dy counts only where y > 0. The slices and work are BNStats'.
+func (m *Module) BNBackwardSums(b BN, sumDy, sumDyXhat, x, dy, y, mean, invstd, work cuda.Ptr, slices int) error {
+	return m.bnSums(b, slices, work,
+		"bn_backward_sums_partial_f32", []any{x, dy, y, mean, b.N, b.C, b.HW},
+		"bn_backward_sums_finish_f32", []any{sumDy, sumDyXhat, work, invstd, b.C, slices})
 }
 
 // BNBackwardParams writes the gradients of γ and β (C floats each; a zero
