@@ -116,8 +116,15 @@ func (m *Model) statsToDevice() error {
 // A nil *deviceNet, or one with a nil dev, is a net on the host.
 type deviceNet struct {
 	dev  backend.Device
-	ups  [][2]*tensor.Dense // host buffer, device copy
+	ups  []upload
 	down map[*G.Node][]float32
+}
+
+// upload is a host buffer of a net and its device copy, or the error of
+// allocating that copy.
+type upload struct {
+	host, dev *tensor.Dense
+	err       error
 }
 
 // newDeviceNet returns the device side of n: nil on the host.
@@ -140,21 +147,20 @@ func (d *deviceNet) bind(h *tensor.Dense) *tensor.Dense {
 		return h
 	}
 	v, err := d.dev.NewTensor(h.Dtype(), h.Shape().Clone()...)
+	d.ups = append(d.ups, upload{host: h, dev: v, err: err})
 	if err != nil {
-		d.ups = append(d.ups, [2]*tensor.Dense{h, nil})
 		return h
 	}
-	d.ups = append(d.ups, [2]*tensor.Dense{h, v})
 	return v
 }
 
 // upload copies the host buffers to the device.
 func (d *deviceNet) upload() error {
 	for _, u := range d.ups {
-		if u[1] == nil {
-			return fmt.Errorf("input of shape %v: no device memory for it", u[0].Shape())
+		if u.err != nil {
+			return fmt.Errorf("input of shape %v: %w", u.host.Shape(), u.err)
 		}
-		if err := d.dev.Upload(u[1], u[0].Data()); err != nil {
+		if err := d.dev.Upload(u.dev, u.host.Data()); err != nil {
 			return err
 		}
 	}

@@ -360,8 +360,8 @@ func (n *Net) Close() error {
 			err = e
 		}
 		for _, u := range n.dev.ups {
-			if u[1] != nil {
-				if e := n.dev.dev.Release(u[1]); err == nil {
+			if u.dev != nil {
+				if e := n.dev.dev.Release(u.dev); err == nil {
 					err = e
 				}
 			}

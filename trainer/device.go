@@ -64,11 +64,15 @@ func (d *Device) Close() error {
 	return d.GPU.Close()
 }
 
+// batchSizeKey is the configuration key of the training batch size.
+const batchSizeKey = "solver.batch_size"
+
 // OutOfMemory returns err, or for an error of a device that ran out of
-// memory an error that names the batch size and what to do.
-func (d *Device) OutOfMemory(err error, batch int) error {
+// memory an error that names the batch size and the setting that lowers
+// it (solver.batch_size for training, -batch for cmd/bench).
+func (d *Device) OutOfMemory(err error, batch int, setting string) error {
 	if err == nil || !errors.Is(err, cuda.ErrorOutOfMemory) {
 		return err
 	}
-	return fmt.Errorf("out of device memory on %v at batch size %d; lower solver.batch_size: %w", d, batch, err)
+	return fmt.Errorf("out of device memory on %v at batch size %d; lower %s: %w", d, batch, setting, err)
 }

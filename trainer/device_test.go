@@ -18,16 +18,16 @@ func TestOutOfMemoryNamesBatch(t *testing.T) {
 		t.Fatal("allocating twice the device's memory succeeded")
 	}
 	wrapped := fmt.Errorf("model: run: %w", fmt.Errorf("graph: Conv2D: %w", oom))
-	err := d.OutOfMemory(wrapped, 4096)
+	err := d.OutOfMemory(wrapped, 4096, "solver.batch_size")
 	want := fmt.Sprintf("out of device memory on %v at batch size 4096; lower solver.batch_size: %v", be.Device(), wrapped)
 	if err == nil || err.Error() != want {
 		t.Errorf("OutOfMemory: %v, want %s", err, want)
 	}
 	other := errors.New("model: run: something else")
-	if got := d.OutOfMemory(other, 4096); got != other {
+	if got := d.OutOfMemory(other, 4096, "solver.batch_size"); got != other {
 		t.Errorf("another error became %v", got)
 	}
-	if got := d.OutOfMemory(nil, 4096); got != nil {
+	if got := d.OutOfMemory(nil, 4096, "solver.batch_size"); got != nil {
 		t.Errorf("no error became %v", got)
 	}
 }

@@ -107,7 +107,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 		return nil, fmt.Errorf("trainer: the validation set is empty (data.val_size must be > 0)")
 	}
 	if train.Len() < cfg.Solver.BatchSize {
-		return nil, fmt.Errorf("trainer: the training set has %d images, fewer than solver.batch_size = %d", train.Len(), cfg.Solver.BatchSize)
+		return nil, fmt.Errorf("trainer: the training set has %d images, fewer than %s = %d", train.Len(), batchSizeKey, cfg.Solver.BatchSize)
 	}
 	s := &Solver{Config: cfg, Model: m, TrainSet: train, ValSet: val}
 	s.checkpoints = Checkpoints{Dir: cfg.Output.CheckpointDir}
@@ -307,7 +307,7 @@ func (s *Solver) Train(ctx context.Context, numEpochs int) error {
 			net, err = s.Model.Build(s.Config.Solver.BatchSize, true)
 		}
 		if err != nil {
-			return s.device.OutOfMemory(err, s.Config.Solver.BatchSize)
+			return s.device.OutOfMemory(err, s.Config.Solver.BatchSize, batchSizeKey)
 		}
 		s.net = net
 	}
@@ -404,7 +404,7 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 			}
 		}
 		if err := s.net.Run(); err != nil {
-			return s.device.OutOfMemory(err, s.net.Batch)
+			return s.device.OutOfMemory(err, s.net.Batch, batchSizeKey)
 		}
 		loss := s.net.LossValue()
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -416,7 +416,7 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 				s.devParams[i] = DeviceParam{Name: p.Name, Data: s.Model.DeviceValue(i), Grad: s.net.DeviceGradient(i), Decay: p.Decay}
 			}
 			if err := s.devOpt.Step(s.devParams, s.LR()); err != nil {
-				return s.device.OutOfMemory(err, s.net.Batch)
+				return s.device.OutOfMemory(err, s.net.Batch, batchSizeKey)
 			}
 		} else {
 			for i := range s.params {

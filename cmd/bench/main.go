@@ -68,7 +68,7 @@ func run(args []string, w io.Writer) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	net, err := m.Build(*batch, true)
 	if err != nil {
-		return dev.OutOfMemory(err, *batch)
+		return dev.OutOfMemory(err, *batch, "-batch")
 	}
 	defer net.Close()
 	x := net.Input()
@@ -93,7 +93,7 @@ func run(args []string, w io.Writer) error {
 	steps := 0
 	counted := func() error {
 		if err := step(); err != nil {
-			return dev.OutOfMemory(err, *batch)
+			return dev.OutOfMemory(err, *batch, "-batch")
 		}
 		steps++
 		if dev.GPU != nil && (steps == 10 || steps == 200) {
@@ -114,11 +114,11 @@ func run(args []string, w io.Writer) error {
 	}
 	eval, err := m.Build(*batch, false)
 	if err != nil {
-		return dev.OutOfMemory(err, *batch)
+		return dev.OutOfMemory(err, *batch, "-batch")
 	}
 	defer eval.Close()
 	copy(eval.Input(), x)
-	inferRate, err := timeIt(3, *iters, *batch, func() error { return dev.OutOfMemory(eval.Run(), *batch) }, dev)
+	inferRate, err := timeIt(3, *iters, *batch, func() error { return dev.OutOfMemory(eval.Run(), *batch, "-batch") }, dev)
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
+	"github.com/cifar-resnet/trainer/graph/cuda"
 	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 )
 
@@ -53,14 +55,13 @@ func TestHelpExitsZero(t *testing.T) {
 // device emu.OpenDevice picks (a GPU, else the CPU emulator): it reports
 // the device and the device memory after 10 steps.
 func TestDeviceOutput(t *testing.T) {
-	dev, _, err := emu.OpenDevice()
+	_, _, err := openDevice()
 	if errors.Is(err, emu.ErrNoCompiler) {
 		t.Skipf("no GPU and %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.Close()
 	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
 	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
 	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
@@ -82,5 +83,41 @@ func TestDeviceOutput(t *testing.T) {
 		if v, err := strconv.ParseFloat(f[1], 64); err != nil || v <= 0 {
 			t.Errorf("%s = %q, want a positive number", key, f[1])
 		}
+	}
+}
+
+// The device the tests of this package share: emu.OpenDevice picks it
+// once per process, before anything loads the driver.
+var (
+	devOnce sync.Once
+	dev     *cuda.Device
+	devKind string
+	devErr  error
+)
+
+func openDevice() (*cuda.Device, string, error) {
+	devOnce.Do(func() { dev, devKind, devErr = emu.OpenDevice() })
+	return dev, devKind, devErr
+}
+
+// TestDeviceOutOfMemory asks the emulator (1 GiB of device memory) for a
+// batch that does not fit: bench must fail with an error that names the
+// batch size and -batch, not crash.
+func TestDeviceOutOfMemory(t *testing.T) {
+	_, kind, err := openDevice()
+	if errors.Is(err, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind != "CPU emulator" {
+		t.Skip("a GPU has more memory than this test can fill quickly")
+	}
+	var out bytes.Buffer
+	err = run([]string{"-device", "cuda", "-batch", "100000", "-iters", "1"}, &out)
+	want := "out of device memory on cuda:0 (CUDA emulator (CPU), compute 9.0, 1.0 GiB) at batch size 100000; lower -batch: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, cuda.ErrorOutOfMemory) {
+		t.Fatalf("batch 100000 on the emulator: got %v, want an error starting %q", err, want)
 	}
 }
