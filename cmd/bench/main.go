@@ -11,7 +11,10 @@
 // -device cuda, two lines with the device memory in use after 10 and
 // after 200 training steps (device_mem_after_10_steps_mib,
 // device_mem_after_200_steps_mib; the second only when that many steps
-// ran: 3 warm-up steps plus -iters).
+// ran: 3 warm-up steps plus -iters), and with -profile one line per kernel,
+// "kernel NAME L launches T ms per training step P %", the longest first:
+// each kernel timed alone (the device idle before and after it) over 10
+// training steps, after the timed ones.
 package main
 
 import (
@@ -28,6 +31,7 @@ import (
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/dataset"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
 	"github.com/cifar-resnet/trainer/model"
 	"github.com/cifar-resnet/trainer/trainer"
 )
@@ -42,6 +46,7 @@ func run(args []string, w io.Writer) error {
 	batch := fs.Int("batch", 128, "images per step")
 	iters := fs.Int("iters", 20, "timed steps")
 	devName := fs.String("device", "cpu", "where to compute: cpu or cuda")
+	profile := fs.Bool("profile", false, "with -device cuda, also time each kernel over 10 training steps, one at a time, and print the times per step")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +59,9 @@ func run(args []string, w io.Writer) error {
 	}
 	if *batch <= 0 || *iters <= 0 {
 		return fmt.Errorf("-batch and -iters must be positive")
+	}
+	if *profile && *devName != "cuda" {
+		return fmt.Errorf("-profile times the kernels of -device cuda, not of %s", *devName)
 	}
 	dev, err := trainer.OpenDevice(*devName)
 	if err != nil {
@@ -122,11 +130,31 @@ func run(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var prof []kernels.KernelTime
+	const profSteps = 10
+	if *profile && dev.GPU != nil {
+		dev.GPU.Kernels().StartProfile()
+		for range profSteps {
+			if err := step(); err != nil {
+				dev.GPU.Kernels().StopProfile()
+				return dev.OutOfMemory(err, *batch, "-batch")
+			}
+		}
+		prof = dev.GPU.Kernels().StopProfile()
+	}
 	fmt.Fprintf(w, "go %s GOMAXPROCS=%d device=%s arch=%s params=%d batch=%d iters=%d\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), dev, arch(cfg.Model), m.Capacity(), *batch, *iters)
 	fmt.Fprintf(w, "peak_rss_mib %.1f\n", peakRSS())
 	for _, l := range mem {
 		fmt.Fprintln(w, l)
+	}
+	var total time.Duration
+	for _, k := range prof {
+		total += k.Time
+	}
+	for _, k := range prof {
+		fmt.Fprintf(w, "kernel %-32s %5.1f launches %8.3f ms per training step %5.1f %%\n",
+			k.Name, float64(k.Launches)/profSteps, k.Time.Seconds()*1000/profSteps, 100*k.Time.Seconds()/total.Seconds())
 	}
 	fmt.Fprintf(w, "train_img_per_s %.1f\n", trainRate)
 	fmt.Fprintf(w, "infer_img_per_s %.1f\n", inferRate)

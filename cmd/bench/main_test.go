@@ -121,3 +121,56 @@ func TestDeviceOutOfMemory(t *testing.T) {
 		t.Fatalf("batch 100000 on the emulator: got %v, want an error starting %q", err, want)
 	}
 }
+
+// TestDeviceProfile runs the tiny benchmark of TestDeviceOutput with
+// -profile: one line per kernel, every kernel of a training step there,
+// the shares adding up to 100 %.
+func TestDeviceProfile(t *testing.T) {
+	_, _, err := openDevice()
+	if errors.Is(err, emu.ErrNoCompiler) {
+		t.Skipf("no GPU and %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
+	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
+	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := run([]string{"-config", cfg, "-device", "cuda", "-batch", "1", "-iters", "1", "-profile"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	kernels := map[string]float64{}
+	share := 0.0
+	for _, l := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != "kernel" {
+			continue
+		}
+		// kernel NAME L launches T ms per training step P %
+		if len(f) != 11 || f[3] != "launches" || f[10] != "%" {
+			t.Fatalf("line %q", l)
+		}
+		n, err1 := strconv.ParseFloat(f[2], 64)
+		p, err2 := strconv.ParseFloat(f[9], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("line %q: %v, %v", l, err1, err2)
+		}
+		kernels[f[1]] = n
+		share += p
+	}
+	// The stem, then one block of two 3×3 convolutions and a 1×1
+	// projection: 4 forward convolutions and 3 data gradients (the stem
+	// has none) per step, all with 16-row tiles (2 channels).
+	if kernels["conv_forward_m16_f32"] != 4 || kernels["conv_backward_data_m16_f32"] != 3 || kernels["sgd_f32"] == 0 {
+		t.Errorf("launches per step: %v", kernels)
+	}
+	if share < 99.5 || share > 100.5 {
+		t.Errorf("the shares add up to %.1f %%", share)
+	}
+	if err := run([]string{"-profile"}, &out); err == nil || err.Error() != "-profile times the kernels of -device cuda, not of cpu" {
+		t.Errorf("-profile on the CPU: %v", err)
+	}
+}

@@ -38,7 +38,7 @@
 #     with torch is there and to bench -device cpu on two cores
 #     (GOMAXPROCS=2, and taskset where there is one), and the device memory
 #     bench reports after 10 and after 200 training steps, which must be
-#     equal.
+#     equal; and each kernel's time in a training step (bench -profile).
 #
 # readme FILE rewrites the GPU table of README.md (between the gpu:begin
 # and gpu:end markers; $README names another file) from FILE, the
@@ -184,7 +184,7 @@ run)
 		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
 			echo "-- batch $b: bench -device cuda"
-			timeout 300 "$work/bench" -device cuda -batch "$b" -iters 200 >"$res" 2>&1 || status=1
+			timeout 300 "$work/bench" -device cuda -batch "$b" -iters 200 -profile >"$res" 2>&1 || status=1
 			cat "$res"
 			result params "$(tr ' ' '\n' <"$res" | sed -n 's/^params=//p' | head -1)"
 			result go "$(awk '$1 == "go" {print $2}' "$res")"

@@ -451,3 +451,30 @@ func TestFilterSplits(t *testing.T) {
 		t.Errorf("FilterSplitsTile(%+v, 64) = %d, want 86", g, got)
 	}
 }
+
+func TestProfile(t *testing.T) {
+	m := module(t)
+	p := buf(t, 4*1000)
+	m.StartProfile()
+	check(t, m.Fill(p, 1, 1000))
+	check(t, m.Fill(p, 2, 1000))
+	check(t, m.Add(p, p, p, 1000))
+	prof := m.StopProfile()
+	launches := map[string]int{}
+	for i, k := range prof {
+		launches[k.Name] = k.Launches
+		if k.Time <= 0 || i > 0 && k.Time > prof[i-1].Time {
+			t.Errorf("profile %v: times must be positive, the longest first", prof)
+		}
+	}
+	if len(prof) != 2 || launches["fill_f32"] != 2 || launches["add_f32"] != 1 {
+		t.Errorf("profile %v: want fill_f32 launched twice and add_f32 once", prof)
+	}
+	if got := down[float32](t, p, 1000)[999]; got != 4 {
+		t.Errorf("the profiled kernels computed %v, want 2 + 2", got)
+	}
+	check(t, m.Fill(p, 1, 1000))
+	if prof := m.StopProfile(); len(prof) != 0 {
+		t.Errorf("launches after StopProfile are profiled: %v", prof)
+	}
+}

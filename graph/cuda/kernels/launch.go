@@ -1,8 +1,13 @@
 package kernels
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/cifar-resnet/trainer/graph/cuda"
 )
@@ -21,6 +26,50 @@ type Module struct {
 	// each launch before it is queued; its error, if any, is returned
 	// instead of launching.
 	trace func(name string, grid cuda.Dim3) error
+
+	// profMu guards prof, the kernel times while profiling is on (nil
+	// when it is off).
+	profMu sync.Mutex
+	prof   map[string]*KernelTime
+}
+
+// KernelTime is the time one kernel of a module took while profiling was
+// on: how many times it was launched, and the wall time from the device
+// being idle before each launch to the device being idle after it.
+type KernelTime struct {
+	Name     string
+	Launches int
+	Time     time.Duration
+}
+
+// StartProfile makes every later launch wait for the device to be idle
+// before and after it and records the time in between, until StopProfile;
+// it discards any earlier profile. This serialises the host and the
+// device, so a profiled run is slower, and each kernel's time includes
+// the latency of a launch and a synchronisation (some microseconds).
+func (m *Module) StartProfile() {
+	m.profMu.Lock()
+	defer m.profMu.Unlock()
+	m.prof = map[string]*KernelTime{}
+}
+
+// StopProfile ends profiling and returns the time of each kernel launched
+// since StartProfile, the longest total first (then by name).
+func (m *Module) StopProfile() []KernelTime {
+	m.profMu.Lock()
+	defer m.profMu.Unlock()
+	var ts []KernelTime
+	for _, t := range m.prof {
+		ts = append(ts, *t)
+	}
+	m.prof = nil
+	slices.SortFunc(ts, func(a, b KernelTime) int {
+		if c := cmp.Compare(b.Time, a.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return ts
 }
 
 // Load loads the embedded fatbin on dev and looks up every kernel.
@@ -59,9 +108,31 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 			return err
 		}
 	}
+	m.profMu.Lock()
+	defer m.profMu.Unlock()
+	if m.prof == nil {
+		if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
+			return fmt.Errorf("kernels: %w", err)
+		}
+		return nil
+	}
+	if err := m.dev.Synchronize(); err != nil {
+		return fmt.Errorf("kernels: before %s: %w", name, err)
+	}
+	start := time.Now()
 	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
 		return fmt.Errorf("kernels: %w", err)
 	}
+	if err := m.dev.Synchronize(); err != nil {
+		return fmt.Errorf("kernels: %s: %w", name, err)
+	}
+	t := m.prof[name]
+	if t == nil {
+		t = &KernelTime{Name: name}
+		m.prof[name] = t
+	}
+	t.Launches++
+	t.Time += time.Since(start)
 	return nil
 }
 
