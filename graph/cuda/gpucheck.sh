@@ -15,7 +15,9 @@
 # GPU machine does not have otherwise. bin/ is ignored by git: carry bin/gpu
 # to the GPU machine.
 #
-# run unpacks them into a temporary directory and writes its log to
+# run unpacks them into a temporary directory and, within
+# $GPUCHECK_SECONDS (default 540; a step still running then is stopped and
+# fails), writes its log to
 # $OUT/gpucheck.log (or bin/gpu/gpucheck.log without $OUT), with one
 # "== " line per part and "== status 0" at the end when every check
 # passed, and the measurements, one "key value" line each, to
@@ -90,12 +92,23 @@ run)
 		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * 2000)) count=2000 2>/dev/null
 	done
 	: >"$results"
+	# Every step gets at most its own limit and what is left of
+	# $GPUCHECK_SECONDS (default 540, under the 600 a device command may
+	# run), so that a step that hangs costs the steps after it but not
+	# the log and results: limit N prints min(N, seconds left), at least 1.
+	deadline=$(($(date +%s) + ${GPUCHECK_SECONDS:-540}))
+	limit() {
+		left=$((deadline - $(date +%s)))
+		if [ "$left" -lt "$1" ]; then echo $((left > 1 ? left : 1)); else echo "$1"; fi
+	}
 	# result KEY VALUE records a measurement for readme.
 	result() { echo "$1 $2" >>"$results"; }
 	# value KEY FILE prints the second field of FILE's last line whose
 	# first field is KEY.
 	value() { awk -v k="$1" '$1 == k {v = $2} END {print v}' "$2"; }
 	{
+		# A failing step is recorded in status and the checks go on.
+		set +e
 		result date "$(date -u +%Y-%m-%d)"
 		gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1) || true
 		echo "$gpu"
@@ -108,18 +121,18 @@ run)
 		tests=0
 		for t in cuda emu kernels gpu; do
 			echo "-- $t"
-			timeout 300 "$work/$t.test" -test.v -test.count=1 >"$res" 2>&1 || tests=1
+			timeout "$(limit 300)" "$work/$t.test" -test.v -test.count=1 >"$res" 2>&1 || tests=1
 			grep -v '^=== RUN' "$res" || true
 		done
 		result tests_status $tests
 		[ $tests = 0 ] || status=1
 		echo "-- kernel benchmarks"
-		timeout 180 "$work/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x 2>&1 || status=1
+		timeout "$(limit 180)" "$work/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x 2>&1 || status=1
 
 		echo "== 2. three epochs on 10,000 images, cpu and cuda"
 		for d in cpu cuda; do
 			echo "-- device $d"
-			timeout 600 "$work/trainer" -config config.yaml -force \
+			timeout "$(limit 600)" "$work/trainer" -config config.yaml -force \
 				-set device=$d -set seed=0 -set solver.epochs=3 \
 				-set data.dir="$work/data" -set data.download=false -set data.val_size=1000 \
 				-set output.name=gpucheck-$d -set output.checkpoint_dir="$work/run-$d" \
@@ -151,7 +164,7 @@ run)
 
 		echo "-- the cuda run's best model evaluated on cuda and on cpu"
 		for d in cuda cpu; do
-			timeout 300 "$work/trainer" test -checkpoint "$work/models-cuda/gpucheck-cuda.ckpt" -data "$work/data" \
+			timeout "$(limit 300)" "$work/trainer" test -checkpoint "$work/models-cuda/gpucheck-cuda.ckpt" -data "$work/data" \
 				-split val -device $d >"$res" 2>&1 || status=1
 			grep 'accuracy' "$res" | tail -n 2
 			result test_val_acc_$d "$(awk '/^val accuracy: / {sub("%", "", $3); print $3}' "$res")"
@@ -163,7 +176,7 @@ run)
 			status=1
 		fi
 		echo "-- the cuda run resumed on cpu for a fourth epoch"
-		timeout 300 "$work/trainer" -config config.yaml -resume "$work/run-cuda/last.ckpt" -allow-schedule-change \
+		timeout "$(limit 300)" "$work/trainer" -config config.yaml -resume "$work/run-cuda/last.ckpt" -allow-schedule-change \
 			-set device=cpu -set seed=0 -set solver.epochs=4 \
 			-set data.dir="$work/data" -set data.download=false -set data.val_size=1000 \
 			-set output.name=gpucheck-cuda -set output.checkpoint_dir="$work/run-cuda" \
@@ -184,7 +197,7 @@ run)
 		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
 			echo "-- batch $b: bench -device cuda"
-			timeout 300 "$work/bench" -device cuda -batch "$b" -iters 200 -profile >"$res" 2>&1 || status=1
+			timeout "$(limit 300)" "$work/bench" -device cuda -batch "$b" -iters 200 -profile >"$res" 2>&1 || status=1
 			cat "$res"
 			result params "$(tr ' ' '\n' <"$res" | sed -n 's/^params=//p' | head -1)"
 			result go "$(awk '$1 == "go" {print $2}' "$res")"
@@ -200,7 +213,7 @@ run)
 			fi
 			if python3 -c 'import torch' 2>/dev/null && [ -n "$ref" ]; then
 				echo "-- batch $b: $ref bench --device cuda"
-				timeout 300 python3 "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+				timeout "$(limit 300)" python3 "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
 				cat "$res"
 				result torch_cuda_train_$b "$(value train_img_per_s "$res")"
 				result torch_cuda_infer_$b "$(value infer_img_per_s "$res")"
@@ -209,7 +222,7 @@ run)
 				echo "-- batch $b: no python3 with torch, or no torch_ref.py; PyTorch reference skipped"
 			fi
 			echo "-- batch $b: bench -device cpu on two cores"
-			GOMAXPROCS=2 timeout 300 $pin "$work/bench" -device cpu -batch "$b" -iters 10 >"$res" 2>&1 || status=1
+			GOMAXPROCS=2 timeout "$(limit 300)" $pin "$work/bench" -device cpu -batch "$b" -iters 10 >"$res" 2>&1 || status=1
 			cat "$res"
 			result go_cpu2_train_$b "$(value train_img_per_s "$res")"
 			result go_cpu2_infer_$b "$(value infer_img_per_s "$res")"
