@@ -22,6 +22,22 @@
 #define GRID_STRIDE(i, n) \
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
 
+// Div divides ints in [0, 2³¹) by a divisor d ≥ 1 fixed when it is made,
+// with a multiplication and a shift instead of the dozens of instructions
+// of an integer division by a variable (Granlund and Montgomery, "Division
+// by invariant integers using multiplication", 1994: the round-up
+// multiplier m = ⌊2³²(2^s - d)/d⌋ + 1, s = ⌈log₂ d⌉, for dividends below
+// 2³¹). The convolutions' index arithmetic is made of such divisions.
+struct Div {
+	unsigned d, m, s;
+	__device__ Div(int divisor) : d(divisor), m(0), s(0) {
+		while ((1u << s) < d) s++;
+		m = (unsigned)(((1ull << 32) * ((1ull << s) - d)) / d + 1);
+	}
+	// div returns n / d.
+	__device__ int div(int n) const { return (int)((__umulhi((unsigned)n, m) + (unsigned)n) >> s); }
+};
+
 // block_sum returns the sum of v over the BLOCK threads of the block, to
 // every thread. All threads must call it; sh is BLOCK doubles of shared
 // memory, free for reuse when it returns.

@@ -18,17 +18,28 @@
 #define GEOM int N, int C, int H, int W, int K, int R, int S, int P, int OH, int OW
 #define GEOM_ARGS N, C, H, W, K, R, S, P, OH, OW
 
-// patch returns x̂(q, p), the element of the (virtual) patch matrix of the
-// input x: q = (c·R + ki)·R + kj indexes a filter tap, p = (n·OH + oy)·OW
-// + ox an output position; 0 in the padding.
-__device__ float patch(const float *x, int q, int p, GEOM) {
-	int c = q / (R * R), t = q % (R * R);
-	int ki = t / R, kj = t % R;
-	int n = p / (OH * OW), o = p % (OH * OW);
-	int iy = (o / OW) * S - P + ki, ix = (o % OW) * S - P + kj;
-	if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.f;
-	return x[(((long long)n * C + c) * H + iy) * W + ix];
-}
+// Geom is a convolution's geometry with the divisions its index
+// arithmetic needs, made once by each thread.
+struct Geom {
+	int N, C, H, W, K, R, S, P, OH, OW;
+	Div dR, dRR, dS, dW, dHW, dOW, dOHW;
+	__device__ Geom(GEOM)
+		: N(N), C(C), H(H), W(W), K(K), R(R), S(S), P(P), OH(OH), OW(OW), dR(R), dRR(R * R), dS(S), dW(W),
+		  dHW(H * W), dOW(OW), dOHW(OH * OW) {}
+
+	// patch returns x̂(q, p), the element of the (virtual) patch matrix
+	// of the input x: q = (c·R + ki)·R + kj indexes a filter tap, p =
+	// (n·OH + oy)·OW + ox an output position; 0 in the padding.
+	__device__ float patch(const float *x, int q, int p) const {
+		int c = dRR.div(q), t = q - c * R * R;
+		int ki = dR.div(t), kj = t - ki * R;
+		int n = dOHW.div(p), o = p - n * OH * OW;
+		int oy = dOW.div(o), ox = o - oy * OW;
+		int iy = oy * S - P + ki, ix = ox * S - P + kj;
+		if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.f;
+		return x[(((long long)n * C + c) * H + iy) * W + ix];
+	}
+};
 
 // conv_forward_m*_f32 computes y = conv(x, w), then, each optional, adds
 // bias[k] to output channel k, adds skip (same shape as y) and applies
@@ -40,12 +51,14 @@ __device__ float patch(const float *x, int q, int p, GEOM) {
 template <int TM>
 __device__ void conv_forward(float *y, const float *x, const float *w,
 		const float *bias, const float *skip, int relu, GEOM) {
+	Geom g(GEOM_ARGS);
 	int CRR = C * R * R, OHW = OH * OW;
 	gemm_tiles<TM>(K, N * OHW, 0, CRR,
 		[=](int k, int q) { return w[(long long)k * CRR + q]; },
-		[=](int q, int p) { return patch(x, q, p, GEOM_ARGS); },
+		[=](int q, int p) { return g.patch(x, q, p); },
 		[=](int k, int p, float v) {
-			long long i = ((long long)(p / OHW) * K + k) * OHW + p % OHW;
+			int n = g.dOHW.div(p);
+			long long i = ((long long)n * K + k) * OHW + (p - n * OHW);
 			if (bias) v += bias[k];
 			if (skip) v += skip[i];
 			if (relu) v = fmaxf(v, 0.f);
@@ -75,19 +88,28 @@ KERNEL void conv_forward_m64_f32(float *y, const float *x, const float *w,
 // Launch BLOCK threads on the grid (⌈N·H·W/TN⌉, ⌈C/TM⌉).
 template <int TM>
 __device__ void conv_backward_data(float *dx, const float *w, const float *dy, GEOM) {
+	Geom g(GEOM_ARGS);
 	int RR = R * R, HW = H * W;
 	gemm_tiles<TM>(C, N * HW, 0, K * RR,
-		[=](int c, int q) { return w[((long long)(q / RR) * C + c) * RR + q % RR]; },
+		[=](int c, int q) {
+			int k = g.dRR.div(q);
+			return w[((long long)k * C + c) * RR + (q - k * RR)];
+		},
 		[=](int q, int p) {
-			int k = q / RR, t = q % RR;
-			int n = p / HW, i = p % HW;
-			int ty = i / W + P - t / R, tx = i % W + P - t % R;
-			if (ty < 0 || tx < 0 || ty % S != 0 || tx % S != 0) return 0.f;
-			int oy = ty / S, ox = tx / S;
-			if (oy >= OH || ox >= OW) return 0.f;
+			int k = g.dRR.div(q), t = q - k * RR;
+			int ki = g.dR.div(t), kj = t - ki * R;
+			int n = g.dHW.div(p), i = p - n * HW;
+			int iy = g.dW.div(i), ix = i - iy * W;
+			int ty = iy + P - ki, tx = ix + P - kj;
+			if (ty < 0 || tx < 0) return 0.f;
+			int oy = g.dS.div(ty), ox = g.dS.div(tx);
+			if (oy * S != ty || ox * S != tx || oy >= OH || ox >= OW) return 0.f;
 			return dy[(((long long)n * K + k) * OH + oy) * OW + ox];
 		},
-		[=](int c, int p, float v) { dx[((long long)(p / HW) * C + c) * HW + p % HW] = v; });
+		[=](int c, int p, float v) {
+			int n = g.dHW.div(p);
+			dx[((long long)n * C + c) * HW + (p - n * HW)] = v;
+		});
 }
 
 KERNEL void conv_backward_data_m16_f32(float *dx, const float *w, const float *dy, GEOM) {
@@ -110,13 +132,17 @@ KERNEL void conv_backward_data_m64_f32(float *dx, const float *w, const float *d
 // ⌈K/TM⌉, splits).
 template <int TM>
 __device__ void conv_backward_filter(float *dw, const float *x, const float *dy, GEOM) {
+	Geom g(GEOM_ARGS);
 	int CRR = C * R * R, OHW = OH * OW;
 	int p0, p1;
 	split_range(N * OHW, &p0, &p1);
 	float *out = dw + (long long)blockIdx.z * K * CRR;
 	gemm_tiles<TM>(K, CRR, p0, p1,
-		[=](int k, int p) { return dy[((long long)(p / OHW) * K + k) * OHW + p % OHW]; },
-		[=](int p, int q) { return patch(x, q, p, GEOM_ARGS); },
+		[=](int k, int p) {
+			int n = g.dOHW.div(p);
+			return dy[((long long)n * K + k) * OHW + (p - n * OHW)];
+		},
+		[=](int p, int q) { return g.patch(x, q, p); },
 		[=](int k, int q, float v) { out[(long long)k * CRR + q] = v; });
 }
 

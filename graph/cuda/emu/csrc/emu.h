@@ -29,3 +29,6 @@ void __syncthreads();
 
 using std::max;
 using std::min;
+
+// __umulhi returns the high 32 bits of the 64-bit product of a and b.
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
