@@ -55,18 +55,8 @@ func TestHelpExitsZero(t *testing.T) {
 // device emu.OpenDevice picks (a GPU, else the CPU emulator): it reports
 // the device and the device memory after 10 steps.
 func TestDeviceOutput(t *testing.T) {
-	_, _, err := openDevice()
-	if errors.Is(err, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
-	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
-	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	device(t)
+	cfg := tinyConfig(t)
 	var out bytes.Buffer
 	if err := run([]string{"-config", cfg, "-device", "cuda", "-batch", "1", "-iters", "8"}, &out); err != nil {
 		t.Fatal(err)
@@ -100,10 +90,10 @@ func openDevice() (*cuda.Device, string, error) {
 	return dev, devKind, devErr
 }
 
-// TestDeviceOutOfMemory asks the emulator (1 GiB of device memory) for a
-// batch that does not fit: bench must fail with an error that names the
-// batch size and -batch, not crash.
-func TestDeviceOutOfMemory(t *testing.T) {
+// device returns the kind of the test device, skipping the test when
+// the machine has neither a GPU nor a compiler for the emulator.
+func device(t *testing.T) string {
+	t.Helper()
 	_, kind, err := openDevice()
 	if errors.Is(err, emu.ErrNoCompiler) {
 		t.Skipf("no GPU and %v", err)
@@ -111,11 +101,30 @@ func TestDeviceOutOfMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if kind != "CPU emulator" {
+	return kind
+}
+
+// tinyConfig writes the configuration of a network 2 channels wide, so
+// that the emulator is quick, and returns its path.
+func tinyConfig(t *testing.T) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
+	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
+	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestDeviceOutOfMemory asks the emulator (1 GiB of device memory) for a
+// batch that does not fit: bench must fail with an error that names the
+// batch size and -batch, not crash.
+func TestDeviceOutOfMemory(t *testing.T) {
+	if device(t) != "CPU emulator" {
 		t.Skip("a GPU has more memory than this test can fill quickly")
 	}
 	var out bytes.Buffer
-	err = run([]string{"-device", "cuda", "-batch", "100000", "-iters", "1"}, &out)
+	err := run([]string{"-device", "cuda", "-batch", "100000", "-iters", "1"}, &out)
 	want := "out of device memory on cuda:0 (CUDA emulator (CPU), compute 9.0, 1.0 GiB) at batch size 100000; lower -batch: "
 	if err == nil || !strings.HasPrefix(err.Error(), want) || !errors.Is(err, cuda.ErrorOutOfMemory) {
 		t.Fatalf("batch 100000 on the emulator: got %v, want an error starting %q", err, want)
@@ -126,18 +135,8 @@ func TestDeviceOutOfMemory(t *testing.T) {
 // -profile: one line per kernel, every kernel of a training step there,
 // the shares adding up to 100 %.
 func TestDeviceProfile(t *testing.T) {
-	_, _, err := openDevice()
-	if errors.Is(err, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(t.TempDir(), "tiny.yaml")
-	tiny := "model:\n  stem_channels: 2\n  stages:\n    - {channels: 2, blocks: 1, stride: 2}\n"
-	if err := os.WriteFile(cfg, []byte(tiny), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	device(t)
+	cfg := tinyConfig(t)
 	var out bytes.Buffer
 	if err := run([]string{"-config", cfg, "-device", "cuda", "-batch", "1", "-iters", "1", "-profile"}, &out); err != nil {
 		t.Fatal(err)
