@@ -193,6 +193,10 @@ run)
 		for p in "$dir/torch_ref.py" ../shared/bench/torch_ref.py shared/bench/torch_ref.py; do
 			if [ -z "$ref" ] && [ -f "$p" ]; then ref=$p; fi
 		done
+		py=
+		for p in python3 /usr/bin/python3; do
+			if [ -z "$py" ] && "$p" -c 'import torch' 2>/dev/null; then py=$p; fi
+		done
 		pin=
 		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
@@ -211,9 +215,9 @@ run)
 				echo "FAIL: device memory after 10 steps '$m10' MiB, after 200 '$m200' MiB"
 				status=1
 			fi
-			if python3 -c 'import torch' 2>/dev/null && [ -n "$ref" ]; then
-				echo "-- batch $b: $ref bench --device cuda"
-				timeout "$(limit 300)" python3 "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+			if [ -n "$py" ] && [ -n "$ref" ]; then
+				echo "-- batch $b: $py $ref bench --device cuda"
+				timeout "$(limit 300)" "$py" "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
 				cat "$res"
 				result torch_cuda_train_$b "$(value train_img_per_s "$res")"
 				result torch_cuda_infer_$b "$(value infer_img_per_s "$res")"
