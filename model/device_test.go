@@ -1,46 +1,25 @@
 package model
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"gorgonia.org/tensor"
 
 	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
+	"github.com/cifar-resnet/trainer/graph/gpu/gputest"
 	"github.com/cifar-resnet/trainer/model/checkpoint"
 )
 
-var (
-	gpuOnce sync.Once
-	gpuBE   *gpu.Backend
-	gpuErr  error
-)
-
-// deviceBackend returns the backend of the device emu.OpenDevice picks (a
-// GPU where there is one, else the CPU emulator), skipping the test when
-// there is neither a GPU nor a compiler for the emulator.
+// deviceBackend returns the backend the tests share (gputest.Backend): a
+// GPU where there is one, else the CPU emulator.
 func deviceBackend(t *testing.T) *gpu.Backend {
 	t.Helper()
-	gpuOnce.Do(func() {
-		dev, _, err := emu.OpenDevice()
-		if err == nil {
-			gpuBE, err = gpu.New(dev)
-		}
-		gpuErr = err
-	})
-	if errors.Is(gpuErr, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", gpuErr)
-	}
-	if gpuErr != nil {
-		t.Fatal(gpuErr)
-	}
-	return gpuBE
+	be, _ := gputest.Backend(t)
+	return be
 }
 
 // closeTo fails the test unless got and want agree to a relative error of

@@ -1,43 +1,22 @@
 package trainer
 
 import (
-	"errors"
 	"reflect"
-	"sync"
 	"testing"
 
 	"gorgonia.org/tensor"
 
 	"github.com/cifar-resnet/trainer/config"
-	"github.com/cifar-resnet/trainer/graph/cuda/emu"
 	"github.com/cifar-resnet/trainer/graph/gpu"
+	"github.com/cifar-resnet/trainer/graph/gpu/gputest"
 )
 
-var (
-	devOnce    sync.Once
-	devBackend *gpu.Backend
-	devErr     error
-)
-
-// deviceBackend returns the backend of the device emu.OpenDevice picks (a
-// GPU where there is one, else the CPU emulator), skipping the test when
-// there is neither a GPU nor a compiler for the emulator.
+// deviceBackend returns the backend the tests share (gputest.Backend): a
+// GPU where there is one, else the CPU emulator.
 func deviceBackend(t *testing.T) *gpu.Backend {
 	t.Helper()
-	devOnce.Do(func() {
-		dev, _, err := emu.OpenDevice()
-		if err == nil {
-			devBackend, err = gpu.New(dev)
-		}
-		devErr = err
-	})
-	if errors.Is(devErr, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", devErr)
-	}
-	if devErr != nil {
-		t.Fatal(devErr)
-	}
-	return devBackend
+	be, _ := gputest.Backend(t)
+	return be
 }
 
 // toDevice returns a device copy of v.

@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
 	"github.com/cifar-resnet/trainer/graph/cuda"
-	"github.com/cifar-resnet/trainer/graph/cuda/emu"
+	"github.com/cifar-resnet/trainer/graph/gpu/gputest"
 )
 
 // TestOutput runs a tiny benchmark and checks the lines that
@@ -52,7 +51,7 @@ func TestHelpExitsZero(t *testing.T) {
 
 // TestDeviceOutput runs a tiny benchmark (a network 2 channels wide, one
 // image a step, so that the emulator is quick) with -device cuda on the
-// device emu.OpenDevice picks (a GPU, else the CPU emulator): it reports
+// device gputest.Backend picks (a GPU, else the CPU emulator): it reports
 // the device and the device memory after 10 steps.
 func TestDeviceOutput(t *testing.T) {
 	device(t)
@@ -76,31 +75,12 @@ func TestDeviceOutput(t *testing.T) {
 	}
 }
 
-// The device the tests of this package share: emu.OpenDevice picks it
-// once per process, before anything loads the driver.
-var (
-	devOnce sync.Once
-	dev     *cuda.Device
-	devKind string
-	devErr  error
-)
-
-func openDevice() (*cuda.Device, string, error) {
-	devOnce.Do(func() { dev, devKind, devErr = emu.OpenDevice() })
-	return dev, devKind, devErr
-}
-
-// device returns the kind of the test device, skipping the test when
-// the machine has neither a GPU nor a compiler for the emulator.
+// device returns the kind of the device the tests share
+// (gputest.Backend), skipping the test when the machine has neither a GPU
+// nor a compiler for the emulator.
 func device(t *testing.T) string {
 	t.Helper()
-	_, kind, err := openDevice()
-	if errors.Is(err, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, kind := gputest.Backend(t)
 	return kind
 }
 
