@@ -95,10 +95,7 @@ func TestEarlyStopping(t *testing.T) {
 	if err := b.Train(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
-	c := newTinySolver(t, esConfig(dirB))
-	if err := c.Resume(filepath.Join(dirB, "run", LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	c := resumedTiny(t, esConfig(dirB))
 	if reason := c.EarlyStop(); reason != "" {
 		t.Fatalf("resumed after epoch 2: EarlyStop = %q", reason)
 	}
@@ -121,10 +118,7 @@ func TestEarlyStopping(t *testing.T) {
 	if err := d.Train(ctx, 6); err != ErrInterrupted {
 		t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
 	}
-	e := newTinySolver(t, esConfig(dirD))
-	if err := e.Resume(filepath.Join(dirD, "run", LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	e := resumedTiny(t, esConfig(dirD))
 	if err := e.Train(context.Background(), 6-e.Epoch); err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +127,7 @@ func TestEarlyStopping(t *testing.T) {
 	}
 
 	// A stopped run resumed has nothing to train.
-	f := newTinySolver(t, esConfig(dirA))
-	if err := f.Resume(filepath.Join(dirA, "run", LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	f := resumedTiny(t, esConfig(dirA))
 	if f.EarlyStop() == "" {
 		t.Fatal("a stopped run, resumed, does not report its stop")
 	}

@@ -117,10 +117,7 @@ func TestInitFromNotReadOnResume(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	b := newTinySolver(t, cfg)
-	if err := b.Resume(filepath.Join(cfg.Output.CheckpointDir, LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	b := resumedTiny(t, cfg)
 	if err := b.Train(context.Background(), 1); err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}

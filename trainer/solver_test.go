@@ -150,6 +150,17 @@ func trainedOneEpoch(t *testing.T) (dir string, cfg config.Config, last string) 
 	return dir, cfg, filepath.Join(dir, "run", LastCheckpoint)
 }
 
+// resumedTiny returns a new solver of cfg resumed from the last
+// checkpoint in cfg's checkpoint folder.
+func resumedTiny(t *testing.T, cfg config.Config) *Solver {
+	t.Helper()
+	s := newTinySolver(t, cfg)
+	if err := s.Resume(filepath.Join(cfg.Output.CheckpointDir, LastCheckpoint)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // paramsOf reads the parameters stored in a checkpoint.
 func paramsOf(t *testing.T, path string) []checkpoint.Tensor {
 	t.Helper()
@@ -188,10 +199,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	if err := b.Train(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
-	c := newTinySolver(t, tinyConfig(dirB))
-	if err := c.Resume(filepath.Join(dirB, "run", LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	c := resumedTiny(t, tinyConfig(dirB))
 	if err := c.Train(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +219,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	if err := d.Train(ctx, 4); err != ErrInterrupted {
 		t.Fatalf("Train after cancel returned %v, want ErrInterrupted", err)
 	}
-	e := newTinySolver(t, tinyConfig(dirD))
-	if err := e.Resume(filepath.Join(dirD, "run", LastCheckpoint)); err != nil {
-		t.Fatal(err)
-	}
+	e := resumedTiny(t, tinyConfig(dirD))
 	if e.Epoch != 2 || e.Step != 50 {
 		t.Fatalf("resumed at epoch %d step %d, want 2, 50", e.Epoch, e.Step)
 	}
