@@ -153,8 +153,5 @@ func replace(path, name, body string) error {
 		return fmt.Errorf("%s: no %s markers", path, name)
 	}
 	out := re.ReplaceAllLiteral(src, []byte("<!-- "+name+":begin -->\n"+body+"<!-- "+name+":end -->"))
-	return checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(out)
-		return err
-	})
+	return checkpoint.WriteBytesAtomic(path, out)
 }

@@ -330,10 +330,7 @@ func trainRun(ctx context.Context, opts trainOptions, stdout, stderr io.Writer) 
 		return err
 	}
 	yml = append(overridesHeader(opts.sets), yml...)
-	if err := checkpoint.WriteFileAtomic(filepath.Join(cfg.Output.CheckpointDir, "config.yaml"), func(w io.Writer) error {
-		_, err := w.Write(yml)
-		return err
-	}); err != nil {
+	if err := checkpoint.WriteBytesAtomic(filepath.Join(cfg.Output.CheckpointDir, "config.yaml"), yml); err != nil {
 		return err
 	}
 	remaining := cfg.Solver.Epochs - s.Epoch

@@ -462,10 +462,7 @@ func Save(path string, f *File) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
-	err = WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	err = WriteBytesAtomic(path, b)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
@@ -534,6 +531,15 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// WriteBytesAtomic creates or replaces the file at path with data,
+// atomically, as WriteFileAtomic does.
+func WriteBytesAtomic(path string, data []byte) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
 }
 
 // tempPattern returns the pattern, in the syntax of os.CreateTemp and

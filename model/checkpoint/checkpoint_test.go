@@ -512,3 +512,18 @@ func TestHistoryBest(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteBytesAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.txt")
+	for _, data := range []string{"first version\n", "second\n"} {
+		if err := WriteBytesAtomic(path, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != data {
+			t.Fatalf("after writing %q: read %q, %v", data, got, err)
+		}
+	}
+	if err := WriteBytesAtomic(filepath.Join(path, "below a file"), nil); err == nil {
+		t.Error("writing below a regular file succeeded")
+	}
+}

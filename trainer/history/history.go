@@ -149,10 +149,7 @@ func WriteMetrics(path string, h checkpoint.History) error {
 	for i, best := range h.Improved() {
 		appendRecord(&buf, &h, i, best)
 	}
-	err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	})
+	err := checkpoint.WriteBytesAtomic(path, buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("history: %s: %w", path, err)
 	}
@@ -200,10 +197,7 @@ func Write(path string, h checkpoint.History) error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("history: %s: %w", path, err)
 	}
-	err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	})
+	err := checkpoint.WriteBytesAtomic(path, buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("history: %s: %w", path, err)
 	}

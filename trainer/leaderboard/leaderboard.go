@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -346,10 +345,7 @@ func Write(dir, title string, entries []Entry) error {
 }
 
 func writeFile(path string, data []byte) error {
-	err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+	err := checkpoint.WriteBytesAtomic(path, data)
 	if err != nil {
 		return fmt.Errorf("leaderboard: %s: %w", path, err)
 	}
