@@ -22,6 +22,26 @@ __device__ void slice_range(int n, int *lo, int *hi) {
 	*hi = (int)min((long long)n, *lo + per);
 }
 
+// store_partial writes the sums a and b of its block, from thread 0, as
+// the partial sums of the block's channel and slice.
+__device__ void store_partial(double *part, double a, double b) {
+	if (threadIdx.x == 0) {
+		long long j = 2 * ((long long)blockIdx.x * gridDim.y + blockIdx.y);
+		part[j] = a;
+		part[j + 1] = b;
+	}
+}
+
+// add_partials sets *a and *b to the sums, in slice order, of the S
+// partial sums of channel c.
+__device__ void add_partials(const double *part, int c, int S, double *a, double *b) {
+	*a = 0, *b = 0;
+	for (int s = 0; s < S; s++) {
+		*a += part[2 * ((long long)c * S + s)];
+		*b += part[2 * ((long long)c * S + s) + 1];
+	}
+}
+
 // bn_stats_partial_f32 sums d = x - ref and d² over its slice of channel
 // c of x (N×C×HW), ref being the channel's first value, which keeps
 // Σd² - (Σd)²/m well conditioned.
@@ -37,12 +57,7 @@ KERNEL void bn_stats_partial_f32(double *part, const float *x, int N, int C, int
 		sq += d * d;
 	}
 	double sum = block_sum(s, sh);
-	double sumsq = block_sum(sq, sh);
-	if (threadIdx.x == 0) {
-		long long j = 2 * ((long long)c * gridDim.y + blockIdx.y);
-		part[j] = sum;
-		part[j + 1] = sumsq;
-	}
+	store_partial(part, sum, block_sum(sq, sh));
 }
 
 // bn_stats_finish_f32 computes the batch mean and invstd of each channel
@@ -51,11 +66,8 @@ KERNEL void bn_stats_partial_f32(double *part, const float *x, int N, int C, int
 KERNEL void bn_stats_finish_f32(double *mean, double *invstd, float *run_mean, float *run_var,
 		const double *part, const float *x, int N, int C, int HW, int S, double momentum, double eps) {
 	GRID_STRIDE(c, C) {
-		double sum = 0, sumsq = 0;
-		for (int s = 0; s < S; s++) {
-			sum += part[2 * ((long long)c * S + s)];
-			sumsq += part[2 * ((long long)c * S + s) + 1];
-		}
+		double sum, sumsq;
+		add_partials(part, c, S, &sum, &sumsq);
 		double ref = x[(long long)c * HW];
 		double m = (double)N * HW;
 		double mu = ref + sum / m;
@@ -111,12 +123,7 @@ KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const flo
 		b += dy[j] * (x[j] - mu);
 	}
 	double sa = block_sum(a, sh);
-	double sb = block_sum(b, sh);
-	if (threadIdx.x == 0) {
-		long long j = 2 * ((long long)c * gridDim.y + blockIdx.y);
-		part[j] = sa;
-		part[j + 1] = sb;
-	}
+	store_partial(part, sa, block_sum(b, sh));
 }
 
 // bn_backward_sums_finish_f32 computes per channel sum_dy = Σ dy and
@@ -125,11 +132,8 @@ KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const flo
 KERNEL void bn_backward_sums_finish_f32(double *sum_dy, double *sum_dy_xhat, const double *part,
 		const double *invstd, int C, int S) {
 	GRID_STRIDE(c, C) {
-		double a = 0, b = 0;
-		for (int s = 0; s < S; s++) {
-			a += part[2 * ((long long)c * S + s)];
-			b += part[2 * ((long long)c * S + s) + 1];
-		}
+		double a, b;
+		add_partials(part, c, S, &a, &b);
 		sum_dy[c] = a;
 		sum_dy_xhat[c] = b * invstd[c];
 	}
