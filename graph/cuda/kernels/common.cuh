@@ -59,8 +59,19 @@ __device__ double block_sum(double v, double *sh) {
 //
 // gemm_tiles<TM> computes, for the TM×TN tile (blockIdx.y, blockIdx.x) of
 // an M×N result, acc(i, j) = Σ_{q in [k0, k1)} A(i, q)·B(q, j) and passes
-// each value to store(i, j, acc). A and B are read through the functors
-// loadA(i, q) and loadB(q, j), called only for indices inside the matrices.
+// each value to store(i, j, acc). The convolutions' index arithmetic
+// (which filter tap, which image position) costs more instructions than
+// the multiply-adds, so the part of it that depends only on q or only on
+// j is done once, not for every element:
+//   - tab(q) returns an entry (a struct, such as Tap) describing reduction
+//     index q. The first TK threads compute the entries of the TK indices
+//     of a step into shared memory, and every load of that step reads
+//     them there.
+//   - loadA(i, q, e) returns A(i, q), given e = tab(q).
+//   - colB(j) returns a functor b with b(q, e) = B(q, j), given e =
+//     tab(q): each thread loads B from one column j, so what depends on j
+//     alone is computed once, when colB(j) is made.
+// The loads are called only for indices inside the matrices.
 //
 // A tile has TILE_AREA = 4096 values whatever its shape: TM is 16, 32 or
 // 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
@@ -70,46 +81,63 @@ __device__ double block_sum(double v, double *sh) {
 // ty + (TM/4)·u and columns tx + (TN/4)·v, u, v in 0..3 (so neighbouring
 // threads store neighbouring columns). The sum runs TK terms at a time
 // through As[TK][TM] and Bs[TK][TN] of shared memory, 4·TK·(TM + TN)
-// bytes (8.5 KiB for TM = 16, 4 KiB for TM = 64).
+// bytes (8.5 KiB for TM = 16, 4 KiB for TM = 64). Thread t loads the B
+// values of column t mod TN (neighbouring threads, neighbouring columns)
+// and, for A, the term t mod TK of rows t/TK + (BLOCK/TK)·m.
 #define TILE_AREA 4096
 #define TK 8
 
-template <int TM, class LoadA, class LoadB, class Store>
-__device__ void gemm_tiles(int M, int N, int k0, int k1, LoadA loadA, LoadB loadB, Store store) {
+// Tap is the entry of a reduction index of a convolution's matrix
+// product (a filter tap, or an output position for the filter gradient):
+// b and a are the parts of the index of the element read in B's and in
+// A's source that depend on it, y and x the row and column shifts it adds
+// to the image position, which decide whether the element is padding.
+struct alignas(16) Tap {
+	int b, a, y, x;
+};
+
+template <int TM, class Tab, class LoadA, class ColB, class Store>
+__device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, ColB colB, Store store) {
 	static_assert(TM == 16 || TM == 32 || TM == 64, "gemm_tiles: TM must be 16, 32 or 64");
 	constexpr int TN = TILE_AREA / TM;
 	constexpr int TY = TM / 4, TX = TN / 4; // the block's threads: TY rows of TX
 	static_assert(TY * TX == BLOCK, "gemm_tiles: a thread per 4×4 sub-tile");
+	static_assert(BLOCK % TN == 0 && BLOCK % TK == 0, "gemm_tiles: a thread loads one column of B and one term of A");
+	using Entry = decltype(tab(0));
 	__shared__ float As[TK][TM];
 	__shared__ float Bs[TK][TN];
+	__shared__ Entry T[TK];
 	int tid = threadIdx.x;
 	int tx = tid % TX, ty = tid / TX;
 	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
+	int ia = tid / TK, ka = tid % TK;                 // A: term ka of rows ia + (BLOCK/TK)·m
+	int jb = tid % TN, kb0 = tid / TN, cb = col0 + jb; // B: column jb, terms kb0 + (BLOCK/TN)·m
+	auto b = colB(min(cb, N - 1));
 	float acc[4][4];
 	for (int u = 0; u < 4; u++)
 		for (int v = 0; v < 4; v++) acc[u][v] = 0.f;
 	for (int kb = k0; kb < k1; kb += TK) {
-		// Neighbouring threads load neighbouring q of A and neighbouring
-		// columns of B.
-		for (int e = tid; e < TM * TK; e += BLOCK) {
-			int i = e / TK, kk = e % TK;
-			int r = row0 + i, q = kb + kk;
-			As[kk][i] = (r < M && q < k1) ? loadA(r, q) : 0.f;
+		// The previous step read T before its second barrier.
+		if (tid < TK && kb + tid < k1) T[tid] = tab(kb + tid);
+		__syncthreads();
+#pragma unroll
+		for (int m = 0; m < (TM * TK + BLOCK - 1) / BLOCK; m++) {
+			int i = ia + m * (BLOCK / TK), r = row0 + i, q = kb + ka;
+			if (i < TM) As[ka][i] = (r < M && q < k1) ? loadA(r, q, T[ka]) : 0.f;
 		}
-		for (int e = tid; e < TK * TN; e += BLOCK) {
-			int kk = e / TN, j = e % TN;
-			int c = col0 + j, q = kb + kk;
-			Bs[kk][j] = (c < N && q < k1) ? loadB(q, c) : 0.f;
+#pragma unroll
+		for (int m = 0; m < TK * TN / BLOCK; m++) {
+			int kk = kb0 + m * (BLOCK / TN), q = kb + kk;
+			Bs[kk][jb] = (cb < N && q < k1) ? b(q, T[kk]) : 0.f;
 		}
 		__syncthreads();
 		for (int kk = 0; kk < TK; kk++) {
-			float a[4], b[4];
+			float a[4], bv[4];
 			for (int u = 0; u < 4; u++) a[u] = As[kk][ty + TY * u];
-			for (int v = 0; v < 4; v++) b[v] = Bs[kk][tx + TX * v];
+			for (int v = 0; v < 4; v++) bv[v] = Bs[kk][tx + TX * v];
 			for (int u = 0; u < 4; u++)
-				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * b[v];
+				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * bv[v];
 		}
-		__syncthreads();
 	}
 	for (int u = 0; u < 4; u++) {
 		int r = row0 + ty + TY * u;

@@ -27,17 +27,35 @@ struct Geom {
 		: N(N), C(C), H(H), W(W), K(K), R(R), S(S), P(P), OH(OH), OW(OW), dR(R), dRR(R * R), dS(S), dW(W),
 		  dHW(H * W), dOW(OW), dOHW(OH * OW) {}
 
-	// patch returns x̂(q, p), the element of the (virtual) patch matrix
-	// of the input x: q = (c·R + ki)·R + kj indexes a filter tap, p =
-	// (n·OH + oy)·OW + ox an output position; 0 in the padding.
-	__device__ float patch(const float *x, int q, int p) const {
+	// tap returns, for q = (c·R + ki)·R + kj indexing a filter tap, the
+	// offset c·H·W + ki·W + kj of the input element it reads (relative to
+	// the patch's top-left corner) in b, and the tap's row and column in
+	// y and x.
+	__device__ Tap tap(int q) const {
 		int c = dRR.div(q), t = q - c * R * R;
 		int ki = dR.div(t), kj = t - ki * R;
+		return Tap{(c * H + ki) * W + kj, 0, ki, kj};
+	}
+
+	// position returns, for p = (n·OH + oy)·OW + ox indexing an output
+	// position, the input index n·C·H·W + iy·W + ix of its patch's
+	// top-left corner (iy = oy·S - P, ix = ox·S - P, perhaps in the
+	// padding) in b, the index n·K·OH·OW + oy·OW + ox of the output element
+	// of channel 0 in a, and iy and ix in y and x.
+	__device__ Tap position(int p) const {
 		int n = dOHW.div(p), o = p - n * OH * OW;
 		int oy = dOW.div(o), ox = o - oy * OW;
-		int iy = oy * S - P + ki, ix = ox * S - P + kj;
-		if (iy < 0 || iy >= H || ix < 0 || ix >= W) return 0.f;
-		return x[(((long long)n * C + c) * H + iy) * W + ix];
+		int iy = oy * S - P, ix = ox * S - P;
+		return Tap{(n * C * H + iy) * W + ix, n * K * OH * OW + o, iy, ix};
+	}
+
+	// patch returns x̂(q, p), the element of the (virtual) patch matrix of
+	// the input x for the output position p and the filter tap q, from
+	// pos = position(p) and tap = tap(q); 0 in the padding.
+	__device__ float patch(const float *x, const Tap &pos, const Tap &tap) const {
+		int iy = pos.y + tap.y, ix = pos.x + tap.x;
+		if ((unsigned)iy >= (unsigned)H || (unsigned)ix >= (unsigned)W) return 0.f;
+		return x[pos.b + tap.b];
 	}
 };
 
@@ -54,11 +72,15 @@ __device__ void conv_forward(float *y, const float *x, const float *w,
 	Geom g(GEOM_ARGS);
 	int CRR = C * R * R, OHW = OH * OW;
 	gemm_tiles<TM>(K, N * OHW, 0, CRR,
-		[=](int k, int q) { return w[(long long)k * CRR + q]; },
-		[=](int q, int p) { return g.patch(x, q, p); },
+		[=](int q) { return g.tap(q); },
+		[=](int k, int q, const Tap &) { return w[k * CRR + q]; },
+		[=](int p) {
+			Tap pos = g.position(p);
+			return [=](int, const Tap &tap) { return g.patch(x, pos, tap); };
+		},
 		[=](int k, int p, float v) {
 			int n = g.dOHW.div(p);
-			long long i = ((long long)n * K + k) * OHW + (p - n * OHW);
+			int i = (n * K + k) * OHW + (p - n * OHW);
 			if (bias) v += bias[k];
 			if (skip) v += skip[i];
 			if (relu) v = fmaxf(v, 0.f);
@@ -89,26 +111,37 @@ KERNEL void conv_forward_m64_f32(float *y, const float *x, const float *w,
 template <int TM>
 __device__ void conv_backward_data(float *dx, const float *w, const float *dy, GEOM) {
 	Geom g(GEOM_ARGS);
-	int RR = R * R, HW = H * W;
+	int RR = R * R, HW = H * W, OHW = OH * OW;
 	gemm_tiles<TM>(C, N * HW, 0, K * RR,
-		[=](int c, int q) {
-			int k = g.dRR.div(q);
-			return w[((long long)k * C + c) * RR + (q - k * RR)];
-		},
-		[=](int q, int p) {
+		// q = (k·R + ki)·R + kj: dy of channel k at offset k·OH·OW, w's
+		// element (k, 0, ki, kj) at k·C·R·R + ki·R + kj.
+		[=](int q) {
 			int k = g.dRR.div(q), t = q - k * RR;
-			int ki = g.dR.div(t), kj = t - ki * R;
+			int ki = g.dR.div(t);
+			return Tap{k * OHW, k * C * RR + t, ki, t - ki * R};
+		},
+		[=](int c, int, const Tap &e) { return w[e.a + c * RR]; },
+		[=](int p) {
 			int n = g.dHW.div(p), i = p - n * HW;
 			int iy = g.dW.div(i), ix = i - iy * W;
-			int ty = iy + P - ki, tx = ix + P - kj;
-			if (ty < 0 || tx < 0) return 0.f;
-			int oy = g.dS.div(ty), ox = g.dS.div(tx);
-			if (oy * S != ty || ox * S != tx || oy >= OH || ox >= OW) return 0.f;
-			return dy[(((long long)n * K + k) * OH + oy) * OW + ox];
+			int base = n * K * OHW, ty0 = iy + P, tx0 = ix + P;
+			return [=](int, const Tap &e) {
+				// Output position (oy, ox) reads input position (iy, ix)
+				// through tap (ki, kj) if oy·S = iy + P - ki, ox·S = ix + P - kj.
+				int ty = ty0 - e.y, tx = tx0 - e.x;
+				bool ok = ty >= 0 && tx >= 0;
+				int oy = ty, ox = tx;
+				if (S != 1) {
+					oy = g.dS.div(max(ty, 0)), ox = g.dS.div(max(tx, 0));
+					ok = ok && oy * S == ty && ox * S == tx;
+				}
+				ok = ok && oy < OH && ox < OW;
+				return ok ? dy[base + e.b + oy * OW + ox] : 0.f;
+			};
 		},
 		[=](int c, int p, float v) {
 			int n = g.dHW.div(p);
-			dx[((long long)n * C + c) * HW + (p - n * HW)] = v;
+			dx[(n * C + c) * HW + (p - n * HW)] = v;
 		});
 }
 
@@ -138,12 +171,13 @@ __device__ void conv_backward_filter(float *dw, const float *x, const float *dy,
 	split_range(N * OHW, &p0, &p1);
 	float *out = dw + (long long)blockIdx.z * K * CRR;
 	gemm_tiles<TM>(K, CRR, p0, p1,
-		[=](int k, int p) {
-			int n = g.dOHW.div(p);
-			return dy[((long long)n * K + k) * OHW + (p - n * OHW)];
+		[=](int p) { return g.position(p); },
+		[=](int k, int, const Tap &pos) { return dy[pos.a + k * OHW]; },
+		[=](int q) {
+			Tap tap = g.tap(q);
+			return [=](int, const Tap &pos) { return g.patch(x, pos, tap); };
 		},
-		[=](int p, int q) { return g.patch(x, q, p); },
-		[=](int k, int q, float v) { out[(long long)k * CRR + q] = v; });
+		[=](int k, int q, float v) { out[k * CRR + q] = v; });
 }
 
 KERNEL void conv_backward_filter_m16_f32(float *dw, const float *x, const float *dy, GEOM) {

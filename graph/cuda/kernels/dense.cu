@@ -10,8 +10,11 @@
 KERNEL void sgemm_f32(int transA, int transB, int M, int N, int K, float alpha,
 		const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 	gemm_tiles<64>(M, N, 0, K,
-		[=](int i, int q) { return transA ? A[(long long)q * lda + i] : A[(long long)i * lda + q]; },
-		[=](int q, int j) { return transB ? B[(long long)j * ldb + q] : B[(long long)q * ldb + j]; },
+		[](int q) { return q; },
+		[=](int i, int q, int) { return transA ? A[(long long)q * lda + i] : A[(long long)i * lda + q]; },
+		[=](int j) {
+			return [=](int q, int) { return transB ? B[(long long)j * ldb + q] : B[(long long)q * ldb + j]; };
+		},
 		[=](int i, int j, float acc) {
 			float *c = C + (long long)i * ldc + j;
 			*c = beta == 0.f ? alpha * acc : alpha * acc + beta * *c;

@@ -367,6 +367,9 @@ func TestConv(t *testing.T) {
 		{N: 2, C: 4, H: 6, W: 5, K: 6, R: 1, Stride: 2, Pad: 0},
 		{N: 2, C: 4, H: 6, W: 6, K: 3, R: 1, Stride: 1, Pad: 0},
 		{N: 1, C: 2, H: 4, W: 4, K: 70, R: 3, Stride: 1, Pad: 1}, // K spans two tiles
+		{N: 2, C: 3, H: 9, W: 8, K: 4, R: 5, Stride: 2, Pad: 2},
+		{N: 2, C: 2, H: 6, W: 7, K: 3, R: 3, Stride: 1, Pad: 0},
+		{N: 3, C: 2, H: 5, W: 6, K: 3, R: 2, Stride: 3, Pad: 1},
 	} {
 		name := fmt.Sprintf("conv %d (%dx%d s%d p%d)", i, g.R, g.R, g.Stride, g.Pad)
 		seed := uint64(100 + 10*i)
@@ -416,6 +419,12 @@ func TestConvArguments(t *testing.T) {
 	bad := kernels.Conv{N: 1, C: 1, H: 2, W: 2, K: 1, R: 5, Stride: 1, Pad: 0}
 	if err := m.ConvForward(bad, 1, 1, 1, 0, 0, false); err == nil || err.Error() != "kernels: invalid convolution geometry {N:1 C:1 H:2 W:2 K:1 R:5 Stride:1 Pad:0}" {
 		t.Errorf("a kernel larger than the image: %v", err)
+	}
+	// Small tensors, but the corner of the last patch, 30000 rows and
+	// columns into the padding, is less than 1 + 60002² elements past the start.
+	wide := kernels.Conv{N: 1, C: 1, H: 1, W: 1, K: 1, R: 1, Stride: 60000, Pad: 30000}
+	if err := m.ConvForward(wide, 1, 1, 1, 0, 0, false); err == nil || err.Error() != "kernels: conv: size 3600240005 out of range [0, 2147483647]" {
+		t.Errorf("padding beyond int indices: %v", err)
 	}
 	if err := m.Fill(1, 0, math.MaxInt32+1); err == nil || err.Error() != "kernels: fill_f32: size 2147483648 out of range [0, 2147483647]" {
 		t.Errorf("2³¹ elements: %v", err)

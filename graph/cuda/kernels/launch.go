@@ -325,12 +325,15 @@ func (g Conv) OH() int { return (g.H+2*g.Pad-g.R)/g.Stride + 1 }
 func (g Conv) OW() int { return (g.W+2*g.Pad-g.R)/g.Stride + 1 }
 
 // check returns an error unless the geometry is valid and its tensors fit
-// the kernels' int indices.
+// the kernels' int indices: those of the tensors' elements, and those of
+// the patches' top-left corners, which may lie in the padding, less than
+// (H+2·Pad+1)·(W+2·Pad+1) past the start of the last image.
 func (g Conv) check() error {
 	if g.N < 1 || g.C < 1 || g.H < 1 || g.W < 1 || g.K < 1 || g.R < 1 || g.Stride < 1 || g.Pad < 0 || g.OH() < 1 || g.OW() < 1 {
 		return fmt.Errorf("kernels: invalid convolution geometry %+v", g)
 	}
-	return checkSize("conv", g.N*g.C*g.H*g.W, g.N*g.K*g.OH()*g.OW(), g.K*g.C*g.R*g.R, g.N*g.OH()*g.OW()*g.C*g.R*g.R)
+	corner := g.N*g.C*g.H*g.W + (g.H+2*g.Pad+1)*(g.W+2*g.Pad+1)
+	return checkSize("conv", g.N*g.C*g.H*g.W, g.N*g.K*g.OH()*g.OW(), g.K*g.C*g.R*g.R, g.N*g.OH()*g.OW()*g.C*g.R*g.R, corner)
 }
 
 // args returns the geometry as the kernels take it: N, C, H, W, K, R, S,
