@@ -37,7 +37,8 @@
 #     cuda and on cpu, and the cuda run resumes on the cpu;
 #  3. throughput at batch 128 and 512 (training and inference) of bench
 #     -device cuda, next to torch_ref.py bench --device cuda when python3
-#     with torch is there and to bench -device cpu on two cores
+#     with torch is there (at batch 512 also with TF32 off, float32 as
+#     here) and to bench -device cpu on two cores
 #     (GOMAXPROCS=2, and taskset where there is one), and the device memory
 #     bench reports after 10 and after 200 training steps, which must be
 #     equal; and each kernel's time in a training step (bench -profile).
@@ -222,6 +223,20 @@ run)
 				result torch_cuda_train_$b "$(value train_img_per_s "$res")"
 				result torch_cuda_infer_$b "$(value infer_img_per_s "$res")"
 				result torch "$(awk '$1 == "torch" {print $2}' "$res")"
+				# PyTorch lets cuDNN run convolutions in TF32 on tensor cores by
+				# default; this program computes in float32 throughout, so the
+				# float32 figure is recorded too (batch 512 only).
+				if [ "$b" = 512 ]; then
+					echo "-- batch $b: the same with TF32 off (torch.backends.cudnn.allow_tf32 = False)"
+					timeout "$(limit 300)" "$py" -c 'import runpy, sys, torch
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")' "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+					cat "$res"
+					result torch_cuda_fp32_train_$b "$(value train_img_per_s "$res")"
+					result torch_cuda_fp32_infer_$b "$(value infer_img_per_s "$res")"
+				fi
 			else
 				echo "-- batch $b: no python3 with torch, or no torch_ref.py; PyTorch reference skipped"
 			fi
@@ -302,6 +317,11 @@ lines += [
     + (f"at least PyTorch's: {t / p:.2f} times, {goal(t >= p)}; " if p else "PyTorch's: not measured; ")
     + f"inference at least 100,000 images/s: {best_infer:,.0f}, {goal(best_infer >= 100000)}.",
 ]
+if num("torch_cuda_fp32_train_512") is not None:
+    lines.append(f"PyTorch lets cuDNN use TF32 tensor cores by default; with TF32 off (float32 throughout, as here) "
+                 f"it made {cell('torch_cuda_fp32_train_512')} images/s training and {cell('torch_cuda_fp32_infer_512')} "
+                 f"inference at batch 512 (Go ÷ PyTorch: {ratio('go_cuda_train_512', 'torch_cuda_fp32_train_512')} and "
+                 f"{ratio('go_cuda_infer_512', 'torch_cuda_fp32_infer_512')}).")
 if num("mem10_512") is not None:
     lines.append(f"Device memory in use after 10 and after 200 training steps: {r.get('mem10_128')} and "
                  f"{r.get('mem200_128')} MiB at batch 128, {r.get('mem10_512')} and {r.get('mem200_512')} MiB at batch 512.")
