@@ -25,7 +25,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/cifar-resnet/trainer/cmd/internal/exitcode"
@@ -143,7 +142,7 @@ func run(args []string, w io.Writer) error {
 		prof = dev.GPU.Kernels().StopProfile()
 	}
 	fmt.Fprintf(w, "go %s GOMAXPROCS=%d device=%s arch=%s params=%d batch=%d iters=%d\n",
-		runtime.Version(), runtime.GOMAXPROCS(0), dev, arch(cfg.Model), m.Capacity(), *batch, *iters)
+		runtime.Version(), runtime.GOMAXPROCS(0), dev, model.TorchArch(cfg.Model), m.Capacity(), *batch, *iters)
 	fmt.Fprintf(w, "peak_rss_mib %.1f\n", peakRSS())
 	for _, l := range mem {
 		fmt.Fprintln(w, l)
@@ -220,15 +219,6 @@ func trainStep(dev *trainer.Device, m *model.Model, net *model.Net, optCfg confi
 		opt.Step(params, optCfg.LR)
 		return nil
 	}, nil
-}
-
-// arch writes the stages as torch_ref.py's -arch does: 16x2,32x2.
-func arch(m config.Model) string {
-	parts := make([]string, len(m.Stages))
-	for i, s := range m.Stages {
-		parts[i] = fmt.Sprintf("%dx%d", s.Channels, s.Blocks)
-	}
-	return strings.Join(parts, ",")
 }
 
 // peakRSS returns the peak resident set size of the process in MiB, from
