@@ -39,7 +39,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 go_trains=(); go_infers=(); go_rsss=(); t_trains=(); t_infers=(); t_rsss=()
 for run in $(seq "$runs"); do
   go_out=$(/usr/bin/time -f 'max_rss_kib %M' bin/bench -batch "$batch" -iters "$iters" 2>&1)
-  torch_out=$(/usr/bin/time -f 'max_rss_kib %M' /usr/bin/python3 "$torch_ref" bench --batch "$batch" --iters "$iters" --arch 16x2,32x2 2>&1)
+  # PyTorch builds the network of Go's run: the arch= field of its first line.
+  arch=$(echo "$go_out" | tr ' ' '\n' | sed -n 's/^arch=//p' | head -1)
+  torch_out=$(/usr/bin/time -f 'max_rss_kib %M' /usr/bin/python3 "$torch_ref" bench --batch "$batch" --iters "$iters" --arch "$arch" 2>&1)
   go_trains+=("$(val "$go_out" train_img_per_s)"); go_infers+=("$(val "$go_out" infer_img_per_s)"); go_rsss+=("$(val "$go_out" max_rss_kib)")
   t_trains+=("$(val "$torch_out" train_img_per_s)"); t_infers+=("$(val "$torch_out" infer_img_per_s)"); t_rsss+=("$(val "$torch_out" max_rss_kib)")
   echo "run $run: Go train ${go_trains[-1]} infer ${go_infers[-1]}; PyTorch train ${t_trains[-1]} infer ${t_infers[-1]}"

@@ -198,6 +198,11 @@ run)
 		for p in python3 /usr/bin/python3; do
 			if [ -z "$py" ] && "$p" -c 'import torch' 2>/dev/null; then py=$p; fi
 		done
+		# PyTorch builds the network bench builds (config.yaml's), from the
+		# arch= field bench prints, taken from a short run on the CPU so that
+		# it is there even if the GPU runs fail.
+		arch=$(timeout "$(limit 60)" "$work/bench" -device cpu -batch 2 -iters 1 2>&1 | tr ' ' '\n' | sed -n 's/^arch=//p' | head -1)
+		echo "-- network: $arch"
 		pin=
 		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
@@ -218,7 +223,7 @@ run)
 			fi
 			if [ -n "$py" ] && [ -n "$ref" ]; then
 				echo "-- batch $b: $py $ref bench --device cuda"
-				timeout "$(limit 300)" "$py" "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+				timeout "$(limit 300)" "$py" "$ref" bench --device cuda --arch "$arch" --batch "$b" --iters 200 >"$res" 2>&1 || true
 				cat "$res"
 				result torch_cuda_train_$b "$(value train_img_per_s "$res")"
 				result torch_cuda_infer_$b "$(value infer_img_per_s "$res")"
@@ -232,7 +237,7 @@ run)
 torch.backends.cudnn.allow_tf32 = False
 torch.backends.cuda.matmul.allow_tf32 = False
 sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")' "$ref" bench --device cuda --arch 16x2,32x2 --batch "$b" --iters 200 >"$res" 2>&1 || true
+runpy.run_path(sys.argv[0], run_name="__main__")' "$ref" bench --device cuda --arch "$arch" --batch "$b" --iters 200 >"$res" 2>&1 || true
 					cat "$res"
 					result torch_cuda_fp32_train_$b "$(value train_img_per_s "$res")"
 					result torch_cuda_fp32_infer_$b "$(value infer_img_per_s "$res")"
