@@ -34,9 +34,6 @@ func (m *Model) value(p *Param) (*tensor.Dense, error) {
 	if v, ok := m.devValues[p]; ok {
 		return v, nil
 	}
-	if m.dtype != tensor.Float32 {
-		return nil, fmt.Errorf("model: a device computes in float32, the model is %v", m.dtype)
-	}
 	v, err := dev.NewTensor(m.dtype, p.Value.Shape().Clone()...)
 	if err != nil {
 		return nil, fmt.Errorf("model: %s on the device: %w", p.Name, err)

@@ -224,3 +224,27 @@ func TestDeviceDistillation(t *testing.T) {
 		closeTo(t, fmt.Sprintf("gradient %d", i), nets[1].Gradient(i), nets[0].Gradient(i))
 	}
 }
+
+// TestDeviceNeedsFloat32 checks that a float64 model is refused on a
+// device when a net is built, before anything reaches the device.
+func TestDeviceNeedsFloat32(t *testing.T) {
+	be := deviceBackend(t)
+	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}},
+		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	m, err := newModel(cfg, 3, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Backend = be
+	n, err := m.Build(2, true)
+	if err == nil {
+		n.Close()
+		t.Fatal("a float64 model built a net on the device")
+	}
+	if want := "model: a device computes in float32, the model is float64"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if len(m.devValues) != 0 {
+		t.Errorf("%d parameters copied to the device", len(m.devValues))
+	}
+}
