@@ -13,8 +13,9 @@ import (
 // keeps device copies of its parameters and batch norm statistics, made
 // when the first net is built: the nets read and update those, and the
 // host values (Param.Value, BN.State) are stale until ToHost. A net's
-// input and targets are host buffers as on the CPU; Run uploads them,
-// and LogitsValue and Gradient copy results back.
+// input and targets are host buffers as on the CPU, but in the device's
+// fast host memory (NewHostTensor), freed when the net is closed; Run
+// uploads them, and LogitsValue and Gradient copy results back.
 
 // device returns the model's device, or nil.
 func (m *Model) device() backend.Device {
@@ -118,9 +119,11 @@ type deviceNet struct {
 }
 
 // upload is a host buffer of a net and its device copy, or the error of
-// allocating that copy.
+// allocating that copy. pinned marks a host buffer of the device's
+// NewHostTensor.
 type upload struct {
 	host, dev *tensor.Dense
+	pinned    bool
 	err       error
 }
 
@@ -136,19 +139,51 @@ func (m *Model) newDeviceNet(n *Net) (*deviceNet, error) {
 	return &deviceNet{dev: dev, down: map[*G.Node][]float32{}}, nil
 }
 
-// bind returns the tensor a net binds for the host buffer h: h on the
-// host, a device copy Run uploads h to on a device. A failed allocation
-// is reported by the first upload.
-func (d *deviceNet) bind(h *tensor.Dense) *tensor.Dense {
+// input returns a zeroed host buffer of the net, of dtype dt and shape,
+// and the tensor the net binds for it: the buffer itself on the host; on
+// a device, a device copy that Run uploads the buffer to. The buffer is
+// then in the device's fast host memory (NewHostTensor), or in ordinary
+// memory where the device has none to give. A failed allocation of the
+// device copy is reported by the first upload.
+func (d *deviceNet) input(dt tensor.Dtype, shape ...int) (host, bound *tensor.Dense) {
+	ordinary := func() *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.Of(dt)) }
 	if d.dev == nil {
-		return h
+		h := ordinary()
+		return h, h
 	}
-	v, err := d.dev.NewTensor(h.Dtype(), h.Shape().Clone()...)
-	d.ups = append(d.ups, upload{host: h, dev: v, err: err})
-	if err != nil {
-		return h
+	u := upload{}
+	if u.dev, u.err = d.dev.NewTensor(dt, shape...); u.err == nil {
+		u.host, _ = d.dev.NewHostTensor(dt, shape...)
+		u.pinned = u.host != nil
 	}
-	return v
+	if u.host == nil {
+		u.host = ordinary()
+	}
+	d.ups = append(d.ups, u)
+	if u.err != nil {
+		return u.host, u.host
+	}
+	return u.host, u.dev
+}
+
+// release frees the device copies and the device's host buffers; the
+// host buffers must not be used afterwards.
+func (d *deviceNet) release() error {
+	var err error
+	for _, u := range d.ups {
+		if u.dev != nil {
+			if e := d.dev.Release(u.dev); err == nil {
+				err = e
+			}
+		}
+		if u.pinned {
+			if e := d.dev.ReleaseHost(u.host); err == nil {
+				err = e
+			}
+		}
+	}
+	d.ups = nil
+	return err
 }
 
 // upload copies the host buffers to the device.

@@ -138,6 +138,51 @@ func TestDeviceNet(t *testing.T) {
 	closeTo(t, "evaluation logits", logits[1], logits[0])
 }
 
+// TestDeviceNetHostBuffers checks that a net on a device keeps its input
+// and targets in the device's page-locked host memory, and frees them
+// with its device memory when closed.
+func TestDeviceNetHostBuffers(t *testing.T) {
+	be := deviceBackend(t)
+	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}},
+		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	m, err := newModel(cfg, 3, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.size = 8
+	m.Backend = be
+	e := be.Engine()
+	host, dev := e.HostAllocated(), e.Allocated()
+	n, err := m.Build(3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 images of 3×8×8 and 3 rows of 10 targets, float32.
+	if got, want := e.HostAllocated()-host, uint64(4*(3*3*8*8+3*10)); got != want {
+		t.Errorf("a training net holds %d bytes of page-locked memory, want %d", got, want)
+	}
+	if len(n.Input()) != 3*3*8*8 {
+		t.Errorf("Input has %d values", len(n.Input()))
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	params := e.Allocated() - dev // the model's device copies stay
+	if got := e.HostAllocated(); got != host {
+		t.Errorf("after Close: %d bytes of page-locked memory, want %d", got, host)
+	}
+	n, err = m.Build(3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Allocated() - dev; got != params {
+		t.Errorf("a second net left %d bytes of device memory, the first %d", got, params)
+	}
+}
+
 // TestFromCheckpointOnDevice loads one checkpoint on the CPU and, with
 // OnDevice, on the device and compares the classifiers' logits.
 func TestFromCheckpointOnDevice(t *testing.T) {

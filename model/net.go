@@ -66,19 +66,25 @@ func (m *Model) BuildDistillation(batch int, weight, temperature float64) (*Net,
 }
 
 // build returns a net; a temperature > 0 makes it a distillation net.
-func (m *Model) build(batch int, training bool, weight, temperature float64) (*Net, error) {
+func (m *Model) build(batch int, training bool, weight, temperature float64) (_ *Net, err error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("model: batch size must be positive, got %d", batch)
 	}
 	g := G.NewGraph()
 	n := &Net{Batch: batch, Training: training, Graph: g, model: m}
-	n.x = tensor.New(tensor.WithShape(batch, dataset.Channels, m.size, m.size), tensor.Of(m.dtype))
 	dn, err := m.newDeviceNet(n)
 	if err != nil {
 		return nil, err
 	}
 	n.dev = dn
-	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(dn.bind(n.x)), G.WithName("x"))
+	defer func() {
+		if err != nil && dn.dev != nil {
+			dn.release()
+		}
+	}()
+	var x *tensor.Dense
+	n.x, x = dn.input(m.dtype, batch, dataset.Channels, m.size, m.size)
+	n.X = G.NewTensor(g, m.dtype, 4, G.WithShape(batch, dataset.Channels, m.size, m.size), G.WithValue(x), G.WithName("x"))
 	b := &builder{nodes: make(map[*Param]*G.Node, len(m.Params)), train: training}
 	params := make(G.Nodes, len(m.Params))
 	for i, p := range m.Params {
@@ -98,14 +104,16 @@ func (m *Model) build(batch int, training bool, weight, temperature float64) (*N
 		return nil, err
 	}
 	if training {
-		n.tgt = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
-		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(dn.bind(n.tgt)), G.WithName("targets"))
+		var tgt *tensor.Dense
+		n.tgt, tgt = dn.input(m.dtype, batch, dataset.NumClasses)
+		n.Targets = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(tgt), G.WithName("targets"))
 		if n.Loss, err = graph.SoftmaxCrossEntropy(n.Logits, n.Targets); err != nil {
 			return nil, fmt.Errorf("model: loss: %w", err)
 		}
 		if temperature > 0 {
-			n.soft = tensor.New(tensor.WithShape(batch, dataset.NumClasses), tensor.Of(m.dtype))
-			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(dn.bind(n.soft)), G.WithName("soft_targets"))
+			var soft *tensor.Dense
+			n.soft, soft = dn.input(m.dtype, batch, dataset.NumClasses)
+			n.Soft = G.NewMatrix(g, m.dtype, G.WithShape(batch, dataset.NumClasses), G.WithValue(soft), G.WithName("soft_targets"))
 			kd, err := graph.SoftmaxKLDivergence(n.Logits, n.Soft, temperature)
 			if err != nil {
 				return nil, fmt.Errorf("model: distillation loss: %w", err)
@@ -359,14 +367,9 @@ func (n *Net) Close() error {
 		if e := graph.ReleaseBuffers(n.Graph); err == nil {
 			err = e
 		}
-		for _, u := range n.dev.ups {
-			if u.dev != nil {
-				if e := n.dev.dev.Release(u.dev); err == nil {
-					err = e
-				}
-			}
+		if e := n.dev.release(); err == nil {
+			err = e
 		}
-		n.dev.ups = nil
 	}
 	return err
 }

@@ -11,6 +11,13 @@ type Device interface {
 	// NewTensor returns a new tensor of the device, its contents
 	// undefined. Running out of device memory is an error.
 	NewTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error)
+	// NewHostTensor returns a new tensor in host memory, zeroed, that
+	// Upload copies from and Download to faster than from ordinary
+	// memory (page-locked memory, for a GPU). ReleaseHost frees it.
+	NewHostTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error)
+	// ReleaseHost frees the memory of t, a tensor of NewHostTensor, which
+	// must not be used again.
+	ReleaseHost(t *tensor.Dense) error
 	// Holds reports whether t's memory is memory of the device.
 	Holds(t *tensor.Dense) bool
 	// Upload copies src, a []float32 or []float64 of t's size and dtype,

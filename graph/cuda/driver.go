@@ -41,6 +41,8 @@ type driver struct {
 	cuMemGetInfo_v2           func(free, total *uint64) Result
 	cuMemAlloc_v2             func(ptr *Ptr, bytes uint64) Result
 	cuMemFree_v2              func(ptr Ptr) Result
+	cuMemAllocHost_v2         func(ptr *unsafe.Pointer, bytes uint64) Result
+	cuMemFreeHost             func(ptr unsafe.Pointer) Result
 	cuMemcpyHtoD_v2           func(dst Ptr, src unsafe.Pointer, bytes uint64) Result
 	cuMemcpyDtoH_v2           func(dst unsafe.Pointer, src Ptr, bytes uint64) Result
 	cuMemcpyDtoD_v2           func(dst, src Ptr, bytes uint64) Result
@@ -84,6 +86,8 @@ func (d *driver) symbols() []struct {
 		{"cuMemGetInfo_v2", &d.cuMemGetInfo_v2},
 		{"cuMemAlloc_v2", &d.cuMemAlloc_v2},
 		{"cuMemFree_v2", &d.cuMemFree_v2},
+		{"cuMemAllocHost_v2", &d.cuMemAllocHost_v2},
+		{"cuMemFreeHost", &d.cuMemFreeHost},
 		{"cuMemcpyHtoD_v2", &d.cuMemcpyHtoD_v2},
 		{"cuMemcpyDtoH_v2", &d.cuMemcpyDtoH_v2},
 		{"cuMemcpyDtoD_v2", &d.cuMemcpyDtoD_v2},

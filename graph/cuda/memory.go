@@ -38,6 +38,37 @@ func sizeOf[T any](n int) uint64 {
 	return uint64(n) * uint64(unsafe.Sizeof(z))
 }
 
+// AllocHost returns n zeroed elements of page-locked host memory, which
+// the GPU reads and writes directly: Upload from it and Download into it
+// run at the full speed of the bus, while a copy from ordinary (pageable)
+// memory goes through a staging buffer of the driver. The memory is not
+// Go's: FreeHost releases it, and the slice must not be used after that.
+// T must hold no pointers.
+func AllocHost[T any](dev *Device, n int) ([]T, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("cuda: cuMemAllocHost_v2: %d elements", n)
+	}
+	bytes := sizeOf[T](n)
+	var p unsafe.Pointer
+	err := dev.call("cuMemAllocHost_v2", fmt.Sprintf("%d bytes", bytes), func() Result { return dev.d.cuMemAllocHost_v2(&p, bytes) })
+	if err != nil {
+		return nil, err
+	}
+	s := unsafe.Slice((*T)(p), n)
+	clear(s)
+	return s, nil
+}
+
+// FreeHost releases memory returned by AllocHost. Freeing an empty slice
+// does nothing.
+func FreeHost[T any](dev *Device, s []T) error {
+	if len(s) == 0 {
+		return nil
+	}
+	p := unsafe.Pointer(unsafe.SliceData(s))
+	return dev.call("cuMemFreeHost", "", func() Result { return dev.d.cuMemFreeHost(p) })
+}
+
 // Upload copies src from host memory to device memory at dst, which must
 // hold len(src) elements. It returns when the copy is done. Elements are
 // copied as they lie in memory, so T must hold no pointers.

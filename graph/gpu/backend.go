@@ -67,6 +67,14 @@ func (b *Backend) NewTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error
 	return b.eng.NewTensor(dt, shape...)
 }
 
+// NewHostTensor implements backend.Device.
+func (b *Backend) NewHostTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
+	return b.eng.NewHostTensor(dt, shape...)
+}
+
+// ReleaseHost implements backend.Device.
+func (b *Backend) ReleaseHost(t *tensor.Dense) error { return b.eng.ReleaseHost(t) }
+
 // Holds implements backend.Device.
 func (b *Backend) Holds(t *tensor.Dense) bool { return b.eng.Holds(t) }
 

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -377,5 +378,54 @@ func TestHostTensorRejected(t *testing.T) {
 	err = b.AddReLU(x64.d, nil, y.d)
 	if err == nil || err.Error() != "gpu: a has dtype float64, want float32" {
 		t.Errorf("AddReLU with a float64 input: error %v", err)
+	}
+}
+
+// TestHostTensors checks the page-locked host tensors: zeroed, of the
+// dtype and shape asked for, copied to and from device tensors, counted by
+// HostAllocated until released, and ReleaseHost refusing other tensors.
+func TestHostTensors(t *testing.T) {
+	b := device(t)
+	e := b.Engine()
+	before := e.HostAllocated()
+	h, err := b.NewHostTensor(tensor.Float32, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.HostAllocated() - before; got != 24 {
+		t.Errorf("HostAllocated grew by %d bytes for 6 float32s, want 24", got)
+	}
+	if h.Dtype() != tensor.Float32 || !h.Shape().Eq(tensor.Shape{2, 3}) || b.Holds(h) {
+		t.Errorf("host tensor: dtype %v, shape %v, device tensor %v", h.Dtype(), h.Shape(), b.Holds(h))
+	}
+	data := h.Data().([]float32)
+	if want := make([]float32, 6); !slices.Equal(data, want) {
+		t.Errorf("fresh host tensor: %v, want zeros", data)
+	}
+	copy(data, []float32{1, -2, 3, 4, 5.5, 6})
+	d, err := b.NewTensor(tensor.Float32, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release(d)
+	must(t, "upload", b.Upload(d, data))
+	must(t, "relu", b.AddReLU(d, nil, d))
+	must(t, "download", b.Download(data, d))
+	if want := []float32{1, 0, 3, 4, 5.5, 6}; !slices.Equal(data, want) {
+		t.Errorf("ReLU through a host tensor: %v, want %v", data, want)
+	}
+	must(t, "release", b.ReleaseHost(h))
+	if got := e.HostAllocated(); got != before {
+		t.Errorf("HostAllocated %d after release, want %d", got, before)
+	}
+	want := "gpu: tensor (shape (2, 3)) is not a host tensor of this device"
+	if err := b.ReleaseHost(h); err == nil || err.Error() != want {
+		t.Errorf("second ReleaseHost: %v, want %q", err, want)
+	}
+	if err := b.ReleaseHost(tensor.New(tensor.WithShape(2, 3), tensor.Of(tensor.Float32))); err == nil || err.Error() != want {
+		t.Errorf("ReleaseHost of a Go tensor: %v, want %q", err, want)
+	}
+	if _, err := b.NewHostTensor(tensor.Uint8, 4); err == nil || err.Error() != "gpu: host tensor of dtype uint8: want float32, float64 or int32" {
+		t.Errorf("NewHostTensor(uint8): %v", err)
 	}
 }

@@ -29,11 +29,12 @@ type Engine struct {
 	mu    sync.Mutex
 	alloc map[cuda.Ptr]uint64           // live allocations and their sizes
 	sums  map[[2]cuda.Ptr]*tensor.Dense // Add's outputs by operands, see Add
+	hosts map[uintptr]hostMemory        // NewHostTensor's memory by address
 }
 
 // NewEngine returns the engine of dev with the kernels mod.
 func NewEngine(dev *cuda.Device, mod *kernels.Module) *Engine {
-	return &Engine{dev: dev, mod: mod, alloc: map[cuda.Ptr]uint64{}, sums: map[[2]cuda.Ptr]*tensor.Dense{}}
+	return &Engine{dev: dev, mod: mod, alloc: map[cuda.Ptr]uint64{}, sums: map[[2]cuda.Ptr]*tensor.Dense{}, hosts: map[uintptr]hostMemory{}}
 }
 
 // Device returns the engine's device.
@@ -159,6 +160,70 @@ func (e *Engine) NewTensor(dt tensor.Dtype, shape ...int) (t *tensor.Dense, err 
 		}
 	}()
 	return tensor.New(tensor.WithShape(shape...), tensor.Of(dt), tensor.WithEngine(e)), nil
+}
+
+// hostMemory is a block of page-locked host memory: its size, and the
+// function that frees it.
+type hostMemory struct {
+	bytes uint64
+	free  func() error
+}
+
+// NewHostTensor returns a new host tensor of dtype dt (float32, float64 or
+// int32) and shape, zeroed, in page-locked memory (cuda.AllocHost), which
+// Upload reads and Download writes at the full speed of the bus.
+// ReleaseHost frees it.
+func (e *Engine) NewHostTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
+	n := tensor.Shape(shape).TotalSize()
+	switch dt {
+	case tensor.Float32:
+		return newHostTensor[float32](e, n, shape)
+	case tensor.Float64:
+		return newHostTensor[float64](e, n, shape)
+	case tensor.Int32:
+		return newHostTensor[int32](e, n, shape)
+	}
+	return nil, fmt.Errorf("gpu: host tensor of dtype %v: want float32, float64 or int32", dt)
+}
+
+func newHostTensor[T any](e *Engine, n int, shape []int) (*tensor.Dense, error) {
+	s, err := cuda.AllocHost[T](e.dev, n)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: host tensor of shape %v: %w", shape, err)
+	}
+	t := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(s))
+	e.mu.Lock()
+	e.hosts[t.Uintptr()] = hostMemory{bytes: uint64(t.MemSize()), free: func() error { return cuda.FreeHost(e.dev, s) }}
+	e.mu.Unlock()
+	return t, nil
+}
+
+// ReleaseHost frees the memory of t, a tensor of NewHostTensor, which must
+// not be used again.
+func (e *Engine) ReleaseHost(t *tensor.Dense) error {
+	if t == nil {
+		return fmt.Errorf("gpu: host tensor is nil")
+	}
+	e.mu.Lock()
+	h, ok := e.hosts[t.Uintptr()]
+	delete(e.hosts, t.Uintptr())
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("gpu: tensor (shape %v) is not a host tensor of this device", t.Shape())
+	}
+	return h.free()
+}
+
+// HostAllocated returns the bytes of page-locked host memory the engine's
+// live host tensors (NewHostTensor) hold.
+func (e *Engine) HostAllocated() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n uint64
+	for _, h := range e.hosts {
+		n += h.bytes
+	}
+	return n
 }
 
 // Release frees the device memory of t, which must not be used again.

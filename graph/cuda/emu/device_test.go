@@ -132,6 +132,48 @@ func TestMemoryRoundTrip(t *testing.T) {
 	}
 }
 
+// TestHostMemory checks page-locked host memory: zeroed when allocated,
+// Upload from it and Download into it, and FreeHost refusing a slice it
+// did not allocate.
+func TestHostMemory(t *testing.T) {
+	d := device(t)
+	h, err := cuda.AllocHost[float32](d, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := make([]float32, 5); !slices.Equal(h, want) {
+		t.Errorf("fresh host memory: %v, want %v", h, want)
+	}
+	copy(h, []float32{1, 2, -3, 4.5, 5})
+	a, err := d.Alloc(4 * 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(a)
+	if err := cuda.Upload(d, a, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Fill32(a, math.Float32bits(9), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := cuda.Download(d, h[1:], a); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{1, 9, 2, -3, 4.5}; !slices.Equal(h, want) {
+		t.Errorf("after upload, fill and download: %v, want %v", h, want)
+	}
+	if err := cuda.FreeHost(d, h); err != nil {
+		t.Fatal(err)
+	}
+	err = cuda.FreeHost(d, make([]float32, 5))
+	if want := "cuda: cuMemFreeHost: CUDA_ERROR_INVALID_VALUE: invalid argument"; err == nil || err.Error() != want {
+		t.Errorf("FreeHost of Go memory: got %v, want %q", err, want)
+	}
+	if _, err := cuda.AllocHost[float32](d, 0); err == nil {
+		t.Error("AllocHost of 0 elements succeeded")
+	}
+}
+
 func TestOutOfMemory(t *testing.T) {
 	d := device(t)
 	n := 2 * d.TotalMem

@@ -381,6 +381,28 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 	allocs.erase(it);
 	return CUDA_SUCCESS;
 }
+// Page-locked host memory is ordinary host memory here, its contents
+// undefined (poison) as the driver's are.
+std::map<void *, size_t> host_allocs;
+CUresult cuMemAllocHost_v2(void **p, size_t n) {
+	std::lock_guard<std::mutex> l(mu);
+	if (n == 0) return CUDA_ERROR_INVALID_VALUE;
+	size_t page = sysconf(_SC_PAGESIZE);
+	void *m = aligned_alloc(page, (n + page - 1) / page * page);
+	if (m == nullptr) return CUDA_ERROR_OUT_OF_MEMORY;
+	memset(m, kPoison, n);
+	host_allocs[m] = n;
+	*p = m;
+	return CUDA_SUCCESS;
+}
+CUresult cuMemFreeHost(void *p) {
+	std::lock_guard<std::mutex> l(mu);
+	auto it = host_allocs.find(p);
+	if (it == host_allocs.end()) return CUDA_ERROR_INVALID_VALUE;
+	free(p);
+	host_allocs.erase(it);
+	return CUDA_SUCCESS;
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(dst, n)) return CUDA_ERROR_INVALID_VALUE;
