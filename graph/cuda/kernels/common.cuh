@@ -77,11 +77,12 @@ __device__ double block_sum(double v, double *sh) {
 // 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
 // result (few channels) does not waste multiply-adds on padding rows. A
 // block has BLOCK = 256 threads laid out as TM/4 rows of
-// TN/4 threads; thread (ty, tx) computes the 4×4 values at rows
-// ty + (TM/4)·u and columns tx + (TN/4)·v, u, v in 0..3 (so neighbouring
-// threads store neighbouring columns). The sum runs TK terms at a time
-// through As[TK][TM] and Bs[TK][TN] of shared memory, 4·TK·(TM + TN)
-// bytes (8.5 KiB for TM = 16, 4 KiB for TM = 64). Thread t loads the B
+// TN/4 threads; thread (ty, tx) computes the 4×4 values at rows 4·ty + u
+// and columns 4·tx + v, u, v in 0..3, so that each step of the sum reads
+// its 4 values of A and its 4 of B with one 16-byte shared-memory load
+// each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
+// of shared memory, 4·TK·(TM + TN) bytes (8.5 KiB for TM = 16, 4 KiB for
+// TM = 64), aligned to 16 bytes. Thread t loads the B
 // values of column t mod TN (neighbouring threads, neighbouring columns)
 // and, for A, the term t mod TK of rows t/TK + (BLOCK/TK)·m.
 #define TILE_AREA 4096
@@ -104,8 +105,8 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 	static_assert(TY * TX == BLOCK, "gemm_tiles: a thread per 4×4 sub-tile");
 	static_assert(BLOCK % TN == 0 && BLOCK % TK == 0, "gemm_tiles: a thread loads one column of B and one term of A");
 	using Entry = decltype(tab(0));
-	__shared__ float As[TK][TM];
-	__shared__ float Bs[TK][TN];
+	alignas(16) __shared__ float As[TK][TM];
+	alignas(16) __shared__ float Bs[TK][TN];
 	__shared__ Entry T[TK];
 	int tid = threadIdx.x;
 	int tx = tid % TX, ty = tid / TX;
@@ -133,16 +134,16 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 		__syncthreads();
 		for (int kk = 0; kk < TK; kk++) {
 			float a[4], bv[4];
-			for (int u = 0; u < 4; u++) a[u] = As[kk][ty + TY * u];
-			for (int v = 0; v < 4; v++) bv[v] = Bs[kk][tx + TX * v];
+			for (int u = 0; u < 4; u++) a[u] = As[kk][4 * ty + u];
+			for (int v = 0; v < 4; v++) bv[v] = Bs[kk][4 * tx + v];
 			for (int u = 0; u < 4; u++)
 				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * bv[v];
 		}
 	}
 	for (int u = 0; u < 4; u++) {
-		int r = row0 + ty + TY * u;
+		int r = row0 + 4 * ty + u;
 		for (int v = 0; v < 4; v++) {
-			int c = col0 + tx + TX * v;
+			int c = col0 + 4 * tx + v;
 			if (r < M && c < N) store(r, c, acc[u][v]);
 		}
 	}
