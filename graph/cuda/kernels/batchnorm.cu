@@ -10,8 +10,36 @@
 // partial kernel on the grid (C, S) whose block (c, s) sums slice s of
 // channel c (slice_range) into part[2(c·S + s)] and part[2(c·S + s) + 1],
 // and a finishing kernel, one thread per channel (launch Grid1(C)), that
-// adds the S partial sums in order.
+// adds the S partial sums in order. The element-wise kernels run a block
+// per plane (image n, channel c) of the tensor, so that the channel is
+// known without a division per element.
 #include "common.cuh"
+
+// PLANE_LOOP loops j over [0, HW), the positions of plane blockIdx.x
+// (image blockIdx.x / C, channel blockIdx.x mod C), across the gridDim.y
+// blocks of the plane: launch on the grid (N·C, ⌈HW/BLOCK⌉), y at most
+// 65535.
+#define PLANE_LOOP(j, HW) \
+	for (int j = blockIdx.y * BLOCK + threadIdx.x; j < (HW); j += BLOCK * gridDim.y)
+
+// ChannelWalk follows the values i, i + BLOCK, i + 2·BLOCK, … of a
+// channel c's N·HW values (value i = n·HW + j is position j of image n),
+// keeping n and j so that the value's index (n·C + c)·HW + j in the
+// N×C×HW tensor takes no division.
+struct ChannelWalk {
+	int n, j, dn, dj, HW;
+	__device__ ChannelWalk(int i, int hw) : HW(hw) {
+		n = i / HW, j = i - n * HW;
+		dn = BLOCK / HW, dj = BLOCK - dn * HW;
+	}
+	// at returns the index of the current value in the tensor.
+	__device__ int at(int C, int c) const { return (n * C + c) * HW + j; }
+	// next moves on by BLOCK values.
+	__device__ void next() {
+		n += dn, j += dj;
+		if (j >= HW) j -= HW, n++;
+	}
+};
 
 // slice_range returns in [*lo, *hi) the part of [0, n) that slice
 // blockIdx.y of gridDim.y sums: equal parts, the last one shorter (or
@@ -51,8 +79,9 @@ KERNEL void bn_stats_partial_f32(double *part, const float *x, int N, int C, int
 	slice_range(N * HW, &lo, &hi);
 	double ref = x[(long long)c * HW];
 	double s = 0, sq = 0;
-	for (int i = lo + threadIdx.x; i < hi; i += BLOCK) {
-		double d = x[((long long)(i / HW) * C + c) * HW + i % HW] - ref;
+	ChannelWalk w(lo + threadIdx.x, HW);
+	for (int i = lo + threadIdx.x; i < hi; i += BLOCK, w.next()) {
+		double d = x[w.at(C, c)] - ref;
 		s += d;
 		sq += d * d;
 	}
@@ -91,18 +120,19 @@ KERNEL void bn_eval_stats_f32(double *mean, double *invstd, const float *run_mea
 	}
 }
 
-// bn_apply_f32 normalises x (n = N·C·HW elements) into y:
-// y = x·scale + shift with scale = γ·invstd and shift = β - mean·γ·invstd
-// (rounded to float, as the CPU does), then max(·, 0) when relu ≠ 0.
+// bn_apply_f32 normalises x (N×C×HW) into y: y = x·scale + shift with
+// scale = γ·invstd and shift = β - mean·γ·invstd (rounded to float, as
+// the CPU does), then max(·, 0) when relu ≠ 0. Launch on the planes'
+// grid (PLANE_LOOP).
 KERNEL void bn_apply_f32(float *y, const float *x, const float *gamma, const float *beta,
-		const double *mean, const double *invstd, int C, int HW, int n, int relu) {
-	GRID_STRIDE(i, n) {
-		int c = (i / HW) % C;
-		double k = (double)gamma[c] * invstd[c];
-		float scale = (float)k;
-		float shift = (float)((double)beta[c] - mean[c] * k);
-		float v = x[i] * scale + shift;
-		y[i] = relu ? fmaxf(v, 0.f) : v;
+		const double *mean, const double *invstd, int C, int HW, int relu) {
+	int c = blockIdx.x % C, base = blockIdx.x * HW;
+	double k = (double)gamma[c] * invstd[c];
+	float scale = (float)k;
+	float shift = (float)((double)beta[c] - mean[c] * k);
+	PLANE_LOOP(j, HW) {
+		float v = x[base + j] * scale + shift;
+		y[base + j] = relu ? fmaxf(v, 0.f) : v;
 	}
 }
 
@@ -116,8 +146,9 @@ KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const flo
 	slice_range(N * HW, &lo, &hi);
 	double mu = mean[c];
 	double a = 0, b = 0;
-	for (int i = lo + threadIdx.x; i < hi; i += BLOCK) {
-		long long j = ((long long)(i / HW) * C + c) * HW + i % HW;
+	ChannelWalk w(lo + threadIdx.x, HW);
+	for (int i = lo + threadIdx.x; i < hi; i += BLOCK, w.next()) {
+		int j = w.at(C, c);
 		if (y && !(y[j] > 0.f)) continue;
 		a += dy[j];
 		b += dy[j] * (x[j] - mu);
@@ -151,20 +182,23 @@ KERNEL void bn_backward_params_f32(float *dgamma, float *dbeta, const double *su
 }
 
 // bn_backward_data_f32 computes dx = γ·invstd·(dy - Σdy/M - x̂·Σdy·x̂/M)
-// (M = N·HW values per channel; n = N·C·HW elements), arranged like the
-// CPU as dx = k·dy + a·x + b with per-channel constants. When y is not
-// null, dy is taken as 0 where y ≤ 0 (batch norm fused with ReLU).
+// (M = N·HW values per channel), arranged like the CPU as
+// dx = k·dy + a·x + b with per-channel constants. When y is not null, dy
+// is taken as 0 where y ≤ 0 (batch norm fused with ReLU). Launch on the
+// planes' grid (PLANE_LOOP).
 KERNEL void bn_backward_data_f32(float *dx, const float *x, const float *dy, const float *y,
 		const float *gamma, const double *mean, const double *invstd, const double *sum_dy,
-		const double *sum_dy_xhat, int C, int HW, int n) {
-	double m = (double)(n / C);
-	GRID_STRIDE(i, n) {
-		int c = (i / HW) % C;
-		double k = (double)gamma[c] * invstd[c];
-		double a = -k * invstd[c] * sum_dy_xhat[c] / m;
-		double b = -k * sum_dy[c] / m - a * mean[c];
+		const double *sum_dy_xhat, int N, int C, int HW) {
+	int c = blockIdx.x % C, base = blockIdx.x * HW;
+	double m = (double)N * HW;
+	double k = (double)gamma[c] * invstd[c];
+	double a = -k * invstd[c] * sum_dy_xhat[c] / m;
+	double b = -k * sum_dy[c] / m - a * mean[c];
+	float kf = (float)k, af = (float)a, bf = (float)b;
+	PLANE_LOOP(j, HW) {
+		int i = base + j;
 		float d = (y && !(y[i] > 0.f)) ? 0.f : dy[i];
-		dx[i] = (float)k * d + (float)a * x[i] + (float)b;
+		dx[i] = kf * d + af * x[i] + bf;
 	}
 }
 

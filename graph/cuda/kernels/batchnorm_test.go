@@ -52,9 +52,20 @@ func bnStatsRef(b kernels.BN, x []float32) (mean, variance, unbiased []float64) 
 	return mean, variance, unbiased
 }
 
+// TestBatchNormTraining runs the training kernels on planes smaller than
+// a block (several images per step of a thread's walk through a channel)
+// and larger (two blocks per plane in the element-wise kernels).
 func TestBatchNormTraining(t *testing.T) {
 	m := module(t)
-	b := kernels.BN{N: 3, C: 4, HW: 100, Momentum: 0.1, Epsilon: 1e-5} // 300 values per channel > Block
+	for _, b := range []kernels.BN{
+		{N: 3, C: 4, HW: 100, Momentum: 0.1, Epsilon: 1e-5}, // 300 values per channel > Block
+		{N: 2, C: 4, HW: 300, Momentum: 0.1, Epsilon: 1e-5}, // planes > Block
+	} {
+		t.Run(fmt.Sprintf("HW=%d", b.HW), func(t *testing.T) { bnTraining(t, m, b) })
+	}
+}
+
+func bnTraining(t *testing.T, m *kernels.Module, b kernels.BN) {
 	x := bnInput(b, true)
 	gamma, beta := []float32{1.5, -0.5, 2, 0.75}, []float32{0.1, 0.2, -0.3, 0.4}
 	runMean, runVar := []float32{0.5, -1, 0, 2}, []float32{1, 2, 0.5, 3}
@@ -69,8 +80,7 @@ func TestBatchNormTraining(t *testing.T) {
 		wantRM[c] = (1-b.Momentum)*float64(runMean[c]) + b.Momentum*mean[c]
 		wantRV[c] = (1-b.Momentum)*float64(runVar[c]) + b.Momentum*unbiased[c]
 	}
-	// Each channel's 300 values in one slice, in 7 (43 each, the last
-	// 42) and in 400 (one each, the last 100 empty).
+	// Each channel's values in one slice, in 7 and in 400 (some empty).
 	for _, slices := range []int{1, 7, 400} {
 		name := fmt.Sprintf("%d slices: ", slices)
 		prm, prv := up(t, runMean), up(t, runVar)
@@ -82,7 +92,7 @@ func TestBatchNormTraining(t *testing.T) {
 		near(t, name+"running var", down[float32](t, prv, b.C), wantRV, 1e-6)
 	}
 	prm, prv := up(t, runMean), up(t, runVar)
-	slices := 3 // 100 values each
+	slices := 3
 	work := buf(t, 8*kernels.BNWork(b, slices))
 
 	// The rest on a well-conditioned input.

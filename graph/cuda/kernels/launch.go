@@ -461,6 +461,13 @@ func (b BN) check() error {
 	return checkSize("batch norm", b.N*b.C*b.HW)
 }
 
+// planes returns the grid of the element-wise batch norm kernels: a
+// block per plane (image, channel) and, for a plane of more than Block
+// positions, more blocks along y. The shape must have passed check.
+func (b BN) planes() cuda.Dim3 {
+	return cuda.Dim3{X: b.N * b.C, Y: min((b.HW+Block-1)/Block, cuda.MaxGrid.Y), Z: 1}
+}
+
 // BNSlices is the number of slices BNStats and BNBackwardSums split each
 // channel's N·HW values into: enough blocks to occupy a large GPU (about
 // 512 over the C channels), each slice summing at least 4096 values.
@@ -514,8 +521,7 @@ func (m *Module) BNApply(b BN, y, x, gamma, beta, mean, invstd cuda.Ptr, relu bo
 	if err := b.check(); err != nil {
 		return err
 	}
-	n := b.N * b.C * b.HW
-	return m.launch1("bn_apply_f32", n, y, x, gamma, beta, mean, invstd, b.C, b.HW, n, flag(relu))
+	return m.launch("bn_apply_f32", b.planes(), y, x, gamma, beta, mean, invstd, b.C, b.HW, flag(relu))
 }
 
 // BNBackwardSums computes per channel Σdy and Σdy·x̂ (C doubles each) for
@@ -542,8 +548,7 @@ func (m *Module) BNBackwardData(b BN, dx, x, dy, y, gamma, mean, invstd, sumDy, 
 	if err := b.check(); err != nil {
 		return err
 	}
-	n := b.N * b.C * b.HW
-	return m.launch1("bn_backward_data_f32", n, dx, x, dy, y, gamma, mean, invstd, sumDy, sumDyXhat, b.C, b.HW, n)
+	return m.launch("bn_backward_data_f32", b.planes(), dx, x, dy, y, gamma, mean, invstd, sumDy, sumDyXhat, b.N, b.C, b.HW)
 }
 
 // BNFold folds evaluation-mode batch norm into the K×crr filter w of the
