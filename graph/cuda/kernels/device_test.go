@@ -187,6 +187,18 @@ func TestElementwise(t *testing.T) {
 	parts := []float32{1, 2, 3, 10, 20, 30, 100, 200, 300}
 	check(t, m.SumPartials(py, up(t, parts), 3, 3))
 	near(t, "SumPartials", down[float32](t, py, 3), []float64{111, 222, 333}, 0)
+	// 19 slices (not a multiple of the 8 rows) of 70 outputs (three
+	// blocks of 32), small integers so that any order gives exact sums.
+	const splits, outs = 19, 70
+	parts = make([]float32, splits*outs)
+	sums := make([]float64, outs)
+	for i := range parts {
+		parts[i] = float32(i%7 - 3 + i/outs)
+		sums[i%outs] += float64(parts[i])
+	}
+	psum := buf(t, 4*outs)
+	check(t, m.SumPartials(psum, up(t, parts), splits, outs))
+	near(t, "SumPartials of 19 slices", down[float32](t, psum, outs), sums, 0)
 }
 
 func TestGlobalAvgPool(t *testing.T) {

@@ -30,12 +30,32 @@ KERNEL void relu_backward_f32(float *dx, const float *y, const float *dy, int n)
 	GRID_STRIDE(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
+// SUM_ROWS is the number of thread rows of a sum_partials_f32 block: a
+// block adds BLOCK/SUM_ROWS outputs, each row summing every SUM_ROWS-th
+// slice, so that a long sum is SUM_ROWS short ones running at once.
+#define SUM_ROWS 8
+
 // sum_partials_f32 sets out[i] = Σ_{z<splits} parts[z·n + i], adding the
-// slices of a split reduction in a fixed order.
+// slices of a split reduction in a fixed order: row r of the block sums
+// slices r, r + SUM_ROWS, …, then the rows' sums are added in row order.
+// Any grid works (a grid-stride loop over groups of BLOCK/SUM_ROWS
+// outputs); ⌈n/(BLOCK/SUM_ROWS)⌉ blocks give each block one group.
 KERNEL void sum_partials_f32(float *out, const float *parts, int splits, int n) {
-	GRID_STRIDE(i, n) {
+	constexpr int COLS = BLOCK / SUM_ROWS;
+	__shared__ float sh[SUM_ROWS][COLS];
+	int col = threadIdx.x % COLS, row = threadIdx.x / COLS;
+	for (int i0 = blockIdx.x * COLS; i0 < n; i0 += gridDim.x * COLS) {
+		int i = i0 + col;
 		float s = 0.f;
-		for (int z = 0; z < splits; z++) s += parts[(long long)z * n + i];
-		out[i] = s;
+		if (i < n)
+			for (int z = row; z < splits; z += SUM_ROWS) s += parts[(long long)z * n + i];
+		sh[row][col] = s;
+		__syncthreads();
+		if (row == 0 && i < n) {
+			float t = sh[0][col];
+			for (int r = 1; r < SUM_ROWS; r++) t += sh[r][col];
+			out[i] = t;
+		}
+		__syncthreads();
 	}
 }

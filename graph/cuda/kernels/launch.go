@@ -198,12 +198,21 @@ func (m *Module) ReLUBackward(dx, y, dy cuda.Ptr, n int) error {
 	return m.launch1("relu_backward_f32", n, dx, y, dy, n)
 }
 
+// sumRows is the number of thread rows of a sum_partials_f32 block
+// (SUM_ROWS in elementwise.cu), which adds Block/sumRows outputs.
+const sumRows = 8
+
 // SumPartials sets out[i] = Σ_z parts[z·n + i] for z < splits.
 func (m *Module) SumPartials(out, parts cuda.Ptr, splits, n int) error {
-	if err := checkSize("sum_partials_f32", splits*n); err != nil {
+	if err := checkSize("sum_partials_f32", n, splits*n); err != nil {
 		return err
 	}
-	return m.launch1("sum_partials_f32", n, out, parts, splits, n)
+	if n == 0 {
+		return nil
+	}
+	g := cuda.Grid1(n, Block/sumRows)
+	g.X = min(g.X, maxGrid1)
+	return m.launch("sum_partials_f32", g, out, parts, splits, n)
 }
 
 // GAPForward sets y[r] to the mean of the hw floats of row r of x, for
