@@ -71,7 +71,10 @@ __device__ double block_sum(double v, double *sh) {
 //   - colB(j) returns a functor b with b(q, e) = B(q, j), given e =
 //     tab(q): each thread loads B from one column j, so what depends on j
 //     alone is computed once, when colB(j) is made.
-// The loads are called only for indices inside the matrices.
+// The loads are called only for indices inside the matrices. B is loaded
+// without bounds tests: a column past N repeats column N-1 (its results
+// are not stored) and a term past k1 repeats term k1-1 (A is 0 there; a
+// non-finite B value stays non-finite, 0·∞ being NaN).
 //
 // A tile has TILE_AREA = 4096 values whatever its shape: TM is 16, 32 or
 // 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
@@ -82,9 +85,9 @@ __device__ double block_sum(double v, double *sh) {
 // its 4 values of A and its 4 of B with one 16-byte shared-memory load
 // each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
 // of shared memory, 4·TK·(TM + TN) bytes (8.5 KiB for TM = 16, 4 KiB for
-// TM = 64), aligned to 16 bytes. Thread t loads the B
-// values of column t mod TN (neighbouring threads, neighbouring columns)
-// and, for A, the term t mod TK of rows t/TK + (BLOCK/TK)·m.
+// TM = 64), aligned to 16 bytes. Thread t loads the B values of column
+// t mod TN (neighbouring threads, neighbouring columns) and, for A, the
+// term t mod TK of rows t/TK + (BLOCK/TK)·m.
 #define TILE_AREA 4096
 #define TK 8
 
@@ -118,8 +121,10 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 	for (int u = 0; u < 4; u++)
 		for (int v = 0; v < 4; v++) acc[u][v] = 0.f;
 	for (int kb = k0; kb < k1; kb += TK) {
-		// The previous step read T before its second barrier.
-		if (tid < TK && kb + tid < k1) T[tid] = tab(kb + tid);
+		// The previous step read T before its second barrier. Past the
+		// end of the sum (k1), the entries repeat the last index: B's
+		// loads need no bounds test there, A being 0.
+		if (tid < TK) T[tid] = tab(min(kb + tid, k1 - 1));
 		__syncthreads();
 #pragma unroll
 		for (int m = 0; m < (TM * TK + BLOCK - 1) / BLOCK; m++) {
@@ -128,8 +133,10 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 		}
 #pragma unroll
 		for (int m = 0; m < TK * TN / BLOCK; m++) {
-			int kk = kb0 + m * (BLOCK / TN), q = kb + kk;
-			Bs[kk][jb] = (cb < N && q < k1) ? b(q, T[kk]) : 0.f;
+			// A past-the-end column repeats the last one (colB), its results
+			// not stored.
+			int kk = kb0 + m * (BLOCK / TN);
+			Bs[kk][jb] = b(min(kb + kk, k1 - 1), T[kk]);
 		}
 		__syncthreads();
 		for (int kk = 0; kk < TK; kk++) {
