@@ -84,12 +84,12 @@ __device__ double block_sum(double v, double *sh) {
 // and columns 4·tx + v, u, v in 0..3, so that each step of the sum reads
 // its 4 values of A and its 4 of B with one 16-byte shared-memory load
 // each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
-// of shared memory, 4·TK·(TM + TN) bytes (8.5 KiB for TM = 16, 4 KiB for
+// of shared memory, 4·TK·(TM + TN) bytes (17 KiB for TM = 16, 8 KiB for
 // TM = 64), aligned to 16 bytes. Thread t loads the B values of column
 // t mod TN (neighbouring threads, neighbouring columns) and, for A, the
 // term t mod TK of rows t/TK + (BLOCK/TK)·m.
 #define TILE_AREA 4096
-#define TK 8
+#define TK 16
 
 // Tap is the entry of a reduction index of a convolution's matrix
 // product (a filter tap, or an output position for the filter gradient):
