@@ -2,11 +2,13 @@ package trainer
 
 import (
 	"fmt"
+	"slices"
 
 	"gorgonia.org/tensor"
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
 	"github.com/cifar-resnet/trainer/graph/gpu"
 )
 
@@ -36,6 +38,9 @@ type DeviceOptimizer struct {
 	// slots[k][i] is slot host.slotNames[k] of parameter i on the
 	// device; nil until the first Step after creation or SetState.
 	slots [][]*tensor.Dense
+	// table describes the parameters and slots to the kernels; nil until
+	// the first Step.
+	table *kernels.OptTable
 }
 
 // NewDeviceOptimizer returns the optimizer cfg names (checked as
@@ -119,35 +124,59 @@ func (o *DeviceOptimizer) bind(params []DeviceParam) error {
 }
 
 // Step applies one update with learning rate lr to every parameter by
-// queuing one kernel per parameter; it does not wait for them.
+// queuing one kernel for all of them; it does not wait for it.
 func (o *DeviceOptimizer) Step(params []DeviceParam, lr float64) error {
 	if err := o.bind(params); err != nil {
 		return err
 	}
+	if err := o.bindTable(params); err != nil {
+		return err
+	}
 	o.host.step++
 	m, c := o.be.Kernels(), o.cfg
-	for i, p := range params {
-		w, g := devPtr(p.Data), devPtr(p.Grad)
-		n := o.host.sizes[i]
-		wd := 0.0
-		if p.Decay {
-			wd = c.WeightDecay
-		}
-		var err error
-		if c.Name == "sgd" {
-			var vel cuda.Ptr
-			if c.Momentum != 0 {
-				vel = devPtr(o.slots[0][i])
-			}
-			err = m.SGD(w, g, vel, n, lr, c.Momentum, wd, c.Nesterov)
-		} else {
-			err = m.Adam(w, g, devPtr(o.slots[0][i]), devPtr(o.slots[1][i]), n, o.host.step, lr, c.Beta1, c.Beta2, c.Epsilon, wd, c.Name == "adamw")
-		}
-		if err != nil {
-			return fmt.Errorf("optimizer %s: parameter %q: %w", o.host.name, p.Name, err)
-		}
+	var err error
+	if c.Name == "sgd" {
+		err = m.SGD(o.table, lr, c.Momentum, c.WeightDecay, c.Nesterov)
+	} else {
+		err = m.Adam(o.table, o.host.step, lr, c.Beta1, c.Beta2, c.Epsilon, c.WeightDecay, c.Name == "adamw")
+	}
+	if err != nil {
+		return fmt.Errorf("optimizer %s: %w", o.host.name, err)
 	}
 	return nil
+}
+
+// bindTable makes the table of the kernels describe params and the slots,
+// making a new one when they moved (a new net's gradients, new slots).
+func (o *DeviceOptimizer) bindTable(params []DeviceParam) error {
+	want := make([]kernels.OptParam, len(params))
+	for i, p := range params {
+		want[i] = kernels.OptParam{W: devPtr(p.Data), Grad: devPtr(p.Grad), N: o.host.sizes[i], Decay: p.Decay}
+		if len(o.slots) > 0 {
+			want[i].S0 = devPtr(o.slots[0][i])
+		}
+		if len(o.slots) > 1 {
+			want[i].S1 = devPtr(o.slots[1][i])
+		}
+	}
+	if o.table != nil && slices.Equal(o.table.Params(), want) {
+		return nil
+	}
+	o.freeTable()
+	t, err := o.be.Kernels().NewOptTable(want)
+	if err != nil {
+		return fmt.Errorf("optimizer %s: %w", o.host.name, err)
+	}
+	o.table = t
+	return nil
+}
+
+// freeTable releases the kernels' table, if any.
+func (o *DeviceOptimizer) freeTable() {
+	if o.table != nil {
+		o.table.Free()
+		o.table = nil
+	}
 }
 
 // State returns the optimizer's state, its slots copied from the device.
@@ -179,9 +208,11 @@ func (o *DeviceOptimizer) SetState(s OptimizerState) error {
 	return nil
 }
 
-// Close frees the device memory of the slots. The state is lost unless
-// SetState follows (the next Step would start from zero slots).
+// Close frees the device memory of the slots and of the kernels' table.
+// The state is lost unless SetState follows (the next Step would start
+// from zero slots).
 func (o *DeviceOptimizer) Close() {
+	o.freeTable()
 	for _, slot := range o.slots {
 		for _, t := range slot {
 			o.be.Engine().Release(t)

@@ -593,24 +593,110 @@ func (m *Module) SmoothLabels(dst, labels cuda.Ptr, n, k int, eps float64) error
 	return m.launch1("smooth_labels_f32", n*k, dst, labels, n, k, eps)
 }
 
-// SGD applies one step of torch.optim.SGD (dampening 0) to the n floats
-// of w from grad, with momentum mu (vel, n floats, is its buffer; 0 when
-// mu = 0), weight decay wd and learning rate lr.
-func (m *Module) SGD(w, grad, vel cuda.Ptr, n int, lr, mu, wd float64, nesterov bool) error {
-	if mu != 0 && vel == 0 {
-		return fmt.Errorf("kernels: sgd_f32: momentum %v needs a velocity buffer", mu)
+// OptParam is one tensor of an optimizer step: its values W, gradient
+// Grad and state slots S0 and S1 (N floats each; 0 for a slot the
+// optimizer does not have), and whether weight decay applies to it.
+type OptParam struct {
+	W, Grad, S0, S1 cuda.Ptr
+	N               int
+	Decay           bool
+}
+
+// optParamWords is the size of an OptParam in the table, in 8-byte words:
+// the four pointers, then N and the decay flag as two 4-byte ints (the
+// struct OptParam of optim.cu).
+const optParamWords = 5
+
+// OptTable is a table of OptParams in device memory, from which SGD and
+// Adam update every tensor in one launch.
+type OptTable struct {
+	dev    *cuda.Device
+	p      cuda.Ptr
+	params []OptParam
+	maxN   int
+}
+
+// NewOptTable checks params and copies them to a new table on the
+// device; Free releases it.
+func (m *Module) NewOptTable(params []OptParam) (*OptTable, error) {
+	if len(params) == 0 || len(params) > math.MaxInt32 {
+		return nil, fmt.Errorf("kernels: optimizer table of %d tensors", len(params))
 	}
-	return m.launch1("sgd_f32", n, w, grad, vel, n, lr, mu, wd, flag(nesterov))
+	words := make([]uint64, 0, optParamWords*len(params))
+	maxN := 0
+	for i, p := range params {
+		if p.W == 0 || p.Grad == 0 {
+			return nil, fmt.Errorf("kernels: optimizer table: tensor %d has no values or no gradient", i)
+		}
+		if err := checkSize("optimizer table", p.N); err != nil {
+			return nil, err
+		}
+		words = append(words, uint64(p.W), uint64(p.Grad), uint64(p.S0), uint64(p.S1), uint64(p.N)|uint64(flag(p.Decay))<<32)
+		maxN = max(maxN, p.N)
+	}
+	ptr, err := m.dev.Alloc(8 * uint64(len(words)))
+	if err != nil {
+		return nil, fmt.Errorf("kernels: optimizer table: %w", err)
+	}
+	if err := cuda.Upload(m.dev, ptr, words); err != nil {
+		m.dev.Free(ptr)
+		return nil, fmt.Errorf("kernels: optimizer table: %w", err)
+	}
+	return &OptTable{dev: m.dev, p: ptr, params: slices.Clone(params), maxN: maxN}, nil
+}
+
+// Params returns the tensors of the table.
+func (t *OptTable) Params() []OptParam { return t.params }
+
+// Free releases the table's device memory once the kernels queued before
+// have finished with it.
+func (t *OptTable) Free() error {
+	if err := t.dev.Synchronize(); err != nil {
+		return err
+	}
+	return t.dev.Free(t.p)
+}
+
+// grid returns the grid of an optimizer kernel over the table: a row of
+// blocks per tensor, enough blocks in a row for the longest tensor.
+func (t *OptTable) grid() cuda.Dim3 {
+	return cuda.Dim3{X: min((t.maxN+Block-1)/Block, maxGrid1), Y: min(len(t.params), cuda.MaxGrid.Y), Z: 1}
+}
+
+// slots returns an error unless every tensor of the table has the first
+// n state slots.
+func (t *OptTable) slots(name string, n int) error {
+	for i, p := range t.params {
+		if (n >= 1 && p.S0 == 0) || (n >= 2 && p.S1 == 0) {
+			return fmt.Errorf("kernels: %s: tensor %d of the table lacks a state slot (it needs %d)", name, i, n)
+		}
+	}
+	return nil
+}
+
+// SGD applies one step of torch.optim.SGD (dampening 0) to every tensor
+// of the table: momentum mu (its velocity in slot S0, which may be 0 when
+// mu = 0), weight decay wd to the tensors with Decay, learning rate lr.
+func (m *Module) SGD(t *OptTable, lr, mu, wd float64, nesterov bool) error {
+	if mu != 0 {
+		if err := t.slots("sgd_f32", 1); err != nil {
+			return fmt.Errorf("%w: momentum %v needs a velocity buffer", err, mu)
+		}
+	}
+	return m.launch("sgd_f32", t.grid(), t.p, len(t.params), lr, mu, wd, flag(nesterov))
 }
 
 // Adam applies step t (counting from 1) of torch.optim.Adam, or AdamW when
-// decoupled, to the n floats of w from grad, with moment buffers mm and
-// vv (n floats each).
-func (m *Module) Adam(w, grad, mm, vv cuda.Ptr, n int, t int64, lr, beta1, beta2, eps, wd float64, decoupled bool) error {
+// decoupled, to every tensor of the table, with its moment buffers in
+// slots S0 and S1; weight decay wd applies to the tensors with Decay.
+func (m *Module) Adam(tab *OptTable, t int64, lr, beta1, beta2, eps, wd float64, decoupled bool) error {
 	if t < 1 {
 		return fmt.Errorf("kernels: adam_f32: step %d, want ≥ 1", t)
 	}
+	if err := tab.slots("adam_f32", 2); err != nil {
+		return err
+	}
 	stepSize := lr / (1 - math.Pow(beta1, float64(t)))
 	bc2Sqrt := math.Sqrt(1 - math.Pow(beta2, float64(t)))
-	return m.launch1("adam_f32", n, w, grad, mm, vv, n, lr, beta1, beta2, eps, wd, flag(decoupled), stepSize, bc2Sqrt)
+	return m.launch("adam_f32", tab.grid(), tab.p, len(tab.params), lr, beta1, beta2, eps, wd, flag(decoupled), stepSize, bc2Sqrt)
 }

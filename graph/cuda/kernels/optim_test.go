@@ -6,6 +6,7 @@ import (
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/cuda"
+	"github.com/cifar-resnet/trainer/graph/cuda/kernels"
 	"github.com/cifar-resnet/trainer/trainer"
 )
 
@@ -40,42 +41,39 @@ func TestOptimizers(t *testing.T) {
 			{Name: "w", Data: randoms(50, n), Grad: make([]float32, n), Decay: true},
 			{Name: "b", Data: randoms(51, n), Grad: make([]float32, n), Decay: false},
 		}
-		type slots struct{ w, g, s1, s2 cuda.Ptr }
-		devs := make([]slots, len(params))
+		// One table for both tensors; without momentum SGD gets no slot.
+		opts := make([]kernels.OptParam, len(params))
 		for i, p := range params {
-			devs[i] = slots{w: up(t, p.Data), g: buf(t, 4*n), s1: buf(t, 4*n), s2: buf(t, 4*n)}
-			check(t, m.Fill(devs[i].s1, 0, n))
-			check(t, m.Fill(devs[i].s2, 0, n))
+			opts[i] = kernels.OptParam{W: up(t, p.Data), Grad: buf(t, 4*n), S0: buf(t, 4*n), S1: buf(t, 4*n), N: n, Decay: p.Decay}
+			check(t, m.Fill(opts[i].S0, 0, n))
+			check(t, m.Fill(opts[i].S1, 0, n))
+			if c.Name == "sgd" && c.Momentum == 0 {
+				opts[i].S0, opts[i].S1 = 0, 0
+			}
 		}
+		table, err := m.NewOptTable(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer table.Free()
 		for step := int64(1); step <= 3; step++ {
 			lr := c.LR / float64(step)
 			for i := range params {
 				copy(params[i].Grad, randoms(uint64(60+10*step)+uint64(i), n))
-				check(t, cuda.Upload(dev, devs[i].g, params[i].Grad))
+				check(t, cuda.Upload(dev, opts[i].Grad, params[i].Grad))
 			}
 			cpu.Step(params, lr)
-			for i, p := range params {
-				wd := 0.0
-				if p.Decay {
-					wd = c.WeightDecay
-				}
-				d := devs[i]
-				switch c.Name {
-				case "sgd":
-					vel := d.s1
-					if c.Momentum == 0 {
-						vel = 0
-					}
-					check(t, m.SGD(d.w, d.g, vel, n, lr, c.Momentum, wd, c.Nesterov))
-				default:
-					check(t, m.Adam(d.w, d.g, d.s1, d.s2, n, step, lr, c.Beta1, c.Beta2, c.Epsilon, wd, c.Name == "adamw"))
-				}
+			switch c.Name {
+			case "sgd":
+				check(t, m.SGD(table, lr, c.Momentum, c.WeightDecay, c.Nesterov))
+			default:
+				check(t, m.Adam(table, step, lr, c.Beta1, c.Beta2, c.Epsilon, c.WeightDecay, c.Name == "adamw"))
 			}
 			st := cpu.State()
 			for i, p := range params {
 				what := fmt.Sprintf("%s step %d %s", name, step, p.Name)
-				near(t, what+" weights", down[float32](t, devs[i].w, n), f64(p.Data), tol)
-				for k, slot := range map[string]cuda.Ptr{"velocity": devs[i].s1, "m": devs[i].s1, "v": devs[i].s2} {
+				near(t, what+" weights", down[float32](t, opts[i].W, n), f64(p.Data), tol)
+				for k, slot := range map[string]cuda.Ptr{"velocity": opts[i].S0, "m": opts[i].S0, "v": opts[i].S1} {
 					if s, ok := st.Slots[k]; ok {
 						near(t, what+" "+k, down[float32](t, slot, n), f64(s[i]), tol)
 					}
@@ -87,10 +85,32 @@ func TestOptimizers(t *testing.T) {
 
 func TestOptimizerArguments(t *testing.T) {
 	m := module(t)
-	if err := m.SGD(1, 1, 0, 10, 0.1, 0.9, 0, false); err == nil || err.Error() != "kernels: sgd_f32: momentum 0.9 needs a velocity buffer" {
+	w, g := buf(t, 40), buf(t, 40)
+	table, err := m.NewOptTable([]kernels.OptParam{{W: w, Grad: g, S0: buf(t, 40), N: 10}, {W: w, Grad: g, N: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.Free()
+	if err := m.SGD(table, 0.1, 0.9, 0, false); err == nil ||
+		err.Error() != "kernels: sgd_f32: tensor 1 of the table lacks a state slot (it needs 1): momentum 0.9 needs a velocity buffer" {
 		t.Errorf("momentum without a buffer: %v", err)
 	}
-	if err := m.Adam(1, 1, 1, 1, 10, 0, 0.1, 0.9, 0.999, 1e-8, 0, false); err == nil || err.Error() != "kernels: adam_f32: step 0, want ≥ 1" {
+	if err := m.Adam(table, 1, 0.1, 0.9, 0.999, 1e-8, 0, false); err == nil || err.Error() != "kernels: adam_f32: tensor 0 of the table lacks a state slot (it needs 2)" {
+		t.Errorf("Adam without moment buffers: %v", err)
+	}
+	if err := m.Adam(table, 0, 0.1, 0.9, 0.999, 1e-8, 0, false); err == nil || err.Error() != "kernels: adam_f32: step 0, want ≥ 1" {
 		t.Errorf("step 0: %v", err)
+	}
+	for _, c := range []struct {
+		params []kernels.OptParam
+		want   string
+	}{
+		{nil, "kernels: optimizer table of 0 tensors"},
+		{[]kernels.OptParam{{W: w, N: 10}}, "kernels: optimizer table: tensor 0 has no values or no gradient"},
+		{[]kernels.OptParam{{W: w, Grad: g, N: -1}}, "kernels: optimizer table: size -1 out of range [0, 2147483647]"},
+	} {
+		if _, err := m.NewOptTable(c.params); err == nil || err.Error() != c.want {
+			t.Errorf("NewOptTable(%v): %v, want %q", c.params, err, c.want)
+		}
 	}
 }
