@@ -660,7 +660,7 @@ func (t *OptTable) Free() error {
 // grid returns the grid of an optimizer kernel over the table: a row of
 // blocks per tensor, enough blocks in a row for the longest tensor.
 func (t *OptTable) grid() cuda.Dim3 {
-	return cuda.Dim3{X: min((t.maxN+Block-1)/Block, maxGrid1), Y: min(len(t.params), cuda.MaxGrid.Y), Z: 1}
+	return cuda.Dim3{X: max(1, min((t.maxN+Block-1)/Block, maxGrid1)), Y: min(len(t.params), cuda.MaxGrid.Y), Z: 1}
 }
 
 // slots returns an error unless every tensor of the table has the first

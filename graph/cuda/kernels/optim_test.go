@@ -101,6 +101,13 @@ func TestOptimizerArguments(t *testing.T) {
 	if err := m.Adam(table, 0, 0.1, 0.9, 0.999, 1e-8, 0, false); err == nil || err.Error() != "kernels: adam_f32: step 0, want ≥ 1" {
 		t.Errorf("step 0: %v", err)
 	}
+	// Empty tensors only: nothing to update, but a valid launch.
+	empty, err := m.NewOptTable([]kernels.OptParam{{W: w, Grad: g, N: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Free()
+	check(t, m.SGD(empty, 0.1, 0, 0, false))
 	for _, c := range []struct {
 		params []kernels.OptParam
 		want   string
