@@ -14,6 +14,12 @@
 // passes to cuModuleGetFunction.
 #define KERNEL extern "C" __global__
 
+// GEMM_KERNEL declares a convolution kernel: as KERNEL, with its
+// registers held to what 6 blocks of BLOCK threads on a multiprocessor
+// leave (40 each on compute 8.0 and 9.0), which gemm_tiles fits in without
+// spilling; unbounded, the compiler takes 48 to 59 and fits 4 or 5 blocks.
+#define GEMM_KERNEL extern "C" __global__ __launch_bounds__(BLOCK, 6)
+
 // BLOCK is the number of threads of a block for every kernel of this
 // module; the Go wrappers launch all of them with it.
 #define BLOCK 256
@@ -80,10 +86,10 @@ __device__ double block_sum(double v, double *sh) {
 // 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
 // result (few channels) does not waste multiply-adds on padding rows. A
 // block has BLOCK = 256 threads laid out as TM/4 rows of
-// TN/4 threads; thread (ty, tx) computes the 4×4 values at rows 4·ty + u
-// and columns 4·tx + v, u, v in 0..3, so that each step of the sum reads
-// its 4 values of A and its 4 of B with one 16-byte shared-memory load
-// each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
+// TN/4 threads, in warps of 4 rows of 8; thread (ty, tx) computes the
+// 4×4 values at rows 4·ty + u and columns 4·tx + v, u, v in 0..3, so that
+// each step of the sum reads its 4 values of A and its 4 of B with one
+// 16-byte shared-memory load each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
 // of shared memory, 4·TK·(TM + TN) bytes (17 KiB for TM = 16, 8 KiB for
 // TM = 64), aligned to 16 bytes. Thread t loads the B values of column
 // t mod TN (neighbouring threads, neighbouring columns) and, for A, the
@@ -111,8 +117,14 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 	alignas(16) __shared__ float As[TK][TM];
 	alignas(16) __shared__ float Bs[TK][TN];
 	__shared__ Entry T[TK];
+	static_assert(TY % 4 == 0 && TX % 8 == 0, "gemm_tiles: warps of 4×8 threads");
 	int tid = threadIdx.x;
-	int tx = tid % TX, ty = tid / TX;
+	// Warp w computes a 16×32 part of the tile, its lane l the rows of
+	// ty = 4·(w mod TY/4) + l mod 4 and the columns of tx = 8·(w div TY/4)
+	// + l div 4: each step of the sum a warp reads 64 bytes of As and 128
+	// of Bs, one shared-memory wavefront each.
+	int warp = tid / 32, lane = tid % 32;
+	int ty = 4 * (warp % (TY / 4)) + lane % 4, tx = 8 * (warp / (TY / 4)) + lane / 4;
 	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
 	int ia = tid / TK, ka = tid % TK;                 // A: term ka of rows ia + (BLOCK/TK)·m
 	int jb = tid % TN, kb0 = tid / TN, cb = col0 + jb; // B: column jb, terms kb0 + (BLOCK/TN)·m

@@ -88,17 +88,17 @@ __device__ void conv_forward(float *y, const float *x, const float *w,
 		});
 }
 
-KERNEL void conv_forward_m16_f32(float *y, const float *x, const float *w,
+GEMM_KERNEL void conv_forward_m16_f32(float *y, const float *x, const float *w,
 		const float *bias, const float *skip, int relu, GEOM) {
 	conv_forward<16>(y, x, w, bias, skip, relu, GEOM_ARGS);
 }
 
-KERNEL void conv_forward_m32_f32(float *y, const float *x, const float *w,
+GEMM_KERNEL void conv_forward_m32_f32(float *y, const float *x, const float *w,
 		const float *bias, const float *skip, int relu, GEOM) {
 	conv_forward<32>(y, x, w, bias, skip, relu, GEOM_ARGS);
 }
 
-KERNEL void conv_forward_m64_f32(float *y, const float *x, const float *w,
+GEMM_KERNEL void conv_forward_m64_f32(float *y, const float *x, const float *w,
 		const float *bias, const float *skip, int relu, GEOM) {
 	conv_forward<64>(y, x, w, bias, skip, relu, GEOM_ARGS);
 }
@@ -145,15 +145,15 @@ __device__ void conv_backward_data(float *dx, const float *w, const float *dy, G
 		});
 }
 
-KERNEL void conv_backward_data_m16_f32(float *dx, const float *w, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_data_m16_f32(float *dx, const float *w, const float *dy, GEOM) {
 	conv_backward_data<16>(dx, w, dy, GEOM_ARGS);
 }
 
-KERNEL void conv_backward_data_m32_f32(float *dx, const float *w, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_data_m32_f32(float *dx, const float *w, const float *dy, GEOM) {
 	conv_backward_data<32>(dx, w, dy, GEOM_ARGS);
 }
 
-KERNEL void conv_backward_data_m64_f32(float *dx, const float *w, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_data_m64_f32(float *dx, const float *w, const float *dy, GEOM) {
 	conv_backward_data<64>(dx, w, dy, GEOM_ARGS);
 }
 
@@ -180,14 +180,14 @@ __device__ void conv_backward_filter(float *dw, const float *x, const float *dy,
 		[=](int k, int q, float v) { out[k * CRR + q] = v; });
 }
 
-KERNEL void conv_backward_filter_m16_f32(float *dw, const float *x, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_filter_m16_f32(float *dw, const float *x, const float *dy, GEOM) {
 	conv_backward_filter<16>(dw, x, dy, GEOM_ARGS);
 }
 
-KERNEL void conv_backward_filter_m32_f32(float *dw, const float *x, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_filter_m32_f32(float *dw, const float *x, const float *dy, GEOM) {
 	conv_backward_filter<32>(dw, x, dy, GEOM_ARGS);
 }
 
-KERNEL void conv_backward_filter_m64_f32(float *dw, const float *x, const float *dy, GEOM) {
+GEMM_KERNEL void conv_backward_filter_m64_f32(float *dw, const float *x, const float *dy, GEOM) {
 	conv_backward_filter<64>(dw, x, dy, GEOM_ARGS);
 }

@@ -68,7 +68,7 @@ const (
 var tileRows = []int{16, 32, 64}
 
 // kernelDecl matches the declaration of a kernel in the sources.
-var kernelDecl = regexp.MustCompile(`(?m)^KERNEL void ([A-Za-z_][A-Za-z0-9_]*)\(`)
+var kernelDecl = regexp.MustCompile(`(?m)^(?:GEMM_)?KERNEL void ([A-Za-z_][A-Za-z0-9_]*)\(`)
 
 // Names returns the names of all kernels declared in the sources, sorted.
 func Names() ([]string, error) {

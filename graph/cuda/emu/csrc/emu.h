@@ -25,6 +25,7 @@ void __syncthreads();
 #define __host__
 #define __shared__ static
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __restrict__ __restrict
 
 using std::max;
