@@ -85,15 +85,15 @@ __device__ double block_sum(double v, double *sh) {
 // A tile has TILE_AREA = 4096 values whatever its shape: TM is 16, 32 or
 // 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
 // result (few channels) does not waste multiply-adds on padding rows. A
-// block has BLOCK = 256 threads laid out as TM/4 rows of
-// TN/4 threads, in warps of 4 rows of 8; thread (ty, tx) computes the
-// 4×4 values at rows 4·ty + u and columns 4·tx + v, u, v in 0..3, so that
-// each step of the sum reads its 4 values of A and its 4 of B with one
-// 16-byte shared-memory load each. The sum runs TK terms at a time through As[TK][TM] and Bs[TK][TN]
-// of shared memory, 4·TK·(TM + TN) bytes (17 KiB for TM = 16, 8 KiB for
-// TM = 64), aligned to 16 bytes. Thread t loads the B values of column
-// t mod TN (neighbouring threads, neighbouring columns) and, for A, the
-// term t mod TK of rows t/TK + (BLOCK/TK)·m.
+// block has BLOCK = 256 threads laid out as TM/4 rows of TN/4 threads, in
+// warps of 4 rows of 8; thread (ty, tx) computes the 4×4 values at rows
+// 4·ty + u and columns 4·tx + v, u, v in 0..3, so that each step of the
+// sum reads its 4 values of A and its 4 of B with one 16-byte
+// shared-memory load each. The sum runs TK terms at a time through
+// As[TK][TM] and Bs[TK][TN] of shared memory, 4·TK·(TM + TN) bytes (17 KiB
+// for TM = 16, 8 KiB for TM = 64), aligned to 16 bytes. Thread t loads the
+// B values of column t mod TN (neighbouring threads, neighbouring columns)
+// and, for A, the term t mod TK of rows t/TK + (BLOCK/TK)·m.
 #define TILE_AREA 4096
 #define TK 16
 
