@@ -198,6 +198,10 @@ func (m *Module) ReLUBackward(dx, y, dy cuda.Ptr, n int) error {
 	return m.launch1("relu_backward_f32", n, dx, y, dy, n)
 }
 
+// gapRow is the number of threads of a gap_forward_f32 block that sum one
+// row (GAP_ROW in pool.cu).
+const gapRow = 32
+
 // sumRows is the number of thread rows of a sum_partials_f32 block
 // (SUM_ROWS in elementwise.cu), which adds Block/sumRows outputs.
 const sumRows = 8
@@ -224,7 +228,9 @@ func (m *Module) GAPForward(y, x cuda.Ptr, rows, hw int) error {
 	if err := checkSize("gap_forward_f32", rows, rows*hw); err != nil {
 		return err
 	}
-	return m.launch("gap_forward_f32", cuda.Dim3{X: rows, Y: 1, Z: 1}, y, x, hw)
+	g := cuda.Grid1(rows, Block/gapRow)
+	g.X = min(g.X, maxGrid1)
+	return m.launch("gap_forward_f32", g, y, x, rows, hw)
 }
 
 // GAPBackward sets dx[r·hw + j] = dy[r]/hw for rows rows.

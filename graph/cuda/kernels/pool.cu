@@ -1,15 +1,36 @@
 // Global average pooling over the H·W positions of each channel.
 #include "common.cuh"
 
+// GAP_ROW is the number of threads that sum one row in gap_forward_f32,
+// neighbouring threads reading neighbouring values: a block sums
+// BLOCK/GAP_ROW rows.
+#define GAP_ROW 32
+
 // gap_forward_f32 sets y[r] = mean of x[r·hw .. (r+1)·hw) for each of the
-// N·C rows r. Launch one block of BLOCK threads per row: grid (N·C).
-KERNEL void gap_forward_f32(float *y, const float *x, int hw) {
-	__shared__ double sh[BLOCK];
-	const float *row = x + (long long)blockIdx.x * hw;
-	float s = 0.f;
-	for (int j = threadIdx.x; j < hw; j += BLOCK) s += row[j];
-	double total = block_sum(s, sh);
-	if (threadIdx.x == 0) y[blockIdx.x] = (float)(total / hw);
+// rows r. Each row's GAP_ROW threads sum every GAP_ROW-th value, then their
+// sums are added in a fixed order. Any grid works (a grid-stride loop over
+// groups of BLOCK/GAP_ROW rows); ⌈rows/(BLOCK/GAP_ROW)⌉ blocks give each
+// block one group.
+KERNEL void gap_forward_f32(float *y, const float *x, int rows, int hw) {
+	constexpr int R = BLOCK / GAP_ROW;
+	__shared__ double sh[R][GAP_ROW];
+	int lane = threadIdx.x % GAP_ROW, rr = threadIdx.x / GAP_ROW;
+	for (int r0 = blockIdx.x * R; r0 < rows; r0 += gridDim.x * R) {
+		int r = r0 + rr;
+		float s = 0.f;
+		if (r < rows) {
+			const float *row = x + (long long)r * hw;
+			for (int j = lane; j < hw; j += GAP_ROW) s += row[j];
+		}
+		sh[rr][lane] = s;
+		__syncthreads();
+		for (int w = GAP_ROW / 2; w > 0; w >>= 1) {
+			if (lane < w) sh[rr][lane] += sh[rr][lane + w];
+			__syncthreads();
+		}
+		if (lane == 0 && r < rows) y[r] = (float)(sh[rr][0] / hw);
+		__syncthreads();
+	}
 }
 
 // gap_backward_f32 spreads the N·C gradients dy evenly over the positions:
