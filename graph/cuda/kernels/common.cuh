@@ -44,21 +44,29 @@ struct Div {
 	__device__ int div(int n) const { return (int)((__umulhi((unsigned)n, m) + (unsigned)n) >> s); }
 };
 
-// block_sum returns the sum of v over the BLOCK threads of the block, to
-// every thread. All threads must call it; sh is BLOCK doubles of shared
-// memory, free for reuse when it returns.
-__device__ double block_sum(double v, double *sh) {
-	int t = threadIdx.x;
-	sh[t] = v;
+// group_sum returns the sum of the values v of the M members of each of
+// the G groups of the block, added pairwise in a fixed order, to every
+// member of the group: the calling thread is member m of group g, and each
+// (m, g) is one thread. All threads must call it; sh is M·G values of
+// shared memory, free for reuse when it returns. M is a power of two.
+template <int M, int G, class T>
+__device__ T group_sum(T v, int m, int g, T *sh) {
+	static_assert((M & (M - 1)) == 0, "group_sum: M must be a power of two");
+	sh[m * G + g] = v;
 	__syncthreads();
-	for (int s = BLOCK / 2; s > 0; s >>= 1) {
-		if (t < s) sh[t] += sh[t + s];
+	for (int w = M / 2; w > 0; w >>= 1) {
+		if (m < w) sh[m * G + g] += sh[(m + w) * G + g];
 		__syncthreads();
 	}
-	double r = sh[0];
+	T r = sh[g];
 	__syncthreads();
 	return r;
 }
+
+// block_sum returns the sum of v over the BLOCK threads of the block, to
+// every thread. All threads must call it; sh is BLOCK doubles of shared
+// memory, free for reuse when it returns.
+__device__ double block_sum(double v, double *sh) { return group_sum<BLOCK, 1>(v, threadIdx.x, 0, sh); }
 
 // Tiled matrix product, the engine of the dense layer and of the three
 // convolution kernels (implicit GEMM: the patch matrix is never stored).

@@ -37,25 +37,19 @@ KERNEL void relu_backward_f32(float *dx, const float *y, const float *dy, int n)
 
 // sum_partials_f32 sets out[i] = Σ_{z<splits} parts[z·n + i], adding the
 // slices of a split reduction in a fixed order: row r of the block sums
-// slices r, r + SUM_ROWS, …, then the rows' sums are added in row order.
+// slices r, r + SUM_ROWS, …, then the rows' sums are added (group_sum).
 // Any grid works (a grid-stride loop over groups of BLOCK/SUM_ROWS
 // outputs); ⌈n/(BLOCK/SUM_ROWS)⌉ blocks give each block one group.
 KERNEL void sum_partials_f32(float *out, const float *parts, int splits, int n) {
 	constexpr int COLS = BLOCK / SUM_ROWS;
-	__shared__ float sh[SUM_ROWS][COLS];
+	__shared__ float sh[SUM_ROWS * COLS];
 	int col = threadIdx.x % COLS, row = threadIdx.x / COLS;
 	for (int i0 = blockIdx.x * COLS; i0 < n; i0 += gridDim.x * COLS) {
 		int i = i0 + col;
 		float s = 0.f;
 		if (i < n)
 			for (int z = row; z < splits; z += SUM_ROWS) s += parts[(long long)z * n + i];
-		sh[row][col] = s;
-		__syncthreads();
-		if (row == 0 && i < n) {
-			float t = sh[0][col];
-			for (int r = 1; r < SUM_ROWS; r++) t += sh[r][col];
-			out[i] = t;
-		}
-		__syncthreads();
+		float t = group_sum<SUM_ROWS, COLS>(s, row, col, sh);
+		if (row == 0 && i < n) out[i] = t;
 	}
 }

@@ -8,12 +8,12 @@
 
 // gap_forward_f32 sets y[r] = mean of x[r·hw .. (r+1)·hw) for each of the
 // rows r. Each row's GAP_ROW threads sum every GAP_ROW-th value, then their
-// sums are added in a fixed order. Any grid works (a grid-stride loop over
+// sums are added (group_sum). Any grid works (a grid-stride loop over
 // groups of BLOCK/GAP_ROW rows); ⌈rows/(BLOCK/GAP_ROW)⌉ blocks give each
 // block one group.
 KERNEL void gap_forward_f32(float *y, const float *x, int rows, int hw) {
 	constexpr int R = BLOCK / GAP_ROW;
-	__shared__ double sh[R][GAP_ROW];
+	__shared__ double sh[GAP_ROW * R];
 	int lane = threadIdx.x % GAP_ROW, rr = threadIdx.x / GAP_ROW;
 	for (int r0 = blockIdx.x * R; r0 < rows; r0 += gridDim.x * R) {
 		int r = r0 + rr;
@@ -22,14 +22,8 @@ KERNEL void gap_forward_f32(float *y, const float *x, int rows, int hw) {
 			const float *row = x + (long long)r * hw;
 			for (int j = lane; j < hw; j += GAP_ROW) s += row[j];
 		}
-		sh[rr][lane] = s;
-		__syncthreads();
-		for (int w = GAP_ROW / 2; w > 0; w >>= 1) {
-			if (lane < w) sh[rr][lane] += sh[rr][lane + w];
-			__syncthreads();
-		}
-		if (lane == 0 && r < rows) y[r] = (float)(sh[rr][0] / hw);
-		__syncthreads();
+		double t = group_sum<GAP_ROW, R>((double)s, lane, rr, sh);
+		if (lane == 0 && r < rows) y[r] = (float)(t / hw);
 	}
 }
 
