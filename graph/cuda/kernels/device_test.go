@@ -312,16 +312,16 @@ func TestDense(t *testing.T) {
 	near(t, "DenseBackward db", down[float32](t, pdb, out), wdb, 1e-5)
 }
 
-// convRef returns the reference forward pass of g and a function that
-// reads input element (n, c, iy, ix), 0 in the padding.
-func convRef(g kernels.Conv, x, w []float32) []float64 {
+// convTerms calls f for every term of g's forward sum, in order: the
+// indices of the input, filter and output elements it multiplies into.
+// Terms that read the padding are left out.
+func convTerms(g kernels.Conv, f func(xi, wi, yi int)) {
 	oh, ow := g.OH(), g.OW()
-	y := make([]float64, g.N*g.K*oh*ow)
 	for n := range g.N {
 		for k := range g.K {
 			for oy := range oh {
 				for ox := range ow {
-					var s float64
+					yi := ((n*g.K+k)*oh+oy)*ow + ox
 					for c := range g.C {
 						for ki := range g.R {
 							for kj := range g.R {
@@ -329,45 +329,32 @@ func convRef(g kernels.Conv, x, w []float32) []float64 {
 								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
 									continue
 								}
-								s += float64(x[((n*g.C+c)*g.H+iy)*g.W+ix]) * float64(w[((k*g.C+c)*g.R+ki)*g.R+kj])
+								f(((n*g.C+c)*g.H+iy)*g.W+ix, ((k*g.C+c)*g.R+ki)*g.R+kj, yi)
 							}
 						}
 					}
-					y[((n*g.K+k)*oh+oy)*ow+ox] = s
 				}
 			}
 		}
 	}
+}
+
+// convRef returns the reference forward pass of g.
+func convRef(g kernels.Conv, x, w []float32) []float64 {
+	y := make([]float64, g.N*g.K*g.OH()*g.OW())
+	convTerms(g, func(xi, wi, yi int) { y[yi] += float64(x[xi]) * float64(w[wi]) })
 	return y
 }
 
 // convGradRef returns the reference gradients dx and dw of g for dy, by
 // the chain rule applied to each term of the forward sum.
 func convGradRef(g kernels.Conv, x, w, dy []float32) (dx, dw []float64) {
-	oh, ow := g.OH(), g.OW()
 	dx, dw = make([]float64, len(x)), make([]float64, len(w))
-	for n := range g.N {
-		for k := range g.K {
-			for oy := range oh {
-				for ox := range ow {
-					d := float64(dy[((n*g.K+k)*oh+oy)*ow+ox])
-					for c := range g.C {
-						for ki := range g.R {
-							for kj := range g.R {
-								iy, ix := oy*g.Stride-g.Pad+ki, ox*g.Stride-g.Pad+kj
-								if iy < 0 || iy >= g.H || ix < 0 || ix >= g.W {
-									continue
-								}
-								xi, wi := ((n*g.C+c)*g.H+iy)*g.W+ix, ((k*g.C+c)*g.R+ki)*g.R+kj
-								dx[xi] += d * float64(w[wi])
-								dw[wi] += d * float64(x[xi])
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	convTerms(g, func(xi, wi, yi int) {
+		d := float64(dy[yi])
+		dx[xi] += d * float64(w[wi])
+		dw[wi] += d * float64(x[xi])
+	})
 	return dx, dw
 }
 
