@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -34,12 +33,7 @@ func TestCommandsOnDevice(t *testing.T) {
 		tol = 1e-3
 	} else {
 		lib, err := emu.Build()
-		if errors.Is(err, emu.ErrNoCompiler) {
-			t.Skipf("no GPU and %v", err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		emu.Require(t, err)
 		env = append(env, emulatorEnv+"="+lib)
 	}
 	bin, err := os.Executable()

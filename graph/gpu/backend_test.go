@@ -84,12 +84,7 @@ func TestOpenWithoutGPU(t *testing.T) {
 // neither a GPU nor a compiler for the emulator.
 func device(t *testing.T) *gpu.Backend {
 	t.Helper()
-	if errors.Is(openErr, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", openErr)
-	}
-	if openErr != nil {
-		t.Fatal(openErr)
-	}
+	emu.Require(t, openErr)
 	return be
 }
 

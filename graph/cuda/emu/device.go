@@ -1,7 +1,9 @@
 package emu
 
 import (
+	"errors"
 	"fmt"
+	"testing"
 
 	"github.com/ebitengine/purego"
 
@@ -28,6 +30,19 @@ func OpenDevice() (dev *cuda.Device, kind string, err error) {
 	}
 	dev, err = cuda.Open(0)
 	return dev, "CPU emulator", err
+}
+
+// Require is how a test takes the error err of OpenDevice or Build: it
+// skips tb, saying why, when the machine has neither a GPU nor a C++
+// compiler for the emulator, and fails it on any other error.
+func Require(tb testing.TB, err error) {
+	tb.Helper()
+	if errors.Is(err, ErrNoCompiler) {
+		tb.Skipf("no GPU and %v", err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // hasGPU reports whether the CUDA driver loads and sees at least one

@@ -40,12 +40,7 @@ func TestMain(m *testing.M) {
 // neither a GPU nor a compiler for the emulator.
 func device(t *testing.T) *cuda.Device {
 	t.Helper()
-	if errors.Is(openErr, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", openErr)
-	}
-	if openErr != nil {
-		t.Fatal(openErr)
-	}
+	emu.Require(t, openErr)
 	return dev
 }
 

@@ -6,7 +6,6 @@ package kernels_test
 // CPU implementation.
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -44,12 +43,7 @@ func TestMain(m *testing.M) {
 // has neither a GPU nor a compiler for the emulator.
 func module(t *testing.T) *kernels.Module {
 	t.Helper()
-	if errors.Is(openErr, emu.ErrNoCompiler) {
-		t.Skipf("no GPU and %v", openErr)
-	}
-	if openErr != nil {
-		t.Fatal(openErr)
-	}
+	emu.Require(t, openErr)
 	return mod
 }
 

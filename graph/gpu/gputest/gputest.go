@@ -4,7 +4,6 @@
 package gputest
 
 import (
-	"errors"
 	"sync"
 	"testing"
 
@@ -35,11 +34,6 @@ func Backend(tb testing.TB) (*gpu.Backend, string) {
 		}
 		shared.kind, shared.err = kind, err
 	})
-	if errors.Is(shared.err, emu.ErrNoCompiler) {
-		tb.Skipf("no GPU and %v", shared.err)
-	}
-	if shared.err != nil {
-		tb.Fatal(shared.err)
-	}
+	emu.Require(tb, shared.err)
 	return shared.be, shared.kind
 }
