@@ -143,13 +143,21 @@ const maxGrid1 = 1 << 16
 // launch1 queues a grid-stride kernel over n elements; n = 0 queues
 // nothing.
 func (m *Module) launch1(name string, n int, args ...any) error {
+	return m.launchGroups(name, n, Block, args...)
+}
+
+// launchGroups queues a kernel whose blocks loop over n items perBlock at
+// a time (a grid-stride loop over groups), on a block per group up to
+// maxGrid1 blocks; n = 0 queues nothing. The caller checks any other size
+// the kernel indexes.
+func (m *Module) launchGroups(name string, n, perBlock int, args ...any) error {
 	if n == 0 {
 		return nil
 	}
 	if err := checkSize(name, n); err != nil {
 		return err
 	}
-	g := cuda.Grid1(n, Block)
+	g := cuda.Grid1(n, perBlock)
 	g.X = min(g.X, maxGrid1)
 	return m.launch(name, g, args...)
 }
@@ -208,29 +216,19 @@ const sumRows = 8
 
 // SumPartials sets out[i] = Σ_z parts[z·n + i] for z < splits.
 func (m *Module) SumPartials(out, parts cuda.Ptr, splits, n int) error {
-	if err := checkSize("sum_partials_f32", n, splits*n); err != nil {
+	if err := checkSize("sum_partials_f32", splits*n); err != nil {
 		return err
 	}
-	if n == 0 {
-		return nil
-	}
-	g := cuda.Grid1(n, Block/sumRows)
-	g.X = min(g.X, maxGrid1)
-	return m.launch("sum_partials_f32", g, out, parts, splits, n)
+	return m.launchGroups("sum_partials_f32", n, Block/sumRows, out, parts, splits, n)
 }
 
 // GAPForward sets y[r] to the mean of the hw floats of row r of x, for
 // rows = N·C rows.
 func (m *Module) GAPForward(y, x cuda.Ptr, rows, hw int) error {
-	if rows == 0 {
-		return nil
-	}
-	if err := checkSize("gap_forward_f32", rows, rows*hw); err != nil {
+	if err := checkSize("gap_forward_f32", rows*hw); err != nil {
 		return err
 	}
-	g := cuda.Grid1(rows, Block/gapRow)
-	g.X = min(g.X, maxGrid1)
-	return m.launch("gap_forward_f32", g, y, x, rows, hw)
+	return m.launchGroups("gap_forward_f32", rows, Block/gapRow, y, x, rows, hw)
 }
 
 // GAPBackward sets dx[r·hw + j] = dy[r]/hw for rows rows.
