@@ -253,8 +253,8 @@ func (b *builder) head(x *G.Node, w *weights) (*G.Node, error) {
 }
 
 // Input returns the input buffer, Batch×3×32×32 float32 values in NCHW
-// order, to be filled before Run. On a device the buffer is memory of the
-// device's driver, valid until Close.
+// order, to be filled before Run. On a device the buffer is usually the
+// driver's page-locked memory: do not use it after Close.
 func (n *Net) Input() []float32 { return n.x.Data().([]float32) }
 
 // SetLabels writes the targets of a training net: the one-hot labels mixed
