@@ -90,20 +90,29 @@ __device__ double block_sum(double v, double *sh) { return group_sum<BLOCK, 1>(v
 // are not stored) and a term past k1 repeats term k1-1 (A is 0 there; a
 // non-finite B value stays non-finite, 0·∞ being NaN).
 //
-// A tile has TILE_AREA = 4096 values whatever its shape: TM is 16, 32 or
-// 64 rows and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow
-// result (few channels) does not waste multiply-adds on padding rows. A
-// block has BLOCK = 256 threads laid out as TM/4 rows of TN/4 threads, in
-// warps of 4 rows of 8; thread (ty, tx) computes the 4×4 values at rows
-// 4·ty + u and columns 4·tx + v, u, v in 0..3, so that each step of the
-// sum reads its 4 values of A and its 4 of B with one 16-byte
-// shared-memory load each. The sum runs TK terms at a time through
-// As[TK][TM] and Bs[TK][TN] of shared memory, 4·TK·(TM + TN) bytes (17 KiB
-// for TM = 16, 8 KiB for TM = 64), aligned to 16 bytes. Thread t loads the
-// B values of column t mod TN (neighbouring threads, neighbouring columns)
-// and, for A, the term t mod TK of rows t/TK + (BLOCK/TK)·m.
+// A tile has TILE_AREA = 4096 values by default: TM is 16, 32 or 64 rows
+// and TN = TILE_AREA/TM columns (256, 128, 64), so that a narrow result
+// (few channels) does not waste multiply-adds on padding rows. A block
+// has BLOCK = 256 threads, in KS = BLOCK/(TM·TN/16) groups: a narrower
+// tile (TM·TN < TILE_AREA, such as the filter gradient's TM×FILTER_COLS)
+// is computed by KS groups at once, each summing its own TK of every
+// KS·TK terms, and the groups' sums are added in group order at the end.
+// A group has TM/4 rows of TN/4 threads, in warps of 4 rows of 8; thread
+// (ty, tx) computes the 4×4 values at rows 4·ty + u and columns 4·tx + v,
+// u, v in 0..3, so that each step of the sum reads its 4 values of A and
+// its 4 of B with one 16-byte shared-memory load each. The sum runs
+// KS·TK terms at a time through As[KS·TK][TM] and Bs[KS·TK][TN] of shared
+// memory, 4·KS·TK·(TM + TN) bytes (17 KiB for a 16×256 tile, 8 KiB for
+// 64×64, 24 KiB for 16×32), aligned to 16 bytes. Thread t loads the B
+// values of column t mod TN (neighbouring threads, neighbouring columns)
+// and, for A, the term t mod KS·TK of rows t/(KS·TK) + (BLOCK/(KS·TK))·m.
 #define TILE_AREA 4096
 #define TK 16
+
+// gemm_step returns the number of terms a block of gemm_tiles<TM, TN>
+// sums per step, KS·TK.
+template <int TM, int TN>
+__device__ constexpr int gemm_step() { return BLOCK / (TM * TN / 16) * TK; }
 
 // Tap is the entry of a reduction index of a convolution's matrix
 // product (a filter tap, or an output position for the filter gradient):
@@ -114,60 +123,86 @@ struct alignas(16) Tap {
 	int b, a, y, x;
 };
 
-template <int TM, class Tab, class LoadA, class ColB, class Store>
+template <int TM, int TN = TILE_AREA / TM, class Tab, class LoadA, class ColB, class Store>
 __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, ColB colB, Store store) {
 	static_assert(TM == 16 || TM == 32 || TM == 64, "gemm_tiles: TM must be 16, 32 or 64");
-	constexpr int TN = TILE_AREA / TM;
-	constexpr int TY = TM / 4, TX = TN / 4; // the block's threads: TY rows of TX
-	static_assert(TY * TX == BLOCK, "gemm_tiles: a thread per 4×4 sub-tile");
-	static_assert(BLOCK % TN == 0 && BLOCK % TK == 0, "gemm_tiles: a thread loads one column of B and one term of A");
+	constexpr int TY = TM / 4, TX = TN / 4; // a group's threads: TY rows of TX
+	constexpr int GT = TY * TX;             // threads per group
+	constexpr int KS = BLOCK / GT;          // groups
+	constexpr int KT = gemm_step<TM, TN>(); // terms per step, TK per group
+	static_assert(GT * KS == BLOCK && KT == KS * TK, "gemm_tiles: groups of a thread per 4×4 sub-tile");
+	static_assert(BLOCK % TN == 0 && BLOCK % KT == 0, "gemm_tiles: a thread loads one column of B and one term of A");
+	static_assert(KS == 1 || KT >= TN, "gemm_tiles: the groups' sums are added in As");
 	using Entry = decltype(tab(0));
-	alignas(16) __shared__ float As[TK][TM];
-	alignas(16) __shared__ float Bs[TK][TN];
-	__shared__ Entry T[TK];
+	alignas(16) __shared__ float As[KT][TM];
+	alignas(16) __shared__ float Bs[KT][TN];
+	__shared__ Entry T[KT];
 	static_assert(TY % 4 == 0 && TX % 8 == 0, "gemm_tiles: warps of 4×8 threads");
-	int tid = threadIdx.x;
-	// Warp w computes a 16×32 part of the tile, its lane l the rows of
-	// ty = 4·(w mod TY/4) + l mod 4 and the columns of tx = 8·(w div TY/4)
-	// + l div 4: each step of the sum a warp reads 64 bytes of As and 128
-	// of Bs, one shared-memory wavefront each.
-	int warp = tid / 32, lane = tid % 32;
+	int tid = threadIdx.x, grp = tid / GT, gt = tid % GT;
+	// Warp w of a group computes a 16×32 part of the tile, its lane l the
+	// rows of ty = 4·(w mod TY/4) + l mod 4 and the columns of tx =
+	// 8·(w div TY/4) + l div 4: each step of the sum a warp reads 64 bytes
+	// of As and 128 of Bs, one shared-memory wavefront each.
+	int warp = gt / 32, lane = gt % 32;
 	int ty = 4 * (warp % (TY / 4)) + lane % 4, tx = 8 * (warp / (TY / 4)) + lane / 4;
 	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
-	int ia = tid / TK, ka = tid % TK;                 // A: term ka of rows ia + (BLOCK/TK)·m
+	int ia = tid / KT, ka = tid % KT;                 // A: term ka of rows ia + (BLOCK/KT)·m
 	int jb = tid % TN, kb0 = tid / TN, cb = col0 + jb; // B: column jb, terms kb0 + (BLOCK/TN)·m
 	auto b = colB(min(cb, N - 1));
 	float acc[4][4];
 	for (int u = 0; u < 4; u++)
 		for (int v = 0; v < 4; v++) acc[u][v] = 0.f;
-	for (int kb = k0; kb < k1; kb += TK) {
+	for (int kb = k0; kb < k1; kb += KT) {
 		// The previous step read T before its second barrier. Past the
 		// end of the sum (k1), the entries repeat the last index: B's
 		// loads need no bounds test there, A being 0.
-		if (tid < TK) T[tid] = tab(min(kb + tid, k1 - 1));
+		if (tid < KT) T[tid] = tab(min(kb + tid, k1 - 1));
 		__syncthreads();
+		// A is loaded inside the matrix (the row and term clamped), then
+		// replaced by 0 outside it, without a branch around each load.
+		int q = kb + ka, qa = min(q, k1 - 1);
+		Entry ea = T[ka];
 #pragma unroll
-		for (int m = 0; m < (TM * TK + BLOCK - 1) / BLOCK; m++) {
-			int i = ia + m * (BLOCK / TK), r = row0 + i, q = kb + ka;
-			if (i < TM) As[ka][i] = (r < M && q < k1) ? loadA(r, q, T[ka]) : 0.f;
+		for (int m = 0; m < (TM * KT + BLOCK - 1) / BLOCK; m++) {
+			int i = ia + m * (BLOCK / KT), r = row0 + i;
+			if (i < TM) {
+				float v = loadA(min(r, M - 1), qa, ea);
+				As[ka][i] = r < M && q < k1 ? v : 0.f;
+			}
 		}
 #pragma unroll
-		for (int m = 0; m < TK * TN / BLOCK; m++) {
+		for (int m = 0; m < KT * TN / BLOCK; m++) {
 			// A past-the-end column repeats the last one (colB), its results
 			// not stored.
 			int kk = kb0 + m * (BLOCK / TN);
 			Bs[kk][jb] = b(min(kb + kk, k1 - 1), T[kk]);
 		}
 		__syncthreads();
+		const float(*as)[TM] = As + (KS == 1 ? 0 : grp * TK);
+		const float(*bs)[TN] = Bs + (KS == 1 ? 0 : grp * TK);
+#pragma unroll
 		for (int kk = 0; kk < TK; kk++) {
 			float a[4], bv[4];
-			for (int u = 0; u < 4; u++) a[u] = As[kk][4 * ty + u];
-			for (int v = 0; v < 4; v++) bv[v] = Bs[kk][4 * tx + v];
+			for (int u = 0; u < 4; u++) a[u] = as[kk][4 * ty + u];
+			for (int v = 0; v < 4; v++) bv[v] = bs[kk][4 * tx + v];
 			for (int u = 0; u < 4; u++)
 				for (int v = 0; v < 4; v++) acc[u][v] += a[u] * bv[v];
 		}
 	}
-	for (int u = 0; u < 4; u++) {
+	// Group 0 adds the sums of groups 1, 2, ... in turn, through the
+	// first TM·TN values of As, and stores the tile.
+	float *sum = &As[0][0];
+	for (int s = 1; s < KS; s++) {
+		__syncthreads();
+		if (grp == s)
+			for (int u = 0; u < 4; u++)
+				for (int v = 0; v < 4; v++) sum[(4 * ty + u) * TN + 4 * tx + v] = acc[u][v];
+		__syncthreads();
+		if (grp == 0)
+			for (int u = 0; u < 4; u++)
+				for (int v = 0; v < 4; v++) acc[u][v] += sum[(4 * ty + u) * TN + 4 * tx + v];
+	}
+	for (int u = 0; u < 4 && grp == 0; u++) {
 		int r = row0 + 4 * ty + u;
 		for (int v = 0; v < 4; v++) {
 			int c = col0 + 4 * tx + v;
@@ -177,10 +212,10 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 }
 
 // split_range returns in [*k0, *k1) the part of the reduction [0, K) that
-// slice blockIdx.z of gridDim.z computes: equal multiples of TK, the last
-// one shorter (or empty).
-__device__ void split_range(int K, int *k0, int *k1) {
-	int per = ((K + gridDim.z - 1) / gridDim.z + TK - 1) / TK * TK;
+// slice blockIdx.z of gridDim.z computes: equal multiples of step (the
+// terms gemm_tiles sums per step), the last one shorter (or empty).
+__device__ void split_range(int K, int step, int *k0, int *k1) {
+	int per = ((K + gridDim.z - 1) / gridDim.z + step - 1) / step * step;
 	*k0 = min(K, (int)blockIdx.z * per);
 	*k1 = min(K, *k0 + per);
 }

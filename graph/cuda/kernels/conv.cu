@@ -4,11 +4,12 @@
 // respect to the filter, all as implicit matrix products (gemm_tiles) that
 // gather the image patches on the fly.
 //
-// Each is compiled for the three tile shapes of gemm_tiles, as the kernels
-// <name>_m16_f32, <name>_m32_f32 and <name>_m64_f32 (TM = 16, 32, 64 rows
-// by TN = TILE_AREA/TM columns); the rows of the product are channels, and
-// the Go side launches the smallest TM that holds them (64 above 32
-// channels), on the grid computed from that TM and TN.
+// Each is compiled for three tile heights, as the kernels <name>_m16_f32,
+// <name>_m32_f32 and <name>_m64_f32 (TM = 16, 32, 64 rows, by TN =
+// TILE_AREA/TM columns, or FILTER_COLS for the filter gradient); the rows
+// of the product are channels, and the Go side launches the smallest TM
+// that holds them (64 above 32 channels), on the grid computed from that
+// TM and TN.
 //
 // The geometry is passed as ten ints, in this order: N, C, H, W (input),
 // K, R (output channels, kernel size), S, P (stride, padding), OH, OW
@@ -158,19 +159,24 @@ GEMM_KERNEL void conv_backward_data_m64_f32(float *dx, const float *w, const flo
 }
 
 // conv_backward_filter_m*_f32 computes the filter gradient ∂L/∂w(k, q) =
-// Σ_p dy(k, p)·x̂(q, p), K × C·R·R with N·OH·OW terms. The sum over p is
-// split into gridDim.z slices: slice z writes its partial sums to
-// dw + z·K·C·R·R, and sum_partials_f32 adds them (with one slice, dw is
-// the gradient itself). Launch BLOCK threads on the grid (⌈C·R·R/TN⌉,
-// ⌈K/TM⌉, splits).
+// Σ_p dy(k, p)·x̂(q, p), K × C·R·R with N·OH·OW terms. Its tiles are TM
+// rows by FILTER_COLS columns: the result is small (C·R·R is 27 for the
+// stem, 144 for 16 channels), and a 16×256 tile would leave most of its
+// multiply-adds on padding columns, so the block's groups (gemm_tiles)
+// share the sum instead. The sum over p is further split into gridDim.z
+// slices: slice z writes its partial sums to dw + z·K·C·R·R, and
+// sum_partials_f32 adds them (with one slice, dw is the gradient itself).
+// Launch BLOCK threads on the grid (⌈C·R·R/FILTER_COLS⌉, ⌈K/TM⌉, splits).
+#define FILTER_COLS 32
+
 template <int TM>
 __device__ void conv_backward_filter(float *dw, const float *x, const float *dy, GEOM) {
 	Geom g(GEOM_ARGS);
 	int CRR = C * R * R, OHW = OH * OW;
 	int p0, p1;
-	split_range(N * OHW, &p0, &p1);
+	split_range(N * OHW, gemm_step<TM, FILTER_COLS>(), &p0, &p1);
 	float *out = dw + (long long)blockIdx.z * K * CRR;
-	gemm_tiles<TM>(K, CRR, p0, p1,
+	gemm_tiles<TM, FILTER_COLS>(K, CRR, p0, p1,
 		[=](int p) { return g.position(p); },
 		[=](int k, int, const Tap &pos) { return dy[pos.a + k * OHW]; },
 		[=](int q) {

@@ -429,13 +429,13 @@ func TestFilterSplits(t *testing.T) {
 		g    kernels.Conv
 		want int
 	}{
-		// 16×16×3×3 filter: one 16×256 tile (144 columns), so 256 slices,
-		// but 128·32·32 positions make only 128 of 1024.
+		// 16×16×3×3 filter: 144 columns, 5 tiles of 16×32, so ⌈1024/5⌉ =
+		// 205 slices, but 128·32·32 positions make only 128 of 1024.
 		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 128},
-		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 256},
-		// 32×32×3×3: three 32×128 tiles (288 columns), ⌈256/3⌉ = 86 slices.
-		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}, 86},
-		// 64×64×3×3: 9 tiles of 64×64 would want 29 slices, but 128·8·8
+		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 205},
+		// 32×32×3×3: nine 32×32 tiles (288 columns), ⌈1024/9⌉ = 114 slices.
+		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}, 114},
+		// 64×64×3×3: 18 tiles of 64×32 would want 57 slices, but 128·8·8
 		// positions make only 8 of 1024.
 		{kernels.Conv{N: 128, C: 64, H: 8, W: 8, K: 64, R: 3, Stride: 1, Pad: 1}, 8},
 		// Few positions: slices of at least 1024 positions.
@@ -446,11 +446,15 @@ func TestFilterSplits(t *testing.T) {
 			t.Errorf("FilterSplits(%+v) = %d, want %d", c.g, got, c.want)
 		}
 	}
-	// The split follows the tiles: 64×64 tiles cut the 16×144 filter
-	// gradient into 3 tiles, so ⌈256/3⌉ = 86 slices.
-	g := kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}
-	if got := kernels.FilterSplitsTile(g, 64); got != 86 {
-		t.Errorf("FilterSplitsTile(%+v, 64) = %d, want 86", g, got)
+	// The split follows the tiles: 16-row tiles cut the 64×144 filter
+	// gradient into 4·5 = 20 tiles, so ⌈1024/20⌉ = 52 slices, against 205
+	// for the 5 tiles of 64 rows FilterSplits chooses.
+	g := kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 64, R: 3, Stride: 1, Pad: 1}
+	if got := kernels.FilterSplitsTile(g, 16); got != 52 {
+		t.Errorf("FilterSplitsTile(%+v, 16) = %d, want 52", g, got)
+	}
+	if got := kernels.FilterSplits(g); got != 205 {
+		t.Errorf("FilterSplits(%+v) = %d, want 205", g, got)
 	}
 }
 

@@ -56,11 +56,13 @@ const MainSource = "kernels.cu"
 const Block = 256
 
 // The matrix-product kernels compute the result one tile per block: a
-// tile of TM rows by tileArea/TM columns (TILE_AREA in common.cuh). The
+// tile of TM rows by tileArea/TM columns (TILE_AREA in common.cuh), or by
+// filterCols for the filter gradient (FILTER_COLS in conv.cu). The
 // convolution kernels are compiled for each TM of tileRows, smallest
 // first, as <name>_m<TM>_f32; sgemm_f32 uses sgemmTileRows.
 const (
 	tileArea      = 4096
+	filterCols    = 32
 	sgemmTileRows = 64
 )
 

@@ -253,10 +253,9 @@ func tileFor(m int) int {
 func convKernel(base string, tm int) string { return fmt.Sprintf("%s_m%d_f32", base, tm) }
 
 // gemmGrid returns the grid of matrix-product kernel name, with tiles of
-// tm rows, for an M×N result and splits slices of the sum: an error when
-// the grid's y or z exceeds what a GPU accepts.
-func gemmGrid(name string, tm, M, N, splits int) (cuda.Dim3, error) {
-	tn := tileArea / tm
+// tm rows by tn columns, for an M×N result and splits slices of the sum:
+// an error when the grid's y or z exceeds what a GPU accepts.
+func gemmGrid(name string, tm, tn, M, N, splits int) (cuda.Dim3, error) {
 	g := cuda.Dim3{X: (N + tn - 1) / tn, Y: (M + tm - 1) / tm, Z: splits}
 	if g.Y > cuda.MaxGrid.Y || g.Z > cuda.MaxGrid.Z {
 		return g, fmt.Errorf("kernels: %s: grid %v for a %d×%d result in %d slices: y and z must be at most %d", name, g, M, N, splits, cuda.MaxGrid.Y)
@@ -274,7 +273,7 @@ func (m *Module) Sgemm(transA, transB bool, M, N, K int, alpha float32, a cuda.P
 	if err := checkSize("sgemm_f32", M*lda, K*ldb, N*ldb, M*ldc, K*lda); err != nil {
 		return err
 	}
-	grid, err := gemmGrid("sgemm_f32", sgemmTileRows, M, N, 1)
+	grid, err := gemmGrid("sgemm_f32", sgemmTileRows, tileArea/sgemmTileRows, M, N, 1)
 	if err != nil {
 		return err
 	}
@@ -367,7 +366,7 @@ func (m *Module) convForward(g Conv, tm int, y, x, w, bias, skip cuda.Ptr, relu 
 		return err
 	}
 	name := convKernel("conv_forward", tm)
-	grid, err := gemmGrid(name, tm, g.K, g.N*g.OH()*g.OW(), 1)
+	grid, err := gemmGrid(name, tm, tileArea/tm, g.K, g.N*g.OH()*g.OW(), 1)
 	if err != nil {
 		return err
 	}
@@ -386,7 +385,7 @@ func (m *Module) convBackwardData(g Conv, tm int, dx, w, dy cuda.Ptr) error {
 		return err
 	}
 	name := convKernel("conv_backward_data", tm)
-	grid, err := gemmGrid(name, tm, g.C, g.N*g.H*g.W, 1)
+	grid, err := gemmGrid(name, tm, tileArea/tm, g.C, g.N*g.H*g.W, 1)
 	if err != nil {
 		return err
 	}
@@ -395,16 +394,26 @@ func (m *Module) convBackwardData(g Conv, tm int, dx, w, dy cuda.Ptr) error {
 }
 
 // FilterSplits is the number of slices ConvBackwardFilter splits its sum
-// over the N·OH·OW output positions into: enough blocks of the tile shape
-// it launches to occupy a large GPU (about 256), each slice summing at
-// least 1024 positions.
+// over the N·OH·OW output positions into: about filterBlocks blocks of the
+// tile shape it launches, each slice summing at least filterSlice
+// positions.
 func FilterSplits(g Conv) int { return filterSplits(g, tileFor(g.K)) }
+
+// filterBlocks is the number of blocks FilterSplits aims at: more than an
+// H100 or H200 holds at once (132 multiprocessors, 6 blocks each for the
+// convolution kernels), so that each multiprocessor has several blocks to
+// hide the latency of their loads.
+const filterBlocks = 1024
+
+// filterSlice is the fewest positions a slice of FilterSplits sums, so
+// that a block's setup (its divisors, its share of the final sums) stays
+// small beside its sum.
+const filterSlice = 1024
 
 // filterSplits is FilterSplits for tiles of tm rows.
 func filterSplits(g Conv, tm int) int {
-	tn := tileArea / tm
-	tiles := ((g.C*g.R*g.R + tn - 1) / tn) * ((g.K + tm - 1) / tm)
-	s := min((256+tiles-1)/tiles, g.N*g.OH()*g.OW()/1024)
+	tiles := ((g.C*g.R*g.R + filterCols - 1) / filterCols) * ((g.K + tm - 1) / tm)
+	s := min((filterBlocks+tiles-1)/tiles, g.N*g.OH()*g.OW()/filterSlice)
 	return max(1, s)
 }
 
@@ -442,7 +451,7 @@ func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, sp
 		}
 		out = work
 	}
-	grid, err := gemmGrid(name, tm, g.K, crr, splits)
+	grid, err := gemmGrid(name, tm, filterCols, g.K, crr, splits)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,8 @@ func traced(t *testing.T, m *kernels.Module, f func() error) string {
 // TestConvTileChoice checks the kernel and grid each convolution wrapper
 // launches: the tile height chosen from the rows of its product (K for
 // the forward pass and the filter gradient, C for the data gradient) and
-// the grid (⌈columns/TN⌉, ⌈rows/TM⌉, slices) of that tile shape.
+// the grid (⌈columns/TN⌉, ⌈rows/TM⌉, slices) of that tile shape, TN being
+// 4096/TM, or 32 for the filter gradient.
 func TestConvTileChoice(t *testing.T) {
 	m := module(t)
 	for _, c := range []struct {
@@ -58,25 +59,25 @@ func TestConvTileChoice(t *testing.T) {
 		{kernels.Conv{N: 2, C: 1, H: 5, W: 7, K: 1, R: 3, Stride: 1, Pad: 1},
 			"conv_forward_m16_f32 {1 1 1}", "conv_backward_data_m16_f32 {1 1 1}", "conv_backward_filter_m16_f32 {1 1 1}"},
 		{kernels.Conv{N: 2, C: 16, H: 5, W: 7, K: 17, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m32_f32 {1 1 1}", "conv_backward_data_m16_f32 {1 1 1}", "conv_backward_filter_m32_f32 {2 1 1}"},
+			"conv_forward_m32_f32 {1 1 1}", "conv_backward_data_m16_f32 {1 1 1}", "conv_backward_filter_m32_f32 {5 1 1}"},
 		{kernels.Conv{N: 2, C: 17, H: 5, W: 7, K: 16, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m16_f32 {1 1 1}", "conv_backward_data_m32_f32 {1 1 1}", "conv_backward_filter_m16_f32 {1 1 1}"},
+			"conv_forward_m16_f32 {1 1 1}", "conv_backward_data_m32_f32 {1 1 1}", "conv_backward_filter_m16_f32 {5 1 1}"},
 		{kernels.Conv{N: 2, C: 32, H: 5, W: 7, K: 33, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m64_f32 {2 1 1}", "conv_backward_data_m32_f32 {1 1 1}", "conv_backward_filter_m64_f32 {5 1 1}"},
+			"conv_forward_m64_f32 {2 1 1}", "conv_backward_data_m32_f32 {1 1 1}", "conv_backward_filter_m64_f32 {9 1 1}"},
 		{kernels.Conv{N: 2, C: 65, H: 5, W: 7, K: 64, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m64_f32 {2 1 1}", "conv_backward_data_m64_f32 {2 2 1}", "conv_backward_filter_m64_f32 {10 1 1}"},
+			"conv_forward_m64_f32 {2 1 1}", "conv_backward_data_m64_f32 {2 2 1}", "conv_backward_filter_m64_f32 {19 1 1}"},
 		{kernels.Conv{N: 2, C: 3, H: 5, W: 7, K: 65, R: 3, Stride: 1, Pad: 1},
 			"conv_forward_m64_f32 {2 2 1}", "conv_backward_data_m16_f32 {1 1 1}", "conv_backward_filter_m64_f32 {1 2 1}"},
 		// The network's convolutions at batch 512 (3×3; the first of the
 		// second stage has stride 2, and its shortcut is 1×1).
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m16_f32 {2048 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m16_f32 {1 1 256}"},
+			"conv_forward_m16_f32 {2048 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m16_f32 {5 1 205}"},
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1},
-			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m32_f32 {2 1 128}"},
+			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m32_f32 {5 1 128}"},
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 1, Stride: 2, Pad: 0},
 			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m32_f32 {1 1 128}"},
 		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1},
-			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m32_f32 {1024 1 1}", "conv_backward_filter_m32_f32 {3 1 86}"},
+			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m32_f32 {1024 1 1}", "conv_backward_filter_m32_f32 {9 1 114}"},
 	} {
 		g := c.g
 		// The trace stops every launch: the pointers are never read.
@@ -140,7 +141,9 @@ func TestConvTiles(t *testing.T) {
 			check(t, m.ConvBackwardDataTile(tm, gc, pdx, pwc, pdyc))
 			near(t, name+" backward data", down[float32](t, pdx, len(xc)), wantDx, 1e-5)
 
-			// One slice, and three of 96, 96 and 94 positions.
+			// One slice, and three: of 96, 96 and 94 positions, rounded up
+			// to the terms a block sums per step (128, 128 and 30 for 16-row
+			// tiles).
 			for _, splits := range []int{1, 3} {
 				pdw := buf(t, 4*len(wk))
 				var work cuda.Ptr
