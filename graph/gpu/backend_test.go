@@ -213,6 +213,9 @@ func TestConv(t *testing.T) {
 		backend.NewConvGeom(2, 4, 5, 5, 3, 1, 2, 0),
 		// 2,048 output positions: the filter gradient is summed in two slices.
 		backend.NewConvGeom(2, 2, 32, 32, 2, 3, 1, 1),
+		// 16 channels on 16×16 images: the direct 3×3 kernel computes the
+		// forward pass and the data gradient.
+		backend.NewConvGeom(2, 16, 16, 16, 16, 3, 1, 1),
 	} {
 		t.Run(fmt.Sprintf("%+v", g), func(t *testing.T) {
 			ts := newTensors(t, uint64(g.N*100+g.C*10+g.K))

@@ -363,6 +363,14 @@ func TestConv(t *testing.T) {
 		{N: 2, C: 3, H: 9, W: 8, K: 4, R: 5, Stride: 2, Pad: 2},
 		{N: 2, C: 2, H: 6, W: 7, K: 3, R: 3, Stride: 1, Pad: 0},
 		{N: 3, C: 2, H: 5, W: 6, K: 3, R: 2, Stride: 3, Pad: 1},
+		// 3×3, stride 1, padding 1, at least 16 wide: the direct kernels
+		// (forward from 8 input channels, data gradient from 8 output
+		// channels), with tiles 16 wide, then 32 wide, images that are not
+		// a whole number of tiles, and channels that are not a whole
+		// number of steps (8 in) or blocks (16 out).
+		{N: 2, C: 8, H: 16, W: 16, K: 16, R: 3, Stride: 1, Pad: 1},
+		{N: 1, C: 9, H: 19, W: 33, K: 17, R: 3, Stride: 1, Pad: 1},
+		{N: 2, C: 20, H: 17, W: 16, K: 8, R: 3, Stride: 1, Pad: 1},
 	} {
 		name := fmt.Sprintf("conv %d (%dx%d s%d p%d)", i, g.R, g.R, g.Stride, g.Pad)
 		seed := uint64(100 + 10*i)

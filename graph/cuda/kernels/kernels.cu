@@ -5,6 +5,7 @@
 #include "pool.cu"
 #include "dense.cu"
 #include "conv.cu"
+#include "conv3x3.cu"
 #include "batchnorm.cu"
 #include "loss.cu"
 #include "optim.cu"

@@ -357,7 +357,49 @@ func (g Conv) args() []any {
 // ConvForward sets y = conv(x, w), then adds bias[k] to output channel k
 // (unless bias is 0), adds skip (unless 0) and applies max(·, 0) when relu.
 func (m *Module) ConvForward(g Conv, y, x, w, bias, skip cuda.Ptr, relu bool) error {
+	if tw, ok := direct3x3(g, g.C); ok {
+		return m.conv3x3(g, tw, false, y, x, w, bias, skip, relu)
+	}
 	return m.convForward(g, tileFor(g.K), y, x, w, bias, skip, relu)
+}
+
+// direct3x3 reports whether the direct 3×3 kernels (conv3x3.cu) compute
+// the forward pass (ci = C) or the input gradient (ci = K) of g, and with
+// tiles of what width: a 3×3 filter of stride 1 and padding 1, on images
+// at least 16 wide (tiles 16 wide up to 16, else 32), summing at least
+// direct3x3In input channels (the channels a step copies, which the
+// stem's 3 would leave mostly empty). The others, and everything else,
+// are matrix products.
+func direct3x3(g Conv, ci int) (tw int, ok bool) {
+	if g.R != 3 || g.Stride != 1 || g.Pad != 1 || g.W < 16 || ci < direct3x3In {
+		return 0, false
+	}
+	if g.W <= 16 {
+		return 16, true
+	}
+	return 32, true
+}
+
+// conv3x3 launches conv3x3_w<tw>_f32 for g: its forward pass (y from x
+// and w), or with flip its input gradient (y = dx from x = dy and w).
+func (m *Module) conv3x3(g Conv, tw int, flip bool, y, x, w, bias, skip cuda.Ptr, relu bool) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	ci, ko := g.C, g.K
+	if flip {
+		ci, ko = g.K, g.C
+	}
+	name := fmt.Sprintf("conv3x3_w%d_f32", tw)
+	th := 16 * Block / direct3x3Out / tw
+	grid := cuda.Dim3{X: g.N * ((g.H + th - 1) / th) * ((g.W + tw - 1) / tw), Y: (ko + direct3x3Out - 1) / direct3x3Out, Z: 1}
+	if err := checkSize(name, grid.X); err != nil {
+		return err
+	}
+	if grid.Y > cuda.MaxGrid.Y {
+		return fmt.Errorf("kernels: %s: grid %v for %d output channels: y must be at most %d", name, grid, ko, cuda.MaxGrid.Y)
+	}
+	return m.launch(name, grid, y, x, w, bias, skip, flag(relu), flag(flip), g.N, ci, g.H, g.W, ko)
 }
 
 // convForward is ConvForward with tiles of tm rows.
@@ -376,6 +418,9 @@ func (m *Module) convForward(g Conv, tm int, y, x, w, bias, skip cuda.Ptr, relu 
 
 // ConvBackwardData sets dx = ∂L/∂x from the filter w and dy = ∂L/∂y.
 func (m *Module) ConvBackwardData(g Conv, dx, w, dy cuda.Ptr) error {
+	if tw, ok := direct3x3(g, g.K); ok {
+		return m.conv3x3(g, tw, true, dx, dy, w, 0, 0, false)
+	}
 	return m.convBackwardData(g, tileFor(g.C), dx, w, dy)
 }
 
