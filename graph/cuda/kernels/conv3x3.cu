@@ -153,3 +153,133 @@ CONV3X3_KERNEL void conv3x3_w32_f32(float *y, const float *x, const float *w, co
 		int relu, int flip, int N, int CI, int H, int W, int KO) {
 	conv3x3<32>(y, x, w, bias, skip, relu, flip, N, CI, H, W, KO);
 }
+
+// CONV3X3_FILTER_KERNEL declares a filter-gradient kernel of this file:
+// as KERNEL, with its registers held to what 3 blocks of BLOCK threads on
+// a multiprocessor leave (80 each): a thread keeps 36 sums.
+#define CONV3X3_FILTER_KERNEL extern "C" __global__ __launch_bounds__(BLOCK, 3)
+
+// D3F_CH is the number of output and of input channels whose filter
+// gradient a block computes; D3F_CS the floats of a channel of its input
+// tile in shared memory: at least (TH + 2)·SW for both tile widths, and 4
+// more than a multiple of 32, so that the 8 threads of 8 neighbouring
+// input channels that read 16 bytes each at the same position fall in
+// different banks.
+#define D3F_CH 16
+#define D3F_CS 388
+
+// conv3x3_filter_w<TW>_f32 computes the filter gradient of the direct
+// 3×3 convolution above (flip = 0), from its input x (N×CI×H×W) and the
+// gradient dy of its output (N×KO×H×W):
+//
+//	dw(o, i, ki, kj) = Σ_{n, oy, ox} dy(n, o, oy, ox)·x(n, i, oy + ki - 1, ox + kj - 1).
+//
+// The images are cut into tiles of TH = 256/TW rows by TW columns, the
+// N·⌈H/TH⌉·⌈W/TW⌉ tiles into gridDim.x slices of ⌈tiles/gridDim.x⌉. A
+// block sums slice blockIdx.x for the D3F_CH output channels of
+// blockIdx.y and the D3F_CH input channels of blockIdx.z, and writes its
+// sums to dw + blockIdx.x·KO·CI·9 (sum_partials_f32 adds the slices; with
+// one slice, dw is the gradient itself). For each tile it copies dy's
+// channels and x's (with the tile's border) to shared memory; thread t
+// computes the 9 taps of 4 output channels, 4·(t/16 mod 4) + u, and one
+// input channel, t mod 16, over a quarter of the tile's rows of 4
+// positions (those g with g mod 4 = t/64), reading 4 values of dy and 6
+// of x for 48 multiply-adds at a time; quarter 0 adds the other three's
+// sums at the end, in order. Launch BLOCK threads on the grid (slices,
+// ⌈KO/D3F_CH⌉, ⌈CI/D3F_CH⌉).
+template <int TW>
+__device__ void conv3x3_filter(float *dw, const float *x, const float *dy, int N, int CI, int H, int W, int KO) {
+	constexpr int P = 256, TH = P / TW;         // positions of a tile, its rows
+	constexpr int SW = TW == 32 ? 36 : 20;      // a row of the input tile, border included, padded
+	constexpr int RH = TH + 2, RW = TW + 2;
+	constexpr int Q = BLOCK / (D3F_CH / 4 * D3F_CH); // quarters: threads per task
+	static_assert(Q == 4 && RH * SW <= D3F_CS && D3F_CS % 32 == 4 && SW % 4 == 0, "conv3x3_filter: layout");
+	static_assert((Q - 1) * (BLOCK / Q) * 36 <= D3F_CH * (P + D3F_CS), "conv3x3_filter: the quarters' sums fit");
+	alignas(16) __shared__ float sm[D3F_CH * (P + D3F_CS)];
+	float *dys = sm, *xs = sm + D3F_CH * P; // dys[o·P + p], xs[i·D3F_CS + r·SW + j]
+
+	int tid = threadIdx.x, q = tid / (BLOCK / Q), task = tid % (BLOCK / Q);
+	int og = task / D3F_CH, ii = task % D3F_CH; // channels 4·og + u of the block's outputs, ii of its inputs
+	int o0 = blockIdx.y * D3F_CH, i0 = blockIdx.z * D3F_CH;
+	int tilesX = (W + TW - 1) / TW, tilesY = (H + TH - 1) / TH, tiles = N * tilesX * tilesY;
+	int per = (tiles + gridDim.x - 1) / gridDim.x, t0 = min(tiles, (int)blockIdx.x * per), t1 = min(tiles, t0 + per);
+
+	float acc[4][9];
+	for (int u = 0; u < 4; u++)
+		for (int k = 0; k < 9; k++) acc[u][k] = 0.f;
+	for (int t = t0; t < t1; t++) {
+		int n = t / (tilesX * tilesY), r = t % (tilesX * tilesY);
+		int y0 = r / tilesX * TH, x0 = r % tilesX * TW;
+		// dys[o·P + p] = dy(n, o0 + o, y0 + p/TW, x0 + p mod TW), 0 outside
+		// the image: thread tid copies position p = tid of every channel.
+		// Past the channels (KO, CI), the tiles repeat the last one, whose
+		// sums are not stored.
+		static_assert(P == BLOCK, "conv3x3_filter: a thread per position of the tile");
+		{
+			int oy = y0 + tid / TW, ox = x0 + tid % TW;
+			bool in = oy < H && ox < W;
+			const float *src = dy + ((long long)(n * KO + o0) * H + (in ? oy : 0)) * W + (in ? ox : 0);
+			for (int o = 0; o < D3F_CH; o++) {
+				float v = src[min(o, KO - 1 - o0) * H * W];
+				dys[o * P + tid] = in ? v : 0.f;
+			}
+		}
+		// xs[i·D3F_CS + r·SW + j] = x(n, i0 + i, y0 + r - 1, x0 + j - 1), 0
+		// outside the image: thread tid copies (r, j) = (e/RW, e mod RW) of
+		// every channel, for e = tid + BLOCK·m.
+		for (int m = 0; m < (RH * RW + BLOCK - 1) / BLOCK; m++) {
+			int e = tid + BLOCK * m, rr = e / RW, j = e % RW;
+			int iy = y0 + rr - 1, ix = x0 + j - 1;
+			bool in = e < RH * RW && (unsigned)iy < (unsigned)H && (unsigned)ix < (unsigned)W;
+			const float *src = x + ((long long)(n * CI + i0) * H + (in ? iy : 0)) * W + (in ? ix : 0);
+			for (int i = 0; i < D3F_CH; i++) {
+				float v = src[min(i, CI - 1 - i0) * H * W];
+				if (e < RH * RW) xs[i * D3F_CS + rr * SW + j] = in ? v : 0.f;
+			}
+		}
+		__syncthreads();
+		for (int g = q; g < P / 4; g += Q) {
+			int row = g / (TW / 4), col = 4 * (g % (TW / 4));
+			float d[4][4];
+			for (int u = 0; u < 4; u++)
+				for (int v = 0; v < 4; v++) d[u][v] = dys[(4 * og + u) * P + row * TW + col + v];
+#pragma unroll
+			for (int ki = 0; ki < 3; ki++) {
+				float xv[6];
+				for (int j = 0; j < 6; j++) xv[j] = xs[ii * D3F_CS + (row + ki) * SW + col + j];
+#pragma unroll
+				for (int kj = 0; kj < 3; kj++)
+					for (int u = 0; u < 4; u++)
+						for (int v = 0; v < 4; v++) acc[u][3 * ki + kj] += d[u][v] * xv[v + kj];
+			}
+		}
+		__syncthreads();
+	}
+	// Quarters 1, 2 and 3 leave their sums in sm; quarter 0 adds them in
+	// that order and stores.
+	float *part = sm + task * 36;
+	if (q > 0)
+		for (int u = 0; u < 4; u++)
+			for (int k = 0; k < 9; k++) part[(q - 1) * (BLOCK / Q) * 36 + 9 * u + k] = acc[u][k];
+	__syncthreads();
+	if (q == 0) {
+		for (int s = 0; s < Q - 1; s++)
+			for (int u = 0; u < 4; u++)
+				for (int k = 0; k < 9; k++) acc[u][k] += part[s * (BLOCK / Q) * 36 + 9 * u + k];
+		float *out = dw + (long long)blockIdx.x * KO * CI * 9;
+		int i = i0 + ii;
+		for (int u = 0; u < 4; u++) {
+			int o = o0 + 4 * og + u;
+			if (o < KO && i < CI)
+				for (int k = 0; k < 9; k++) out[(o * CI + i) * 9 + k] = acc[u][k];
+		}
+	}
+}
+
+CONV3X3_FILTER_KERNEL void conv3x3_filter_w16_f32(float *dw, const float *x, const float *dy, int N, int CI, int H, int W, int KO) {
+	conv3x3_filter<16>(dw, x, dy, N, CI, H, W, KO);
+}
+
+CONV3X3_FILTER_KERNEL void conv3x3_filter_w32_f32(float *dw, const float *x, const float *dy, int N, int CI, int H, int W, int KO) {
+	conv3x3_filter<32>(dw, x, dy, N, CI, H, W, KO);
+}

@@ -437,32 +437,37 @@ func TestFilterSplits(t *testing.T) {
 		g    kernels.Conv
 		want int
 	}{
-		// 16×16×3×3 filter: 144 columns, 5 tiles of 16×32, so ⌈1024/5⌉ =
-		// 205 slices, but 128·32·32 positions make only 128 of 1024.
-		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 128},
-		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 205},
-		// 32×32×3×3: nine 32×32 tiles (288 columns), ⌈1024/9⌉ = 114 slices.
-		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}, 114},
-		// 64×64×3×3: 18 tiles of 64×32 would want 57 slices, but 128·8·8
-		// positions make only 8 of 1024.
+		// The direct 3×3 kernel, one block per slice for 16×16 channels:
+		// ⌈1024/1⌉ slices, but 128·4 tiles of 8×32 make only 256 of two.
+		{kernels.Conv{N: 128, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 256},
+		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 1024},
+		// 32×32 channels, 4 blocks per slice: 256 slices of two 16×16 tiles.
+		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1}, 256},
+		{kernels.Conv{N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 4},
+		// Matrix products (images 8 wide): 18 tiles of 64×32 would want
+		// 57 slices, but 128·8·8 positions make only 8 of 1024.
 		{kernels.Conv{N: 128, C: 64, H: 8, W: 8, K: 64, R: 3, Stride: 1, Pad: 1}, 8},
-		// Few positions: slices of at least 1024 positions.
-		{kernels.Conv{N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 2},
 		{kernels.Conv{N: 1, C: 16, H: 8, W: 8, K: 16, R: 3, Stride: 1, Pad: 1}, 1},
+		// The stem (3 input channels): 512 slices of 1024 positions for its
+		// one 16×32 tile.
+		{kernels.Conv{N: 512, C: 3, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1}, 512},
+		// Stride 2: 5 tiles of 32×32 (144 columns), ⌈1024/5⌉ = 205 slices,
+		// but 512·16·16 positions make only 128 of 1024.
+		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1}, 128},
 	} {
 		if got := kernels.FilterSplits(c.g); got != c.want {
 			t.Errorf("FilterSplits(%+v) = %d, want %d", c.g, got, c.want)
 		}
 	}
-	// The split follows the tiles: 16-row tiles cut the 64×144 filter
-	// gradient into 4·5 = 20 tiles, so ⌈1024/20⌉ = 52 slices, against 205
-	// for the 5 tiles of 64 rows FilterSplits chooses.
+	// The matrix product's split follows its tiles: 16-row tiles cut the
+	// 64×144 filter gradient into 4·5 = 20 tiles, so ⌈1024/20⌉ = 52
+	// slices, against 205 for 64-row tiles.
 	g := kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 64, R: 3, Stride: 1, Pad: 1}
 	if got := kernels.FilterSplitsTile(g, 16); got != 52 {
 		t.Errorf("FilterSplitsTile(%+v, 16) = %d, want 52", g, got)
 	}
-	if got := kernels.FilterSplits(g); got != 205 {
-		t.Errorf("FilterSplits(%+v) = %d, want 205", g, got)
+	if got := kernels.FilterSplitsTile(g, 64); got != 205 {
+		t.Errorf("FilterSplitsTile(%+v, 64) = %d, want 205", g, got)
 	}
 }
 

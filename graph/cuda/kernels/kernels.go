@@ -68,17 +68,19 @@ const (
 
 // The direct 3×3 kernels (conv3x3.cu) compute direct3x3Out output
 // channels per block (D3_OUT) and copy direct3x3In input channels per
-// step (D3_IN).
+// step (D3_IN); their filter gradient computes direct3x3Filter output by
+// direct3x3Filter input channels per block (D3F_CH).
 const (
-	direct3x3Out = 16
-	direct3x3In  = 8
+	direct3x3Out    = 16
+	direct3x3In     = 8
+	direct3x3Filter = 16
 )
 
 // tileRows are the tile heights TM of the convolution kernels.
 var tileRows = []int{16, 32, 64}
 
 // kernelDecl matches the declaration of a kernel in the sources.
-var kernelDecl = regexp.MustCompile(`(?m)^(?:[A-Z0-9]+_)?KERNEL void ([A-Za-z_][A-Za-z0-9_]*)\(`)
+var kernelDecl = regexp.MustCompile(`(?m)^(?:[A-Z0-9]+_)*KERNEL void ([A-Za-z_][A-Za-z0-9_]*)\(`)
 
 // Names returns the names of all kernels declared in the sources, sorted.
 func Names() ([]string, error) {

@@ -391,8 +391,7 @@ func (m *Module) conv3x3(g Conv, tw int, flip bool, y, x, w, bias, skip cuda.Ptr
 		ci, ko = g.K, g.C
 	}
 	name := fmt.Sprintf("conv3x3_w%d_f32", tw)
-	th := 16 * Block / direct3x3Out / tw
-	grid := cuda.Dim3{X: g.N * ((g.H + th - 1) / th) * ((g.W + tw - 1) / tw), Y: (ko + direct3x3Out - 1) / direct3x3Out, Z: 1}
+	grid := cuda.Dim3{X: directTiles(g, tw), Y: ceilDiv(ko, direct3x3Out), Z: 1}
 	if err := checkSize(name, grid.X); err != nil {
 		return err
 	}
@@ -441,8 +440,35 @@ func (m *Module) convBackwardData(g Conv, tm int, dx, w, dy cuda.Ptr) error {
 // FilterSplits is the number of slices ConvBackwardFilter splits its sum
 // over the N·OH·OW output positions into: about filterBlocks blocks of the
 // tile shape it launches, each slice summing at least filterSlice
-// positions.
-func FilterSplits(g Conv) int { return filterSplits(g, tileFor(g.K)) }
+// positions, or for the direct 3×3 kernel at least direct3x3SliceTiles
+// of its tiles.
+func FilterSplits(g Conv) int {
+	if tw, ok := directFilter(g); ok {
+		tiles := directTiles(g, tw)
+		blocks := ceilDiv(g.K, direct3x3Filter) * ceilDiv(g.C, direct3x3Filter)
+		return max(1, min(ceilDiv(filterBlocks, blocks), tiles/direct3x3SliceTiles))
+	}
+	return filterSplits(g, tileFor(g.K))
+}
+
+// directFilter reports whether ConvBackwardFilter uses the direct 3×3
+// kernel (conv3x3_filter_w<tw>_f32) for g: where direct3x3 applies with at
+// least direct3x3In channels on both sides.
+func directFilter(g Conv) (tw int, ok bool) { return direct3x3(g, min(g.C, g.K)) }
+
+// directTiles returns the number of tiles, 256/tw rows by tw columns, that
+// the direct 3×3 kernels cut g's images into.
+func directTiles(g Conv, tw int) int {
+	return g.N * ceilDiv(g.H, 16*Block/direct3x3Out/tw) * ceilDiv(g.W, tw)
+}
+
+// ceilDiv returns ⌈a/b⌉ for a ≥ 0, b > 0.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// direct3x3SliceTiles is the fewest tiles a slice of the direct 3×3
+// filter gradient sums, so that a block's setup and its final sums stay
+// small beside its work.
+const direct3x3SliceTiles = 2
 
 // filterBlocks is the number of blocks FilterSplits aims at: more than an
 // H100 or H200 holds at once (132 multiprocessors, 6 blocks each for the
@@ -476,6 +502,9 @@ func FilterWork(g Conv, splits int) int {
 // partial sums go to work (FilterWork(g, splits) floats) before they are
 // added into dw.
 func (m *Module) ConvBackwardFilter(g Conv, dw, x, dy, work cuda.Ptr, splits int) error {
+	if tw, ok := directFilter(g); ok {
+		return m.conv3x3Filter(g, tw, dw, x, dy, work, splits)
+	}
 	return m.convBackwardFilter(g, tileFor(g.K), dw, x, dy, work, splits)
 }
 
@@ -488,15 +517,11 @@ func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, sp
 	if splits < 1 || splits > g.N*g.OH()*g.OW() {
 		return fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.OH()*g.OW())
 	}
-	crr := g.C * g.R * g.R
-	out := dw
-	if splits > 1 {
-		if work == 0 {
-			return fmt.Errorf("kernels: %s: %d slices need a work buffer of %d floats", name, splits, FilterWork(g, splits))
-		}
-		out = work
+	out, err := filterOut(name, g, dw, work, splits)
+	if err != nil {
+		return err
 	}
-	grid, err := gemmGrid(name, tm, filterCols, g.K, crr, splits)
+	grid, err := gemmGrid(name, tm, filterCols, g.K, g.C*g.R*g.R, splits)
 	if err != nil {
 		return err
 	}
@@ -504,10 +529,52 @@ func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, sp
 	if err := m.launch(name, grid, args...); err != nil {
 		return err
 	}
-	if splits > 1 {
-		return m.SumPartials(dw, work, splits, g.K*crr)
+	return m.sumFilter(g, dw, work, splits)
+}
+
+// filterOut returns where kernel name writes the filter gradient of g in
+// splits slices: dw itself for one slice, else work, which must be there.
+func filterOut(name string, g Conv, dw, work cuda.Ptr, splits int) (cuda.Ptr, error) {
+	if splits == 1 {
+		return dw, nil
 	}
-	return nil
+	if work == 0 {
+		return 0, fmt.Errorf("kernels: %s: %d slices need a work buffer of %d floats", name, splits, FilterWork(g, splits))
+	}
+	return work, nil
+}
+
+// sumFilter adds the splits slices of g's filter gradient in work into
+// dw; one slice is dw already.
+func (m *Module) sumFilter(g Conv, dw, work cuda.Ptr, splits int) error {
+	if splits == 1 {
+		return nil
+	}
+	return m.SumPartials(dw, work, splits, g.K*g.C*g.R*g.R)
+}
+
+// conv3x3Filter is ConvBackwardFilter with the direct 3×3 kernel, its
+// tiles tw wide.
+func (m *Module) conv3x3Filter(g Conv, tw int, dw, x, dy, work cuda.Ptr, splits int) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("conv3x3_filter_w%d_f32", tw)
+	if splits < 1 || splits > g.N*g.H*g.W {
+		return fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.H*g.W)
+	}
+	out, err := filterOut(name, g, dw, work, splits)
+	if err != nil {
+		return err
+	}
+	grid := cuda.Dim3{X: splits, Y: ceilDiv(g.K, direct3x3Filter), Z: ceilDiv(g.C, direct3x3Filter)}
+	if grid.Y > cuda.MaxGrid.Y || grid.Z > cuda.MaxGrid.Z {
+		return fmt.Errorf("kernels: %s: grid %v for %d×%d channels: y and z must be at most %d", name, grid, g.K, g.C, cuda.MaxGrid.Y)
+	}
+	if err := m.launch(name, grid, out, x, dy, g.N, g.C, g.H, g.W, g.K); err != nil {
+		return err
+	}
+	return m.sumFilter(g, dw, work, splits)
 }
 
 // BN is the shape of a batch norm's N×C×HW input and its constants.

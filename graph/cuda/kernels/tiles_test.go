@@ -51,7 +51,8 @@ func traced(t *testing.T, m *kernels.Module, f func() error) string {
 // filter of stride 1 and padding 1 on images at least 16 wide, summing at
 // least 8 channels, the direct kernel with tiles 16 wide (up to 16) or
 // 32 wide, TH = 256/TW rows high, on the grid (N·⌈H/TH⌉·⌈W/TW⌉,
-// ⌈output channels/16⌉).
+// ⌈output channels/16⌉), and for the filter gradient, with at least 8
+// channels on both sides, (slices, ⌈K/16⌉, ⌈C/16⌉).
 func TestConvTileChoice(t *testing.T) {
 	m := module(t)
 	for _, c := range []struct {
@@ -73,11 +74,11 @@ func TestConvTileChoice(t *testing.T) {
 		{kernels.Conv{N: 2, C: 3, H: 5, W: 7, K: 65, R: 3, Stride: 1, Pad: 1},
 			"conv_forward_m64_f32 {2 2 1}", "conv_backward_data_m16_f32 {1 1 1}", "conv_backward_filter_m64_f32 {1 2 1}"},
 		{kernels.Conv{N: 2, C: 8, H: 16, W: 16, K: 16, R: 3, Stride: 1, Pad: 1},
-			"conv3x3_w16_f32 {2 1 1}", "conv3x3_w16_f32 {2 1 1}", "conv_backward_filter_m16_f32 {3 1 1}"},
+			"conv3x3_w16_f32 {2 1 1}", "conv3x3_w16_f32 {2 1 1}", "conv3x3_filter_w16_f32 {1 1 1}"},
 		{kernels.Conv{N: 1, C: 9, H: 19, W: 33, K: 17, R: 3, Stride: 1, Pad: 1},
-			"conv3x3_w32_f32 {6 2 1}", "conv3x3_w32_f32 {6 1 1}", "conv_backward_filter_m32_f32 {3 1 1}"},
+			"conv3x3_w32_f32 {6 2 1}", "conv3x3_w32_f32 {6 1 1}", "conv3x3_filter_w32_f32 {3 2 1}"},
 		{kernels.Conv{N: 2, C: 20, H: 17, W: 16, K: 8, R: 3, Stride: 1, Pad: 1},
-			"conv3x3_w16_f32 {4 1 1}", "conv3x3_w16_f32 {4 2 1}", "conv_backward_filter_m16_f32 {6 1 1}"},
+			"conv3x3_w16_f32 {4 1 1}", "conv3x3_w16_f32 {4 2 1}", "conv3x3_filter_w16_f32 {2 1 2}"},
 		// Fewer than 8 channels summed, and too narrow: matrix products.
 		{kernels.Conv{N: 2, C: 7, H: 16, W: 16, K: 7, R: 3, Stride: 1, Pad: 1},
 			"conv_forward_m16_f32 {2 1 1}", "conv_backward_data_m16_f32 {2 1 1}", "conv_backward_filter_m16_f32 {2 1 1}"},
@@ -89,13 +90,13 @@ func TestConvTileChoice(t *testing.T) {
 		{kernels.Conv{N: 512, C: 3, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1},
 			"conv_forward_m16_f32 {2048 1 1}", "conv3x3_w32_f32 {2048 1 1}", "conv_backward_filter_m16_f32 {1 1 512}"},
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 16, R: 3, Stride: 1, Pad: 1},
-			"conv3x3_w32_f32 {2048 1 1}", "conv3x3_w32_f32 {2048 1 1}", "conv_backward_filter_m16_f32 {5 1 205}"},
+			"conv3x3_w32_f32 {2048 1 1}", "conv3x3_w32_f32 {2048 1 1}", "conv3x3_filter_w32_f32 {1024 1 1}"},
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 3, Stride: 2, Pad: 1},
 			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m32_f32 {5 1 128}"},
 		{kernels.Conv{N: 512, C: 16, H: 32, W: 32, K: 32, R: 1, Stride: 2, Pad: 0},
 			"conv_forward_m32_f32 {1024 1 1}", "conv_backward_data_m16_f32 {2048 1 1}", "conv_backward_filter_m32_f32 {1 1 128}"},
 		{kernels.Conv{N: 512, C: 32, H: 16, W: 16, K: 32, R: 3, Stride: 1, Pad: 1},
-			"conv3x3_w16_f32 {512 2 1}", "conv3x3_w16_f32 {512 2 1}", "conv_backward_filter_m32_f32 {9 1 114}"},
+			"conv3x3_w16_f32 {512 2 1}", "conv3x3_w16_f32 {512 2 1}", "conv3x3_filter_w16_f32 {256 2 2}"},
 	} {
 		g := c.g
 		// The trace stops every launch: the pointers are never read.
