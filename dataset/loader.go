@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -164,6 +165,31 @@ func (l *Loader) NumBatches() int {
 type epochState struct {
 	batches [ringSize]Batch
 	order   []int
+	aug     []augment // the augmentation of each image of the batch being filled
+}
+
+// augment is the augmentation drawn for one image: its crop offsets dy and
+// dx in [0, 2·CropPadding] (CropPadding, CropPadding: none), whether it is
+// flipped, and the top-left corner (cy, cx) of its cutout square.
+type augment struct {
+	dy, dx, cy, cx int
+	flip           bool
+}
+
+// fillWorkers is the most goroutines that fill the images of a batch,
+// each at least fillChunk of them: the batch's augmentation is drawn in
+// order first, so the images are the same whatever the number.
+const (
+	fillWorkers = 8
+	fillChunk   = 32
+)
+
+// fillJob is the images [lo, hi) of a batch for a goroutine to fill.
+type fillJob struct {
+	b      *Batch
+	idx    []int
+	aug    []augment
+	lo, hi int
 }
 
 func (l *Loader) getState() *epochState {
@@ -175,8 +201,8 @@ func (l *Loader) getState() *epochState {
 		return st
 	}
 	l.mu.Unlock()
-	st := &epochState{order: make([]int, l.set.Len())}
 	b := l.opt.BatchSize
+	st := &epochState{order: make([]int, l.set.Len()), aug: make([]augment, b)}
 	for i := range st.batches {
 		st.batches[i] = Batch{
 			X:      make([]float32, b*ImageSize),
@@ -225,23 +251,36 @@ func (l *Loader) Epoch(e int) *Iterator {
 	for i := range it.st.batches {
 		it.free <- &it.st.batches[i]
 	}
-	go l.produce(it.st.order, e, it.free, it.ready, it.done, it.exited)
+	go l.produce(it.st, e, it.free, it.ready, it.done, it.exited)
 	return it
 }
 
 // produce fills the batches of epoch e and sends them on ready, until the
-// epoch ends or done is closed.
-func (l *Loader) produce(order []int, e int, free <-chan *Batch, ready chan<- *Batch, done <-chan struct{}, exited chan<- struct{}) {
+// epoch ends or done is closed. It fills each batch's images with up to
+// fillWorkers goroutines: itself and helpers that live as long as it.
+func (l *Loader) produce(st *epochState, e int, free <-chan *Batch, ready chan<- *Batch, done <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
 	defer close(ready)
+	bs := l.opt.BatchSize
+	workers := max(1, min(runtime.GOMAXPROCS(0), fillWorkers, bs/fillChunk))
+	jobs, finished := make(chan fillJob, workers), make(chan struct{}, workers)
+	defer close(jobs)
+	for range workers - 1 {
+		go func() {
+			for j := range jobs {
+				l.pixels(j)
+				finished <- struct{}{}
+			}
+		}()
+	}
 	rng := rand.New(rand.NewPCG(mix64(uint64(l.opt.Seed)), mix64(uint64(e)^epochStream)))
+	order := st.order
 	for i := range order {
 		order[i] = i
 	}
 	if l.opt.Shuffle {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
-	bs := l.opt.BatchSize
 	for start := 0; start < l.n; start += bs {
 		var b *Batch
 		select {
@@ -249,39 +288,61 @@ func (l *Loader) produce(order []int, e int, free <-chan *Batch, ready chan<- *B
 		case <-done:
 			return
 		}
-		l.fill(b, order[start:min(start+bs, l.n)], rng)
+		idx := order[start:min(start+bs, l.n)]
+		n := len(idx)
+		l.draw(b, idx, st.aug, rng)
+		for w := 1; w < workers; w++ {
+			jobs <- fillJob{b, idx, st.aug, w * n / workers, (w + 1) * n / workers}
+		}
+		l.pixels(fillJob{b, idx, st.aug, 0, n / workers})
+		for w := 1; w < workers; w++ {
+			<-finished
+		}
 		// There are only ringSize batches, so this never blocks.
 		ready <- b
 	}
 }
 
-// fill writes the images idx into b, augmented with randomness from rng.
-func (l *Loader) fill(b *Batch, idx []int, rng *rand.Rand) {
+// draw sets the size and labels of batch b for the images idx of the set
+// and draws their augmentation from rng into aug, in the order of idx.
+func (l *Loader) draw(b *Batch, idx []int, aug []augment, rng *rand.Rand) {
 	n := len(idx)
 	b.N = n
 	b.X = b.X[:n*ImageSize]
 	b.Labels = b.Labels[:n]
-	pad := l.opt.Augment.CropPadding
-	flipOn := l.opt.Augment.HorizontalFlip
+	pad, c := l.opt.Augment.CropPadding, l.opt.Augment.Cutout
 	for j, i := range idx {
-		src := l.set.Pixels[i*ImageSize : (i+1)*ImageSize]
-		dst := b.X[j*ImageSize : (j+1)*ImageSize]
 		b.Labels[j] = int(l.set.Labels[i])
-		dy, dx, flip := pad, pad, false
+		a := augment{dy: pad, dx: pad}
 		if pad > 0 {
-			dy = rng.IntN(2*pad + 1)
-			dx = rng.IntN(2*pad + 1)
+			a.dy = rng.IntN(2*pad + 1)
+			a.dx = rng.IntN(2*pad + 1)
 		}
-		if flipOn {
-			flip = rng.Uint64()&1 == 1
+		if l.opt.Augment.HorizontalFlip {
+			a.flip = rng.Uint64()&1 == 1
 		}
-		if dy == pad && dx == pad && !flip {
+		if c > 0 {
+			a.cy, a.cx = rng.IntN(Height)-c/2, rng.IntN(Width)-c/2
+		}
+		aug[j] = a
+	}
+}
+
+// pixels writes the normalised, augmented images [j.lo, j.hi) of batch
+// j.b.
+func (l *Loader) pixels(j fillJob) {
+	pad, c := l.opt.Augment.CropPadding, l.opt.Augment.Cutout
+	for k := j.lo; k < j.hi; k++ {
+		i, a := j.idx[k], j.aug[k]
+		src := l.set.Pixels[i*ImageSize : (i+1)*ImageSize]
+		dst := j.b.X[k*ImageSize : (k+1)*ImageSize]
+		if a.dy == pad && a.dx == pad && !a.flip {
 			normalize(dst, src, &l.lut)
 		} else {
-			transform(dst, src, &l.lut, dy-pad, dx-pad, flip)
+			transform(dst, src, &l.lut, a.dy-pad, a.dx-pad, a.flip)
 		}
-		if c := l.opt.Augment.Cutout; c > 0 {
-			cutout(dst, rng.IntN(Height)-c/2, rng.IntN(Width)-c/2, c)
+		if c > 0 {
+			cutout(dst, a.cy, a.cx, c)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -593,6 +594,34 @@ func TestNewNormalizationApply(t *testing.T) {
 	}{{0, 1}, {1, -1}, {plane, -0.5}, {2 * plane, 0.2}, {2*plane + 1, 0}, {ImageSize + plane + 1, 1.5}} {
 		if x[c.i] != c.want {
 			t.Errorf("x[%d] = %v, want %v", c.i, x[c.i], c.want)
+		}
+	}
+}
+
+// TestParallelFill checks that batches filled by several goroutines hold
+// the same images, bit for bit, as those filled by one: the augmentation
+// is drawn in order before the images are split among the goroutines.
+func TestParallelFill(t *testing.T) {
+	_, s := genRecords(600, 3)
+	opt := LoaderOptions{BatchSize: 256, Shuffle: true, Norm: half, Seed: 7,
+		Augment: Augmentation{CropPadding: 4, HorizontalFlip: true, Cutout: 8}}
+	epoch := func(procs int) []Batch {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		l, err := NewLoader(s, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return batches(t, l, 1)
+	}
+	// Batches of 256, 256 and 88 images: one goroutine, then four (64 or
+	// 22 images each).
+	one, four := epoch(1), epoch(4)
+	if len(one) != 3 || len(four) != 3 {
+		t.Fatalf("%d and %d batches, want 3", len(one), len(four))
+	}
+	for k := range one {
+		if one[k].N != four[k].N || !slices.Equal(one[k].Labels, four[k].Labels) || !slices.Equal(one[k].X, four[k].X) {
+			t.Errorf("batch %d differs between one goroutine and four", k)
 		}
 	}
 }
