@@ -20,9 +20,12 @@
 #define CONV3X3_KERNEL extern "C" __global__ __launch_bounds__(BLOCK, 4)
 
 // D3_OUT is the number of output channels a block computes, D3_IN the
-// number of input channels it copies to shared memory per step.
+// number of input channels it copies to shared memory per step, D3_TILE
+// the number of positions of its tile of an image (TH rows by TW
+// columns).
 #define D3_OUT 16
 #define D3_IN 8
+#define D3_TILE 256
 
 // conv3x3_w<TW>_f32 computes, for the KO output channels o and the
 // positions (oy, ox) of N images of H×W,
@@ -36,7 +39,7 @@
 // conv_forward, adds bias[o] and skip (each unless null) and applies
 // max(·, 0) when relu ≠ 0.
 //
-// A block computes D3_OUT output channels of a tile of TH = 256/TW rows
+// A block computes D3_OUT output channels of a tile of TH = D3_TILE/TW rows
 // by TW columns of one image; a thread, 4 of those channels at 4
 // neighbouring positions of a row, the 64 threads of two warps sharing
 // the channels. Launch BLOCK threads on the grid (N·⌈H/TH⌉·⌈W/TW⌉,
@@ -44,8 +47,8 @@
 template <int TW>
 __device__ void conv3x3(float *y, const float *x, const float *w, const float *bias, const float *skip,
 		int relu, int flip, int N, int CI, int H, int W, int KO) {
-	constexpr int TH = BLOCK / 4 * 4 / TW; // a channel group's BLOCK/4 threads, 4 positions each
-	static_assert(TH * TW * D3_OUT == 16 * BLOCK, "conv3x3: a thread per 4 channels × 4 positions");
+	constexpr int TH = D3_TILE / TW;
+	static_assert(D3_TILE * D3_OUT == 16 * BLOCK, "conv3x3: a thread per 4 channels × 4 positions");
 	// A row of the input tile holds TW + 2 values (the border included),
 	// padded to SW, a multiple of 4, so that a thread's first 4 values are
 	// one 16-byte load; 48 for tiles 16 wide, so that the two rows that 8
@@ -174,7 +177,7 @@ CONV3X3_KERNEL void conv3x3_w32_f32(float *y, const float *x, const float *w, co
 //
 //	dw(o, i, ki, kj) = Σ_{n, oy, ox} dy(n, o, oy, ox)·x(n, i, oy + ki - 1, ox + kj - 1).
 //
-// The images are cut into tiles of TH = 256/TW rows by TW columns, the
+// The images are cut into tiles of TH = D3_TILE/TW rows by TW columns, the
 // N·⌈H/TH⌉·⌈W/TW⌉ tiles into gridDim.x slices of ⌈tiles/gridDim.x⌉. A
 // block sums slice blockIdx.x for the D3F_CH output channels of
 // blockIdx.y and the D3F_CH input channels of blockIdx.z, and writes its
@@ -189,7 +192,7 @@ CONV3X3_KERNEL void conv3x3_w32_f32(float *y, const float *x, const float *w, co
 // ⌈KO/D3F_CH⌉, ⌈CI/D3F_CH⌉).
 template <int TW>
 __device__ void conv3x3_filter(float *dw, const float *x, const float *dy, int N, int CI, int H, int W, int KO) {
-	constexpr int P = 256, TH = P / TW;         // positions of a tile, its rows
+	constexpr int P = D3_TILE, TH = P / TW;     // positions of a tile, its rows
 	constexpr int SW = TW == 32 ? 36 : 20;      // a row of the input tile, border included, padded
 	constexpr int RH = TH + 2, RW = TW + 2;
 	constexpr int Q = BLOCK / (D3F_CH / 4 * D3F_CH); // quarters: threads per task

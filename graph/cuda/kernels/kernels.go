@@ -67,11 +67,13 @@ const (
 )
 
 // The direct 3×3 kernels (conv3x3.cu) compute direct3x3Out output
-// channels per block (D3_OUT) and copy direct3x3In input channels per
-// step (D3_IN); their filter gradient computes direct3x3Filter output by
-// direct3x3Filter input channels per block (D3F_CH).
+// channels per block (D3_OUT) on tiles of direct3x3Tile positions
+// (D3_TILE) and copy direct3x3In input channels per step (D3_IN); their
+// filter gradient computes direct3x3Filter output by direct3x3Filter
+// input channels per block (D3F_CH).
 const (
 	direct3x3Out    = 16
+	direct3x3Tile   = 256
 	direct3x3In     = 8
 	direct3x3Filter = 16
 )

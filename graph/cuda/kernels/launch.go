@@ -456,10 +456,10 @@ func FilterSplits(g Conv) int {
 // least direct3x3In channels on both sides.
 func directFilter(g Conv) (tw int, ok bool) { return direct3x3(g, min(g.C, g.K)) }
 
-// directTiles returns the number of tiles, 256/tw rows by tw columns, that
-// the direct 3×3 kernels cut g's images into.
+// directTiles returns the number of tiles, direct3x3Tile/tw rows by tw
+// columns, that the direct 3×3 kernels cut g's images into.
 func directTiles(g Conv, tw int) int {
-	return g.N * ceilDiv(g.H, 16*Block/direct3x3Out/tw) * ceilDiv(g.W, tw)
+	return g.N * ceilDiv(g.H, direct3x3Tile/tw) * ceilDiv(g.W, tw)
 }
 
 // ceilDiv returns ⌈a/b⌉ for a ≥ 0, b > 0.
