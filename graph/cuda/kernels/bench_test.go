@@ -58,8 +58,9 @@ func run(b *testing.B, fn func() error) {
 	}
 }
 
-// BenchmarkConv times each convolution of benchConvs with the tiles the
-// wrappers choose.
+// BenchmarkConv times each convolution of benchConvs with the kernels the
+// wrappers choose: the direct 3×3 kernels for the 3×3 convolutions of
+// stride 1 on 16 channels or more, matrix products for the others.
 func BenchmarkConv(b *testing.B) {
 	m := gpu(b)
 	for _, c := range benchConvs {
@@ -77,9 +78,9 @@ func BenchmarkConv(b *testing.B) {
 }
 
 // BenchmarkConvTiles times the two 3×3 convolutions of the network's
-// stages with each tile height TM (m16, m32, m64), to compare the shapes
-// on one GPU; the filter gradient is split as FilterSplits would for
-// that TM.
+// stages as matrix products with each tile height TM (m16, m32, m64), to
+// compare the shapes, and the direct kernels of BenchmarkConv, on one GPU;
+// the filter gradient is split as FilterSplits would for that TM.
 func BenchmarkConvTiles(b *testing.B) {
 	m := gpu(b)
 	for _, c := range benchConvs {
