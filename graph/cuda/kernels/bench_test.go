@@ -131,3 +131,26 @@ func BenchmarkBatchNorm(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkFilterSplits times the filter gradient of the two 3×3
+// convolutions of the network's stages in a quarter, half, once and twice
+// the slices FilterSplits chooses (at most one per position), to check
+// its choice on one GPU.
+func BenchmarkFilterSplits(b *testing.B) {
+	m := gpu(b)
+	for _, c := range benchConvs {
+		if c.name != "16to16_3x3" && c.name != "32to32_3x3" {
+			continue
+		}
+		g := c.g
+		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
+		x, y, dw := bbuf(b, nx), bbuf(b, ny), bbuf(b, nw)
+		chosen := kernels.FilterSplits(g)
+		for _, splits := range []int{max(1, chosen/4), max(1, chosen/2), chosen, min(2*chosen, g.N*g.OH()*g.OW())} {
+			work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
+			b.Run(fmt.Sprintf("%s/%dslices", c.name, splits), func(b *testing.B) {
+				run(b, func() error { return m.ConvBackwardFilter(g, dw, x, y, work, splits) })
+			})
+		}
+	}
+}
