@@ -8,7 +8,7 @@
 // backward kernels. The per-channel sums over the N·HW values of a channel
 // take two kernels, so that a large batch occupies the whole GPU: a
 // partial kernel on the grid (C, S) whose block (c, s) sums slice s of
-// channel c (slice_range) into part[2(c·S + s)] and part[2(c·S + s) + 1],
+// channel c (slice_of) into part[2(c·S + s)] and part[2(c·S + s) + 1],
 // and a finishing kernel, one thread per channel (launch Grid1(C)), that
 // adds the S partial sums in order. The element-wise kernels run a block
 // per plane (image n, channel c) of the tensor, so that the channel is
@@ -41,15 +41,6 @@ struct ChannelWalk {
 	}
 };
 
-// slice_range returns in [*lo, *hi) the part of [0, n) that slice
-// blockIdx.y of gridDim.y sums: equal parts, the last one shorter (or
-// empty).
-__device__ void slice_range(int n, int *lo, int *hi) {
-	long long per = ((long long)n + gridDim.y - 1) / gridDim.y;
-	*lo = (int)min((long long)n, blockIdx.y * per);
-	*hi = (int)min((long long)n, *lo + per);
-}
-
 // store_partial writes the sums a and b of its block, from thread 0, as
 // the partial sums of the block's channel and slice.
 __device__ void store_partial(double *part, double a, double b) {
@@ -76,7 +67,7 @@ __device__ void add_partials(const double *part, int c, int S, double *a, double
 KERNEL void bn_stats_partial_f32(double *part, const float *x, int N, int C, int HW) {
 	__shared__ double sh[BLOCK];
 	int c = blockIdx.x, lo, hi;
-	slice_range(N * HW, &lo, &hi);
+	slice_of(N * HW, 1, gridDim.y, blockIdx.y, &lo, &hi);
 	double ref = x[(long long)c * HW];
 	double s = 0, sq = 0;
 	ChannelWalk w(lo + threadIdx.x, HW);
@@ -143,7 +134,7 @@ KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const flo
 		const double *mean, int N, int C, int HW) {
 	__shared__ double sh[BLOCK];
 	int c = blockIdx.x, lo, hi;
-	slice_range(N * HW, &lo, &hi);
+	slice_of(N * HW, 1, gridDim.y, blockIdx.y, &lo, &hi);
 	double mu = mean[c];
 	double a = 0, b = 0;
 	ChannelWalk w(lo + threadIdx.x, HW);
@@ -171,7 +162,8 @@ KERNEL void bn_backward_sums_finish_f32(double *sum_dy, double *sum_dy_xhat, con
 }
 
 // bn_backward_params_f32 writes the gradients of γ (Σ dy·x̂) and β (Σ dy)
-// from the sums of bn_backward_sums_f32; either output may be null. One
+// from the sums of bn_backward_sums_finish_f32; either output may be
+// null. One
 // thread per channel: launch Grid1(C).
 KERNEL void bn_backward_params_f32(float *dgamma, float *dbeta, const double *sum_dy,
 		const double *sum_dy_xhat, int C) {

@@ -211,11 +211,12 @@ __device__ void gemm_tiles(int M, int N, int k0, int k1, Tab tab, LoadA loadA, C
 	}
 }
 
-// split_range returns in [*k0, *k1) the part of the reduction [0, K) that
-// slice blockIdx.z of gridDim.z computes: equal multiples of step (the
-// terms gemm_tiles sums per step), the last one shorter (or empty).
-__device__ void split_range(int K, int step, int *k0, int *k1) {
-	int per = ((K + gridDim.z - 1) / gridDim.z + step - 1) / step * step;
-	*k0 = min(K, (int)blockIdx.z * per);
-	*k1 = min(K, *k0 + per);
+// slice_of returns in [*lo, *hi) the part of [0, n) that slice s of
+// slices sums: equal parts, each a multiple of step (the terms a kernel
+// sums at a time; 1 for any), the last one shorter (or empty).
+__device__ void slice_of(int n, int step, int slices, int s, int *lo, int *hi) {
+	long long per = ((long long)n + slices - 1) / slices;
+	int p = (int)min((long long)n, (per + step - 1) / step * step);
+	*lo = (int)min((long long)n, (long long)s * p);
+	*hi = *lo + min(p, n - *lo);
 }

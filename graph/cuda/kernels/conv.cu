@@ -174,7 +174,7 @@ __device__ void conv_backward_filter(float *dw, const float *x, const float *dy,
 	Geom g(GEOM_ARGS);
 	int CRR = C * R * R, OHW = OH * OW;
 	int p0, p1;
-	split_range(N * OHW, gemm_step<TM, FILTER_COLS>(), &p0, &p1);
+	slice_of(N * OHW, gemm_step<TM, FILTER_COLS>(), gridDim.z, blockIdx.z, &p0, &p1);
 	float *out = dw + (long long)blockIdx.z * K * CRR;
 	gemm_tiles<TM, FILTER_COLS>(K, CRR, p0, p1,
 		[=](int p) { return g.position(p); },

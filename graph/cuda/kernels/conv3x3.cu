@@ -204,8 +204,8 @@ __device__ void conv3x3_filter(float *dw, const float *x, const float *dy, int N
 	int tid = threadIdx.x, q = tid / (BLOCK / Q), task = tid % (BLOCK / Q);
 	int og = task / D3F_CH, ii = task % D3F_CH; // channels 4·og + u of the block's outputs, ii of its inputs
 	int o0 = blockIdx.y * D3F_CH, i0 = blockIdx.z * D3F_CH;
-	int tilesX = (W + TW - 1) / TW, tilesY = (H + TH - 1) / TH, tiles = N * tilesX * tilesY;
-	int per = (tiles + gridDim.x - 1) / gridDim.x, t0 = min(tiles, (int)blockIdx.x * per), t1 = min(tiles, t0 + per);
+	int tilesX = (W + TW - 1) / TW, tilesY = (H + TH - 1) / TH, t0, t1;
+	slice_of(N * tilesX * tilesY, 1, gridDim.x, blockIdx.x, &t0, &t1);
 
 	float acc[4][9];
 	for (int u = 0; u < 4; u++)
