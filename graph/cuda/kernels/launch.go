@@ -110,18 +110,19 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 	}
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
-	if m.prof == nil {
-		if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
-			return fmt.Errorf("kernels: %w", err)
+	profiling := m.prof != nil
+	var start time.Time
+	if profiling {
+		if err := m.dev.Synchronize(); err != nil {
+			return fmt.Errorf("kernels: before %s: %w", name, err)
 		}
-		return nil
+		start = time.Now()
 	}
-	if err := m.dev.Synchronize(); err != nil {
-		return fmt.Errorf("kernels: before %s: %w", name, err)
-	}
-	start := time.Now()
 	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
 		return fmt.Errorf("kernels: %w", err)
+	}
+	if !profiling {
+		return nil
 	}
 	if err := m.dev.Synchronize(); err != nil {
 		return fmt.Errorf("kernels: %s: %w", name, err)
@@ -256,7 +257,7 @@ func convKernel(base string, tm int) string { return fmt.Sprintf("%s_m%d_f32", b
 // tm rows by tn columns, for an M×N result and splits slices of the sum:
 // an error when the grid's y or z exceeds what a GPU accepts.
 func gemmGrid(name string, tm, tn, M, N, splits int) (cuda.Dim3, error) {
-	g := cuda.Dim3{X: (N + tn - 1) / tn, Y: (M + tm - 1) / tm, Z: splits}
+	g := cuda.Dim3{X: ceilDiv(N, tn), Y: ceilDiv(M, tm), Z: splits}
 	if g.Y > cuda.MaxGrid.Y || g.Z > cuda.MaxGrid.Z {
 		return g, fmt.Errorf("kernels: %s: grid %v for a %d×%d result in %d slices: y and z must be at most %d", name, g, M, N, splits, cuda.MaxGrid.Y)
 	}
@@ -390,15 +391,9 @@ func (m *Module) conv3x3(g Conv, tw int, flip bool, y, x, w, bias, skip cuda.Ptr
 	if flip {
 		ci, ko = g.K, g.C
 	}
-	name := fmt.Sprintf("conv3x3_w%d_f32", tw)
+	// cuda.Function.Launch refuses a grid beyond a GPU's limits.
 	grid := cuda.Dim3{X: directTiles(g, tw), Y: ceilDiv(ko, direct3x3Out), Z: 1}
-	if err := checkSize(name, grid.X); err != nil {
-		return err
-	}
-	if grid.Y > cuda.MaxGrid.Y {
-		return fmt.Errorf("kernels: %s: grid %v for %d output channels: y must be at most %d", name, grid, ko, cuda.MaxGrid.Y)
-	}
-	return m.launch(name, grid, y, x, w, bias, skip, flag(relu), flag(flip), g.N, ci, g.H, g.W, ko)
+	return m.launch(fmt.Sprintf("conv3x3_w%d_f32", tw), grid, y, x, w, bias, skip, flag(relu), flag(flip), g.N, ci, g.H, g.W, ko)
 }
 
 // convForward is ConvForward with tiles of tm rows.
@@ -483,8 +478,8 @@ const filterSlice = 1024
 
 // filterSplits is FilterSplits for tiles of tm rows.
 func filterSplits(g Conv, tm int) int {
-	tiles := ((g.C*g.R*g.R + filterCols - 1) / filterCols) * ((g.K + tm - 1) / tm)
-	s := min((filterBlocks+tiles-1)/tiles, g.N*g.OH()*g.OW()/filterSlice)
+	tiles := ceilDiv(g.C*g.R*g.R, filterCols) * ceilDiv(g.K, tm)
+	s := min(ceilDiv(filterBlocks, tiles), g.N*g.OH()*g.OW()/filterSlice)
 	return max(1, s)
 }
 
@@ -567,10 +562,8 @@ func (m *Module) conv3x3Filter(g Conv, tw int, dw, x, dy, work cuda.Ptr, splits 
 	if err != nil {
 		return err
 	}
+	// cuda.Function.Launch refuses a grid beyond a GPU's limits.
 	grid := cuda.Dim3{X: splits, Y: ceilDiv(g.K, direct3x3Filter), Z: ceilDiv(g.C, direct3x3Filter)}
-	if grid.Y > cuda.MaxGrid.Y || grid.Z > cuda.MaxGrid.Z {
-		return fmt.Errorf("kernels: %s: grid %v for %d×%d channels: y and z must be at most %d", name, grid, g.K, g.C, cuda.MaxGrid.Y)
-	}
 	if err := m.launch(name, grid, out, x, dy, g.N, g.C, g.H, g.W, g.K); err != nil {
 		return err
 	}
@@ -599,14 +592,14 @@ func (b BN) check() error {
 // block per plane (image, channel) and, for a plane of more than Block
 // positions, more blocks along y. The shape must have passed check.
 func (b BN) planes() cuda.Dim3 {
-	return cuda.Dim3{X: b.N * b.C, Y: min((b.HW+Block-1)/Block, cuda.MaxGrid.Y), Z: 1}
+	return cuda.Dim3{X: b.N * b.C, Y: min(ceilDiv(b.HW, Block), cuda.MaxGrid.Y), Z: 1}
 }
 
 // BNSlices is the number of slices BNStats and BNBackwardSums split each
 // channel's N·HW values into: enough blocks to occupy a large GPU (about
 // 512 over the C channels), each slice summing at least 4096 values.
 func BNSlices(b BN) int {
-	return max(1, min((512+b.C-1)/b.C, b.N*b.HW/4096))
+	return max(1, min(ceilDiv(512, b.C), b.N*b.HW/4096))
 }
 
 // BNWork is the number of doubles of the work buffer BNStats and
@@ -785,7 +778,7 @@ func (t *OptTable) Free() error {
 // grid returns the grid of an optimizer kernel over the table: a row of
 // blocks per tensor, enough blocks in a row for the longest tensor.
 func (t *OptTable) grid() cuda.Dim3 {
-	return cuda.Dim3{X: max(1, min((t.maxN+Block-1)/Block, maxGrid1)), Y: min(len(t.params), cuda.MaxGrid.Y), Z: 1}
+	return cuda.Dim3{X: max(1, min(ceilDiv(t.maxN, Block), maxGrid1)), Y: min(len(t.params), cuda.MaxGrid.Y), Z: 1}
 }
 
 // slots returns an error unless every tensor of the table has the first
