@@ -46,6 +46,19 @@ func bbuf(b *testing.B, n int) cuda.Ptr {
 	return p
 }
 
+// convBufs are zeroed device buffers for the tensors of a convolution:
+// its input x, filter w, output y and their gradients dx and dw.
+type convBufs struct{ x, w, y, dx, dw cuda.Ptr }
+
+func newConvBufs(b *testing.B, g kernels.Conv) convBufs {
+	nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
+	return convBufs{x: bbuf(b, nx), w: bbuf(b, nw), y: bbuf(b, ny), dx: bbuf(b, nx), dw: bbuf(b, nw)}
+}
+
+// stage3x3 reports whether the convolution of benchConvs named name is
+// one of the 3×3 convolutions of stride 1 of the network's stages.
+func stage3x3(name string) bool { return name == "16to16_3x3" || name == "32to32_3x3" }
+
 // run times fn, each iteration waited for.
 func run(b *testing.B, fn func() error) {
 	for b.Loop() {
@@ -64,15 +77,13 @@ func run(b *testing.B, fn func() error) {
 func BenchmarkConv(b *testing.B) {
 	m := gpu(b)
 	for _, c := range benchConvs {
-		g := c.g
-		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
-		x, w, y, dx, dw := bbuf(b, nx), bbuf(b, nw), bbuf(b, ny), bbuf(b, nx), bbuf(b, nw)
+		g, t := c.g, newConvBufs(b, c.g)
 		splits := kernels.FilterSplits(g)
 		work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
-		b.Run(c.name+"/forward", func(b *testing.B) { run(b, func() error { return m.ConvForward(g, y, x, w, 0, 0, false) }) })
-		b.Run(c.name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardData(g, dx, w, y) }) })
+		b.Run(c.name+"/forward", func(b *testing.B) { run(b, func() error { return m.ConvForward(g, t.y, t.x, t.w, 0, 0, false) }) })
+		b.Run(c.name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardData(g, t.dx, t.w, t.y) }) })
 		b.Run(fmt.Sprintf("%s/filter_%dslices", c.name, splits), func(b *testing.B) {
-			run(b, func() error { return m.ConvBackwardFilter(g, dw, x, y, work, splits) })
+			run(b, func() error { return m.ConvBackwardFilter(g, t.dw, t.x, t.y, work, splits) })
 		})
 	}
 }
@@ -84,20 +95,41 @@ func BenchmarkConv(b *testing.B) {
 func BenchmarkConvTiles(b *testing.B) {
 	m := gpu(b)
 	for _, c := range benchConvs {
-		if c.name != "16to16_3x3" && c.name != "32to32_3x3" {
+		if !stage3x3(c.name) {
 			continue
 		}
-		g := c.g
-		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
-		x, w, y, dx, dw := bbuf(b, nx), bbuf(b, nw), bbuf(b, ny), bbuf(b, nx), bbuf(b, nw)
+		g, t := c.g, newConvBufs(b, c.g)
 		for _, tm := range kernels.TileRows {
 			name := fmt.Sprintf("%s/m%d", c.name, tm)
 			splits := kernels.FilterSplitsTile(g, tm)
 			work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
-			b.Run(name+"/forward", func(b *testing.B) { run(b, func() error { return m.ConvForwardTile(tm, g, y, x, w, 0, 0, false) }) })
-			b.Run(name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardDataTile(tm, g, dx, w, y) }) })
+			b.Run(name+"/forward", func(b *testing.B) {
+				run(b, func() error { return m.ConvForwardTile(tm, g, t.y, t.x, t.w, 0, 0, false) })
+			})
+			b.Run(name+"/data", func(b *testing.B) { run(b, func() error { return m.ConvBackwardDataTile(tm, g, t.dx, t.w, t.y) }) })
 			b.Run(fmt.Sprintf("%s/filter_%dslices", name, splits), func(b *testing.B) {
-				run(b, func() error { return m.ConvBackwardFilterTile(tm, g, dw, x, y, work, splits) })
+				run(b, func() error { return m.ConvBackwardFilterTile(tm, g, t.dw, t.x, t.y, work, splits) })
+			})
+		}
+	}
+}
+
+// BenchmarkFilterSplits times the filter gradient of the two 3×3
+// convolutions of the network's stages in a quarter, half, once and twice
+// the slices FilterSplits chooses (at most one per position), to check
+// its choice on one GPU.
+func BenchmarkFilterSplits(b *testing.B) {
+	m := gpu(b)
+	for _, c := range benchConvs {
+		if !stage3x3(c.name) {
+			continue
+		}
+		g, t := c.g, newConvBufs(b, c.g)
+		chosen := kernels.FilterSplits(g)
+		for _, splits := range []int{max(1, chosen/4), max(1, chosen/2), chosen, min(2*chosen, g.N*g.OH()*g.OW())} {
+			work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
+			b.Run(fmt.Sprintf("%s/%dslices", c.name, splits), func(b *testing.B) {
+				run(b, func() error { return m.ConvBackwardFilter(g, t.dw, t.x, t.y, work, splits) })
 			})
 		}
 	}
@@ -130,27 +162,4 @@ func BenchmarkBatchNorm(b *testing.B) {
 			return m.BNBackwardData(bn, dx, x, dy, y, gamma, mean, invstd, sdy, sdxh)
 		})
 	})
-}
-
-// BenchmarkFilterSplits times the filter gradient of the two 3×3
-// convolutions of the network's stages in a quarter, half, once and twice
-// the slices FilterSplits chooses (at most one per position), to check
-// its choice on one GPU.
-func BenchmarkFilterSplits(b *testing.B) {
-	m := gpu(b)
-	for _, c := range benchConvs {
-		if c.name != "16to16_3x3" && c.name != "32to32_3x3" {
-			continue
-		}
-		g := c.g
-		nx, nw, ny := g.N*g.C*g.H*g.W, g.K*g.C*g.R*g.R, g.N*g.K*g.OH()*g.OW()
-		x, y, dw := bbuf(b, nx), bbuf(b, ny), bbuf(b, nw)
-		chosen := kernels.FilterSplits(g)
-		for _, splits := range []int{max(1, chosen/4), max(1, chosen/2), chosen, min(2*chosen, g.N*g.OH()*g.OW())} {
-			work := bbuf(b, max(1, kernels.FilterWork(g, splits)))
-			b.Run(fmt.Sprintf("%s/%dslices", c.name, splits), func(b *testing.B) {
-				run(b, func() error { return m.ConvBackwardFilter(g, dw, x, y, work, splits) })
-			})
-		}
-	}
 }

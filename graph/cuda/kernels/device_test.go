@@ -399,15 +399,25 @@ func TestConv(t *testing.T) {
 		check(t, m.ConvBackwardData(g, pdx, pw, pdy))
 		near(t, name+" backward data", down[float32](t, pdx, len(x)), wantDx, 1e-5)
 
-		for _, splits := range []int{1, 3} {
-			pdw := buf(t, 4*len(w))
-			var work cuda.Ptr
-			if n := kernels.FilterWork(g, splits); n > 0 {
-				work = buf(t, 4*n)
-			}
-			check(t, m.ConvBackwardFilter(g, pdw, px, pdy, work, splits))
-			near(t, fmt.Sprintf("%s backward filter, %d slices", name, splits), down[float32](t, pdw, len(w)), wantDw, 1e-5)
+		checkFilterGrad(t, name, g, wantDw, func(dw, work cuda.Ptr, splits int) error {
+			return m.ConvBackwardFilter(g, dw, px, pdy, work, splits)
+		})
+	}
+}
+
+// checkFilterGrad runs launch, a filter gradient of g into dw, in one
+// slice and in three, each with the work buffer FilterWork asks for, and
+// compares each result with want.
+func checkFilterGrad(t *testing.T, name string, g kernels.Conv, want []float64, launch func(dw, work cuda.Ptr, splits int) error) {
+	t.Helper()
+	for _, splits := range []int{1, 3} {
+		pdw := buf(t, 4*len(want))
+		var work cuda.Ptr
+		if n := kernels.FilterWork(g, splits); n > 0 {
+			work = buf(t, 4*n)
 		}
+		check(t, launch(pdw, work, splits))
+		near(t, fmt.Sprintf("%s backward filter, %d slices", name, splits), down[float32](t, pdw, len(want)), want, 1e-5)
 	}
 }
 

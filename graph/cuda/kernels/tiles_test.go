@@ -163,15 +163,9 @@ func TestConvTiles(t *testing.T) {
 			// One slice, and three: of 96, 96 and 94 positions, rounded up
 			// to the terms a block sums per step (128, 128 and 30 for 16-row
 			// tiles).
-			for _, splits := range []int{1, 3} {
-				pdw := buf(t, 4*len(wk))
-				var work cuda.Ptr
-				if n := kernels.FilterWork(gk, splits); n > 0 {
-					work = buf(t, 4*n)
-				}
-				check(t, m.ConvBackwardFilterTile(tm, gk, pdw, pxk, pdyk, work, splits))
-				near(t, fmt.Sprintf("%s backward filter, %d slices", name, splits), down[float32](t, pdw, len(wk)), wantDw, 1e-5)
-			}
+			checkFilterGrad(t, name, gk, wantDw, func(dw, work cuda.Ptr, splits int) error {
+				return m.ConvBackwardFilterTile(tm, gk, dw, pxk, pdyk, work, splits)
+			})
 		}
 	}
 }
