@@ -44,6 +44,30 @@ func device(t *testing.T) *cuda.Device {
 	return dev
 }
 
+// emulator returns the device for a test of a check only the emulator
+// makes, skipping the test with why on a GPU.
+func emulator(t *testing.T, why string) *cuda.Device {
+	t.Helper()
+	d := device(t)
+	if kind != "CPU emulator" {
+		t.Skip(why)
+	}
+	return d
+}
+
+// emulatorKernels is emulator with the kernels loaded, unloaded at the
+// end of the test.
+func emulatorKernels(t *testing.T, why string) (*cuda.Device, *kernels.Module) {
+	t.Helper()
+	d := emulator(t, why)
+	m, err := kernels.Load(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Unload() })
+	return d, m
+}
+
 func TestDeviceInfo(t *testing.T) {
 	d := device(t)
 	free, total, err := d.MemInfo()
@@ -209,15 +233,7 @@ func TestDriverErrors(t *testing.T) {
 // TestEmulatorCatchesStrayWrites checks that the emulator reports a kernel
 // writing past its buffer, which the kernel tests rely on.
 func TestEmulatorCatchesStrayWrites(t *testing.T) {
-	d := device(t)
-	if kind != "CPU emulator" {
-		t.Skip("a GPU does not detect small out-of-bounds writes")
-	}
-	m, err := kernels.Load(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Unload()
+	d, m := emulatorKernels(t, "a GPU does not detect small out-of-bounds writes")
 	p, err := d.Alloc(4 * 10)
 	if err != nil {
 		t.Fatal(err)
@@ -236,15 +252,7 @@ func TestEmulatorCatchesStrayWrites(t *testing.T) {
 // (its device memory is host memory) but not on a GPU, and one misaligned
 // for its type, which x86 tolerates but a GPU does not.
 func TestEmulatorCatchesHostPointers(t *testing.T) {
-	d := device(t)
-	if kind != "CPU emulator" {
-		t.Skip("on a GPU a host pointer faults the context instead")
-	}
-	m, err := kernels.Load(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Unload()
+	d, m := emulatorKernels(t, "on a GPU a host pointer faults the context instead")
 	host := make([]float32, 4)
 	if err := m.Fill(cuda.Ptr(uintptr(unsafe.Pointer(&host[0]))), 1, len(host)); !errors.Is(err, cuda.ErrorInvalidValue) {
 		t.Errorf("filling host memory: got %v, want CUDA_ERROR_INVALID_VALUE", err)
@@ -274,15 +282,7 @@ func TestEmulatorCatchesHostPointers(t *testing.T) {
 // C = A·B with C = A, two 64-column tiles wide, where the first tile's
 // block writes columns of A that the second one reads.
 func TestEmulatorCatchesRaces(t *testing.T) {
-	d := device(t)
-	if kind != "CPU emulator" {
-		t.Skip("a GPU does not detect races")
-	}
-	m, err := kernels.Load(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Unload()
+	d, m := emulatorKernels(t, "a GPU does not detect races")
 	const M, N = 4, 128
 	a, err := d.Alloc(4 * M * N)
 	if err != nil {
@@ -325,10 +325,7 @@ func TestEmulatorCatchesRaces(t *testing.T) {
 // when the host program reads it directly, as it does with a GPU, while
 // copies to and from it work.
 func TestEmulatorDeviceMemoryIsNotHostMemory(t *testing.T) {
-	d := device(t)
-	if kind != "CPU emulator" {
-		t.Skip("this checks the emulator's protection of device memory")
-	}
+	d := emulator(t, "this checks the emulator's protection of device memory")
 	p, err := d.Alloc(64)
 	if err != nil {
 		t.Fatal(err)
