@@ -90,7 +90,7 @@ func (failing) Conv2D(x, w, y *tensor.Dense, g backend.ConvGeom) error { return 
 // found by errors.Is through the machine's error, so that the trainer can
 // tell a device out of memory from other errors.
 func TestRunErrorUnwraps(t *testing.T) {
-	m, err := New(config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}, 1)
+	m, err := New(testConfig(2, []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

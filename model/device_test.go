@@ -48,8 +48,7 @@ func closeTo(t *testing.T, what string, got, want []float32) {
 // weights changed on the host reach the device with ToDevice.
 func TestDeviceNet(t *testing.T) {
 	be := deviceBackend(t)
-	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}},
-		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	cfg := testConfig(3, []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}})
 	models := make([]*Model, 2)
 	for i := range models {
 		m, err := newModel(cfg, 3, tensor.Float32)
@@ -143,8 +142,7 @@ func TestDeviceNet(t *testing.T) {
 // with its device memory when closed.
 func TestDeviceNetHostBuffers(t *testing.T) {
 	be := deviceBackend(t)
-	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}},
-		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	cfg := testConfig(3, []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}})
 	m, err := newModel(cfg, 3, tensor.Float32)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +222,7 @@ func TestFromCheckpointOnDevice(t *testing.T) {
 // and on the device and compares the loss and the gradients.
 func TestDeviceDistillation(t *testing.T) {
 	be := deviceBackend(t)
-	cfg := config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	cfg := testConfig(2, []config.Stage{{Channels: 2, Blocks: 1, Stride: 2}})
 	rng := rand.New(rand.NewPCG(6, 7))
 	x := make([]float32, 2*3*8*8)
 	for i := range x {
@@ -274,8 +272,7 @@ func TestDeviceDistillation(t *testing.T) {
 // device when a net is built, before anything reaches the device.
 func TestDeviceNeedsFloat32(t *testing.T) {
 	be := deviceBackend(t)
-	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}},
-		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	cfg := testConfig(3, []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}})
 	m, err := newModel(cfg, 3, tensor.Float64)
 	if err != nil {
 		t.Fatal(err)

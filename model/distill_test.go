@@ -32,7 +32,7 @@ func randomProbs(rng *rand.Rand, n int) []float32 {
 // gradient check passes (with other small shapes some ReLU input lies
 // within the finite difference step of its kink).
 func tinyConfig() config.Model {
-	return config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	return testConfig(2, []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}})
 }
 
 // TestDistillationLoss checks the loss of a distillation net against the

@@ -20,8 +20,7 @@ import (
 // graph holds no batch norm, no separate residual addition, and one fused
 // addition per block.
 func TestFoldMatchesTrainingFormInEvalMode(t *testing.T) {
-	cfg := config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}},
-		MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+	cfg := testConfig(3, []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}, {Channels: 4, Blocks: 1, Stride: 2}})
 	m := smallModel(t, cfg, 7)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, p := range m.Params {

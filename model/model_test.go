@@ -75,6 +75,13 @@ func fill(rng *rand.Rand, xs []float64) {
 	}
 }
 
+// testConfig is the model configuration of a test: stem channels and
+// stages, with the settings the tests share (at most 50,000 parameters,
+// batch norm momentum 0.1 and epsilon 1e-5) and the rest zero.
+func testConfig(stem int, stages []config.Stage) config.Model {
+	return config.Model{StemChannels: stem, Stages: stages, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5}
+}
+
 // checkNetGradient compares the gradient of the training loss of a float64
 // net with central finite differences for every parameter element.
 func checkNetGradient(t *testing.T, cfg config.Model) {
@@ -154,18 +161,18 @@ func checkNetGradientDistill(t *testing.T, cfg config.Model, weight, temperature
 }
 
 func TestGradientIdentityBlock(t *testing.T) {
-	checkNetGradient(t, config.Model{StemChannels: 3, Stages: []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	checkNetGradient(t, testConfig(3, []config.Stage{{Channels: 3, Blocks: 1, Stride: 1}}))
 }
 
 func TestGradientProjectionBlock(t *testing.T) {
-	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	checkNetGradient(t, testConfig(2, []config.Stage{{Channels: 4, Blocks: 1, Stride: 2}}))
 }
 
 func TestGradientResNet(t *testing.T) {
-	checkNetGradient(t, config.Model{StemChannels: 2, Stages: []config.Stage{
+	checkNetGradient(t, testConfig(2, []config.Stage{
 		{Channels: 2, Blocks: 2, Stride: 1},
 		{Channels: 3, Blocks: 1, Stride: 2},
-	}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5})
+	}))
 }
 
 // smallModel returns a float64 model of cfg, initialised from seed, for
@@ -238,7 +245,8 @@ func TestPerSampleIndependence(t *testing.T) {
 // before a projection block gives the logits of the net with only the
 // projection block and the same stem, projection and dense weights.
 func TestZeroInitResidual(t *testing.T) {
-	full := config.Model{StemChannels: 4, Stages: []config.Stage{{Channels: 4, Blocks: 2, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}}, MaxParams: 50000, BNMomentum: 0.1, BNEpsilon: 1e-5, ZeroInitResidual: true}
+	full := testConfig(4, []config.Stage{{Channels: 4, Blocks: 2, Stride: 1}, {Channels: 6, Blocks: 1, Stride: 2}})
+	full.ZeroInitResidual = true
 	short := full
 	short.Stages = full.Stages[1:]
 	a, err := New(full, 1)
