@@ -142,10 +142,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	if s.schedule, err = NewSchedule(cfg.Solver.Scheduler, cfg.Solver.Optimizer.LR, cfg.Solver.Epochs, s.loader.NumBatches()); err != nil {
 		return nil, err
 	}
-	s.params = make([]Param, len(m.Params))
-	for i, p := range m.Params {
-		s.params[i] = Param{Name: p.Name, Data: p.Data(), Decay: p.Decay || cfg.Solver.Optimizer.DecayBNAndBias}
-	}
+	s.params = ModelParams(m, cfg.Solver.Optimizer)
 	s.classifier = model.NewClassifier(m, cfg.Data.Normalize)
 	if d := cfg.Solver.Distillation; d.Enabled() {
 		if s.teachers, err = loadTeachers(d, cfg.Data.Normalize, m.Backend); err != nil {
@@ -412,9 +409,7 @@ func (s *Solver) trainEpoch(ctx context.Context) error {
 				loss, s.Epoch+1, done+1, s.Config.Output.CheckpointDir)
 		}
 		if s.devOpt != nil {
-			for i, p := range s.params {
-				s.devParams[i] = DeviceParam{Name: p.Name, Data: s.Model.DeviceValue(i), Grad: s.net.DeviceGradient(i), Decay: p.Decay}
-			}
+			DeviceParams(s.devParams, s.params, s.Model, s.net)
 			if err := s.devOpt.Step(s.devParams, s.LR()); err != nil {
 				return s.device.OutOfMemory(err, s.net.Batch, batchSizeKey)
 			}

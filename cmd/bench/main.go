@@ -185,29 +185,24 @@ func timeIt(warm, n, batch int, f func() error, dev *trainer.Device) (float64, e
 // trainStep returns one training step of net: a run, then the optimizer of
 // optCfg at learning rate optCfg.LR, on the host or on the device.
 func trainStep(dev *trainer.Device, m *model.Model, net *model.Net, optCfg config.Optimizer) (func() error, error) {
+	params := trainer.ModelParams(m, optCfg)
 	if dev.GPU != nil {
 		opt, err := trainer.NewDeviceOptimizer(optCfg, dev.GPU)
 		if err != nil {
 			return nil, err
 		}
-		params := make([]trainer.DeviceParam, len(m.Params))
+		dp := make([]trainer.DeviceParam, len(params))
 		return func() error {
 			if err := net.Run(); err != nil {
 				return err
 			}
-			for i, p := range m.Params {
-				params[i] = trainer.DeviceParam{Name: p.Name, Data: m.DeviceValue(i), Grad: net.DeviceGradient(i), Decay: p.Decay}
-			}
-			return opt.Step(params, optCfg.LR)
+			trainer.DeviceParams(dp, params, m, net)
+			return opt.Step(dp, optCfg.LR)
 		}, nil
 	}
 	opt, err := trainer.NewOptimizer(optCfg)
 	if err != nil {
 		return nil, err
-	}
-	params := make([]trainer.Param, len(m.Params))
-	for i, p := range m.Params {
-		params[i] = trainer.Param{Name: p.Name, Data: p.Data(), Decay: p.Decay}
 	}
 	return func() error {
 		if err := net.Run(); err != nil {
