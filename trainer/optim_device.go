@@ -41,6 +41,9 @@ type DeviceOptimizer struct {
 	// table describes the parameters and slots to the kernels; nil until
 	// the first Step.
 	table *kernels.OptTable
+	// want is the table bindTable would make for the last params, kept
+	// so that a step allocates nothing.
+	want []kernels.OptParam
 }
 
 // NewDeviceOptimizer returns the optimizer cfg names (checked as
@@ -149,7 +152,8 @@ func (o *DeviceOptimizer) Step(params []DeviceParam, lr float64) error {
 // bindTable makes the table of the kernels describe params and the slots,
 // making a new one when they moved (a new net's gradients, new slots).
 func (o *DeviceOptimizer) bindTable(params []DeviceParam) error {
-	want := make([]kernels.OptParam, len(params))
+	o.want = slices.Grow(o.want[:0], len(params))[:len(params)]
+	want := o.want
 	for i, p := range params {
 		want[i] = kernels.OptParam{W: devPtr(p.Data), Grad: devPtr(p.Grad), N: o.host.sizes[i], Decay: p.Decay}
 		if len(o.slots) > 0 {
@@ -162,7 +166,9 @@ func (o *DeviceOptimizer) bindTable(params []DeviceParam) error {
 	if o.table != nil && slices.Equal(o.table.Params(), want) {
 		return nil
 	}
-	o.freeTable()
+	if err := o.freeTable(); err != nil {
+		return fmt.Errorf("optimizer %s: freeing the table of the last step: %w", o.host.name, err)
+	}
 	t, err := o.be.Kernels().NewOptTable(want)
 	if err != nil {
 		return fmt.Errorf("optimizer %s: %w", o.host.name, err)
@@ -171,12 +177,16 @@ func (o *DeviceOptimizer) bindTable(params []DeviceParam) error {
 	return nil
 }
 
-// freeTable releases the kernels' table, if any.
-func (o *DeviceOptimizer) freeTable() {
-	if o.table != nil {
-		o.table.Free()
-		o.table = nil
+// freeTable releases the kernels' table, if any. Its error is the
+// device's: freeing waits for the kernels queued before, and reports
+// theirs.
+func (o *DeviceOptimizer) freeTable() error {
+	if o.table == nil {
+		return nil
 	}
+	err := o.table.Free()
+	o.table = nil
+	return err
 }
 
 // State returns the optimizer's state, its slots copied from the device.
@@ -204,21 +214,28 @@ func (o *DeviceOptimizer) SetState(s OptimizerState) error {
 	if err := o.host.setState(s); err != nil {
 		return err
 	}
-	o.Close()
-	return nil
+	return o.Close()
 }
 
 // Close frees the device memory of the slots and of the kernels' table.
 // The state is lost unless SetState follows (the next Step would start
-// from zero slots).
-func (o *DeviceOptimizer) Close() {
-	o.freeTable()
+// from zero slots). It returns the first error of freeing, which is
+// that of a kernel queued before when the device failed; the memory is
+// released either way.
+func (o *DeviceOptimizer) Close() error {
+	err := o.freeTable()
 	for _, slot := range o.slots {
 		for _, t := range slot {
-			o.be.Engine().Release(t)
+			if e := o.be.Engine().Release(t); err == nil {
+				err = e
+			}
 		}
 	}
 	o.slots = nil
+	if err != nil {
+		return fmt.Errorf("optimizer %s: %w", o.host.name, err)
+	}
+	return nil
 }
 
 // devPtr is the device address of a device tensor.

@@ -145,3 +145,41 @@ func TestDeviceOptimizerRejects(t *testing.T) {
 		t.Errorf("renamed parameter: error %v", err)
 	}
 }
+
+// TestDeviceOptimizerKeepsTable checks that steps over the same tensors
+// reuse the kernels' table, that new gradient tensors get a new one, and
+// that Close frees it.
+func TestDeviceOptimizerKeepsTable(t *testing.T) {
+	be := deviceBackend(t)
+	o, err := NewDeviceOptimizer(config.Optimizer{Name: "sgd", LR: 0.1, Momentum: 0.9, Epsilon: 1e-8}, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := []DeviceParam{{Name: "w", Data: toDevice(t, be, []float32{1, 2}), Grad: toDevice(t, be, []float32{1, 2})}}
+	if err := o.Step(p, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	first := o.table
+	if err := o.Step(p, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	if o.table != first {
+		t.Error("a second step over the same tensors made a new table")
+	}
+	p[0].Grad = toDevice(t, be, []float32{3, 4})
+	if err := o.Step(p, 0.1); err != nil {
+		t.Fatal(err)
+	}
+	if o.table == first {
+		t.Error("a step over a new gradient tensor kept the old table")
+	}
+	if got := o.table.Params()[0].Grad; got != devPtr(p[0].Grad) {
+		t.Errorf("the table's gradient is at %#x, want %#x", got, devPtr(p[0].Grad))
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if o.table != nil || o.slots != nil {
+		t.Error("Close kept the table or the slots")
+	}
+}

@@ -767,12 +767,13 @@ func (m *Module) NewOptTable(params []OptParam) (*OptTable, error) {
 func (t *OptTable) Params() []OptParam { return t.params }
 
 // Free releases the table's device memory once the kernels queued before
-// have finished with it.
+// have finished with it. It returns their error, if any, after freeing.
 func (t *OptTable) Free() error {
-	if err := t.dev.Synchronize(); err != nil {
-		return err
+	err := t.dev.Synchronize()
+	if e := t.dev.Free(t.p); err == nil {
+		err = e
 	}
-	return t.dev.Free(t.p)
+	return err
 }
 
 // grid returns the grid of an optimizer kernel over the table: a row of
