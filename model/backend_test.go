@@ -2,9 +2,9 @@ package model
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/cifar-resnet/trainer/config"
@@ -104,7 +104,51 @@ func TestRunErrorUnwraps(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = n.Run()
-	if !errors.Is(err, errFailing) || !strings.Contains(err.Error(), "model: run: ") {
+	if !errors.Is(err, errFailing) {
 		t.Errorf("Run: %v, want an error wrapping %v", err, errFailing)
+	}
+	// The operation's own error, without the machine's program counter.
+	if want := "model: run: graph: Conv2D(s=1,p=1): the device is out of memory"; err == nil || err.Error() != want {
+		t.Errorf("Run: %q, want %q", err, want)
+	}
+}
+
+// wrapped is an error in the manner of github.com/pkg/errors, which
+// Gorgonia's machine uses: a message before a cause reached by Cause.
+type wrapped struct {
+	msg   string
+	cause error
+}
+
+func (w wrapped) Error() string { return w.msg + ": " + w.cause.Error() }
+func (w wrapped) Cause() error  { return w.cause }
+
+// machineErr is the shape of the machine's error: the failing node and
+// its wrapped error.
+type machineErr struct {
+	err  error
+	node *G.Node
+}
+
+func (m machineErr) Error() string { return m.err.Error() }
+func (m machineErr) Err() error    { return m.err }
+func (m machineErr) Node() *G.Node { return m.node }
+
+// TestMachineError checks the error of a node of Gorgonia's own, whose
+// cause does not name the operation: the operation comes first.
+func TestMachineError(t *testing.T) {
+	g := G.NewGraph()
+	a := G.NewScalar(g, tensor.Float32, G.WithName("a"))
+	sum, err := G.Add(a, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = machineError(machineErr{wrapped{"PC 3. Failed to execute instruction", wrapped{"Failed to carry op.Do()", errFailing}}, sum})
+	if !errors.Is(err, errFailing) || err.Error() != "+ false: the device is out of memory" {
+		t.Errorf("machineError: %q", err)
+	}
+	other := errors.New("not the machine's")
+	if got := machineError(other); got != other {
+		t.Errorf("machineError changed an error of another kind: %v", got)
 	}
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -308,23 +309,42 @@ func (n *Net) Run() error {
 	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
-		if e, ok := err.(interface{ Err() error }); ok {
-			err = runError{err, e.Err()}
-		}
-		return fmt.Errorf("model: run: %w", err)
+		return fmt.Errorf("model: run: %w", machineError(err))
 	}
 	return nil
 }
 
-// runError is an error of the machine with the cause errors.Is and
-// errors.As look through to (such as a device out of memory): Gorgonia's
-// own error type has no Unwrap.
-type runError struct {
-	error
-	cause error
+// machineError turns an error of the machine into the error of the
+// operation that failed. Gorgonia wraps it with the machine's program
+// counter and instruction ("PC 40. Failed to execute instruction …:
+// Failed to carry op.Do(): …"), which say nothing to a user, and its
+// error type has no Unwrap, so errors.Is could not find a device out of
+// memory. The result says the operation's error, after the operation's
+// name unless the error names it already (as this project's operations
+// do).
+func machineError(err error) error {
+	e, ok := err.(interface {
+		Err() error
+		Node() *G.Node
+	})
+	if !ok {
+		return err
+	}
+	cause := e.Err()
+	for {
+		c, ok := cause.(interface{ Cause() error })
+		if !ok || c.Cause() == nil {
+			break
+		}
+		cause = c.Cause()
+	}
+	if node := e.Node(); node != nil && node.Op() != nil {
+		if op := fmt.Sprint(node.Op()); !strings.Contains(cause.Error(), op) {
+			return fmt.Errorf("%s: %w", op, cause)
+		}
+	}
+	return cause
 }
-
-func (e runError) Unwrap() error { return e.cause }
 
 // LossValue returns the loss of the last Run of a training net.
 func (n *Net) LossValue() float64 {
