@@ -44,6 +44,7 @@ type driver struct {
 	cuMemAllocHost_v2         func(ptr *unsafe.Pointer, bytes uint64) Result
 	cuMemFreeHost             func(ptr unsafe.Pointer) Result
 	cuMemcpyHtoD_v2           func(dst Ptr, src unsafe.Pointer, bytes uint64) Result
+	cuMemcpyHtoDAsync_v2      func(dst Ptr, src unsafe.Pointer, bytes uint64, stream uintptr) Result
 	cuMemcpyDtoH_v2           func(dst unsafe.Pointer, src Ptr, bytes uint64) Result
 	cuMemcpyDtoD_v2           func(dst, src Ptr, bytes uint64) Result
 	cuMemcpyDtoDAsync_v2      func(dst, src Ptr, bytes uint64, stream uintptr) Result
@@ -56,6 +57,11 @@ type driver struct {
 	cuStreamCreate            func(stream *uintptr, flags uint32) Result
 	cuStreamDestroy_v2        func(stream uintptr) Result
 	cuStreamSynchronize       func(stream uintptr) Result
+	cuStreamWaitEvent         func(stream, event uintptr, flags uint32) Result
+	cuEventCreate             func(event *uintptr, flags uint32) Result
+	cuEventRecord             func(event, stream uintptr) Result
+	cuEventSynchronize        func(event uintptr) Result
+	cuEventDestroy_v2         func(event uintptr) Result
 	cuGetErrorName            func(r Result, name **byte) Result
 	cuGetErrorString          func(r Result, desc **byte) Result
 }
@@ -89,6 +95,7 @@ func (d *driver) symbols() []struct {
 		{"cuMemAllocHost_v2", &d.cuMemAllocHost_v2},
 		{"cuMemFreeHost", &d.cuMemFreeHost},
 		{"cuMemcpyHtoD_v2", &d.cuMemcpyHtoD_v2},
+		{"cuMemcpyHtoDAsync_v2", &d.cuMemcpyHtoDAsync_v2},
 		{"cuMemcpyDtoH_v2", &d.cuMemcpyDtoH_v2},
 		{"cuMemcpyDtoD_v2", &d.cuMemcpyDtoD_v2},
 		{"cuMemcpyDtoDAsync_v2", &d.cuMemcpyDtoDAsync_v2},
@@ -101,6 +108,11 @@ func (d *driver) symbols() []struct {
 		{"cuStreamCreate", &d.cuStreamCreate},
 		{"cuStreamDestroy_v2", &d.cuStreamDestroy_v2},
 		{"cuStreamSynchronize", &d.cuStreamSynchronize},
+		{"cuStreamWaitEvent", &d.cuStreamWaitEvent},
+		{"cuEventCreate", &d.cuEventCreate},
+		{"cuEventRecord", &d.cuEventRecord},
+		{"cuEventSynchronize", &d.cuEventSynchronize},
+		{"cuEventDestroy_v2", &d.cuEventDestroy_v2},
 		{"cuGetErrorName", &d.cuGetErrorName},
 		{"cuGetErrorString", &d.cuGetErrorString},
 	}

@@ -101,14 +101,10 @@ func (f *Function) Launch(grid, block Dim3, s *Stream, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("cuda: %s: %w", f.Name, err)
 	}
-	var stream uintptr
-	if s != nil {
-		stream = s.h
-	}
 	dev := f.mod.dev
 	err = dev.call("cuLaunchKernel", f.Name, func() Result {
 		return dev.d.cuLaunchKernel(f.h, uint32(grid.X), uint32(grid.Y), uint32(grid.Z),
-			uint32(block.X), uint32(block.Y), uint32(block.Z), 0, stream, p.params(), nil)
+			uint32(block.X), uint32(block.Y), uint32(block.Z), 0, s.handle(), p.params(), nil)
 	})
 	runtime.KeepAlive(p)
 	return err
@@ -172,12 +168,32 @@ type Stream struct {
 }
 
 // NewStream creates a stream on the device.
-func (dev *Device) NewStream() (*Stream, error) {
+func (dev *Device) NewStream() (*Stream, error) { return dev.newStream(0) }
+
+// NewNonBlockingStream creates a stream whose work runs alongside the
+// work of the legacy default stream, with no implicit synchronisation
+// between the two (CU_STREAM_NON_BLOCKING): only Events order them.
+// Download does not wait for it.
+func (dev *Device) NewNonBlockingStream() (*Stream, error) { return dev.newStream(streamNonBlocking) }
+
+// streamNonBlocking is CU_STREAM_NON_BLOCKING.
+const streamNonBlocking = 0x1
+
+func (dev *Device) newStream(flags uint32) (*Stream, error) {
 	s := &Stream{dev: dev}
-	if err := dev.call("cuStreamCreate", "", func() Result { return dev.d.cuStreamCreate(&s.h, 0) }); err != nil {
+	if err := dev.call("cuStreamCreate", "", func() Result { return dev.d.cuStreamCreate(&s.h, flags) }); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// handle returns the driver's handle of s, 0 (the legacy default stream)
+// for a nil s.
+func (s *Stream) handle() uintptr {
+	if s == nil {
+		return 0
+	}
+	return s.h
 }
 
 // Synchronize waits until the work queued on the stream has finished.

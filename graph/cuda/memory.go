@@ -82,6 +82,22 @@ func Upload[T any](dev *Device, dst Ptr, src []T) error {
 	})
 }
 
+// UploadAsync queues on s (nil: the legacy default stream) a copy of src
+// from host memory to device memory at dst, which must hold len(src)
+// elements, and returns without waiting for it when src is page-locked
+// memory (AllocHost): src must then stay unchanged until the copy is done,
+// which an Event recorded after it tells. From ordinary memory the driver
+// copies src before returning.
+func UploadAsync[T any](s *Stream, dev *Device, dst Ptr, src []T) error {
+	if len(src) == 0 {
+		return nil
+	}
+	n := sizeOf[T](len(src))
+	return dev.call("cuMemcpyHtoDAsync_v2", fmt.Sprintf("%d bytes", n), func() Result {
+		return dev.d.cuMemcpyHtoDAsync_v2(dst, unsafe.Pointer(unsafe.SliceData(src)), n, s.handle())
+	})
+}
+
 // Download copies len(dst) elements from device memory at src to dst. It
 // waits for the work queued before it on the legacy default stream, and so
 // on every stream of this package, which are all blocking streams.

@@ -93,8 +93,8 @@ func (b *Backend) TensorEngine() tensor.Engine { return b.eng }
 // Kernels returns the loaded kernels.
 func (b *Backend) Kernels() *kernels.Module { return b.mod }
 
-// Close frees the work buffers, unloads the kernels and, for a backend
-// from Open, closes the device.
+// Close frees the work buffers and the staging buffers of uploads,
+// unloads the kernels and, for a backend from Open, closes the device.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -103,6 +103,9 @@ func (b *Backend) Close() error {
 			return fmt.Errorf("gpu: %w", err)
 		}
 		delete(b.work, k)
+	}
+	if err := b.eng.closeStages(); err != nil {
+		return err
 	}
 	if err := b.mod.Unload(); err != nil {
 		return err

@@ -400,17 +400,37 @@ func TestHostTensors(t *testing.T) {
 	if want := make([]float32, 6); !slices.Equal(data, want) {
 		t.Errorf("fresh host tensor: %v, want zeros", data)
 	}
-	copy(data, []float32{1, -2, 3, 4, 5.5, 6})
 	d, err := b.NewTensor(tensor.Float32, 2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Release(d)
-	must(t, "upload", b.Upload(d, data))
-	must(t, "relu", b.AddReLU(d, nil, d))
+	stages := gpu.Stages(e)
+	// Uploads from a host tensor go through a staging buffer of d, made
+	// once; each must land in order with the kernels.
+	for _, c := range []struct{ in, want []float32 }{
+		{[]float32{1, -2, 3, 4, 5.5, 6}, []float32{1, 0, 3, 4, 5.5, 6}},
+		{[]float32{-1, 2, -3, 0.5, -5.5, 7}, []float32{0, 2, 0, 0.5, 0, 7}},
+	} {
+		copy(data, c.in)
+		must(t, "upload", b.Upload(d, data))
+		must(t, "relu", b.AddReLU(d, nil, d))
+		must(t, "download", b.Download(data, d))
+		if !slices.Equal(data, c.want) {
+			t.Errorf("ReLU of %v through a host tensor: %v, want %v", c.in, data, c.want)
+		}
+		if got := gpu.Stages(e) - stages; got != 1 {
+			t.Errorf("%d staging buffers made for uploads from a host tensor into one tensor, want 1", got)
+		}
+	}
+	// An upload from Go memory needs none.
+	must(t, "upload", b.Upload(d, []float32{1, 2, 3, 4, 5, 6}))
 	must(t, "download", b.Download(data, d))
-	if want := []float32{1, 0, 3, 4, 5.5, 6}; !slices.Equal(data, want) {
-		t.Errorf("ReLU through a host tensor: %v, want %v", data, want)
+	if want := []float32{1, 2, 3, 4, 5, 6}; !slices.Equal(data, want) {
+		t.Errorf("upload from Go memory: %v, want %v", data, want)
+	}
+	must(t, "release", b.Release(d))
+	if got := gpu.Stages(e); got != stages {
+		t.Errorf("%d staging buffers after releasing the tensor, want %d", got, stages)
 	}
 	must(t, "release", b.ReleaseHost(h))
 	if got := e.HostAllocated(); got != before {

@@ -30,11 +30,15 @@ type Engine struct {
 	alloc map[cuda.Ptr]uint64           // live allocations and their sizes
 	sums  map[[2]cuda.Ptr]*tensor.Dense // Add's outputs by operands, see Add
 	hosts map[uintptr]hostMemory        // NewHostTensor's memory by address
+	// stages are the staging buffers of uploads from page-locked memory
+	// by destination, copies the stream of those uploads (upload.go).
+	stages map[cuda.Ptr]*stage
+	copies *cuda.Stream
 }
 
 // NewEngine returns the engine of dev with the kernels mod.
 func NewEngine(dev *cuda.Device, mod *kernels.Module) *Engine {
-	return &Engine{dev: dev, mod: mod, alloc: map[cuda.Ptr]uint64{}, sums: map[[2]cuda.Ptr]*tensor.Dense{}, hosts: map[uintptr]hostMemory{}}
+	return &Engine{dev: dev, mod: mod, alloc: map[cuda.Ptr]uint64{}, sums: map[[2]cuda.Ptr]*tensor.Dense{}, hosts: map[uintptr]hostMemory{}, stages: map[cuda.Ptr]*stage{}}
 }
 
 // Device returns the engine's device.
@@ -83,7 +87,7 @@ func (e *Engine) Free(mem tensor.Memory, size int64) error {
 	if !ok {
 		return nil
 	}
-	return e.dev.Free(p)
+	return errors.Join(e.dropStage(p), e.dev.Free(p))
 }
 
 // Allocated returns the bytes of device memory the engine's live tensors
@@ -268,7 +272,10 @@ func (e *Engine) ptr(t *tensor.Dense, dt tensor.Dtype, what string) (cuda.Ptr, e
 }
 
 // Upload copies src, a []float32, []float64 or []int32 of t's size and
-// dtype, into the device tensor t.
+// dtype, into the device tensor t, in the order of the work queued on the
+// device; src may change once it returns. From the memory of a host tensor
+// of NewHostTensor it does not wait for the work queued before: the copy
+// runs alongside it, through a staging buffer of t (see upload.go).
 func (e *Engine) Upload(t *tensor.Dense, src any) error {
 	switch s := src.(type) {
 	case []float32:
@@ -288,6 +295,9 @@ func upload[T any](e *Engine, t *tensor.Dense, src []T, dt tensor.Dtype) error {
 	}
 	if n := t.Shape().TotalSize(); n != len(src) {
 		return fmt.Errorf("gpu: Upload of %d values into a tensor of shape %v", len(src), t.Shape())
+	}
+	if pageLocked(e, src) {
+		return stagedUpload(e, p, src)
 	}
 	return cuda.Upload(e.dev, p, src)
 }

@@ -197,6 +197,80 @@ func TestHostMemory(t *testing.T) {
 	}
 }
 
+// TestEvents checks the order events give: an upload queued on a
+// non-blocking stream, which the legacy default stream waits for before
+// copying its destination on. The 16 MiB upload takes long enough on a
+// GPU for a missing wait to show as stale data; each round writes other
+// values.
+func TestEvents(t *testing.T) {
+	d := device(t)
+	const n = 4 << 20
+	h, err := cuda.AllocHost[float32](d, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cuda.FreeHost(d, h)
+	staging, err := d.Alloc(4 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(staging)
+	dst, err := d.Alloc(4 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(dst)
+	copies, err := d.NewNonBlockingStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copies.Destroy()
+	staged, err := d.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, n)
+	for round := range 3 {
+		for i := range h {
+			h[i] = float32(i%1000 + round)
+		}
+		if err := d.Fill32(dst, 0, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := cuda.UploadAsync(copies, d, staging, h); err != nil {
+			t.Fatal(err)
+		}
+		if err := staged.Record(copies); err != nil {
+			t.Fatal(err)
+		}
+		if err := staged.Wait(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Copy(dst, staging, 4*n); err != nil {
+			t.Fatal(err)
+		}
+		if err := cuda.Download(d, got, dst); err != nil {
+			t.Fatal(err)
+		}
+		if err := staged.Synchronize(); err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(got, func(v float32) bool { return v != 0 }); i < 0 || !slices.Equal(got, h) {
+			t.Fatalf("round %d: the copy after the wait read stale data (first nonzero value at %d)", round, i)
+		}
+	}
+	if err := staged.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	// Only the emulator's answer to a destroyed event is checked.
+	if kind == "CPU emulator" {
+		want := "cuda: cuEventRecord: CUDA_ERROR_INVALID_HANDLE: invalid resource handle"
+		if err := staged.Record(nil); err == nil || err.Error() != want {
+			t.Errorf("Record of a destroyed event: %v, want %q", err, want)
+		}
+	}
+}
+
 func TestOutOfMemory(t *testing.T) {
 	d := device(t)
 	n := 2 * d.TotalMem

@@ -410,6 +410,7 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
 	memcpy((void *)dst, src, n);
 	return CUDA_SUCCESS;
 }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *) { return cuMemcpyHtoD_v2(dst, src, n); }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) {
 	std::lock_guard<std::mutex> l(mu);
 	if (!inside(src, n)) return CUDA_ERROR_INVALID_VALUE;
@@ -553,6 +554,38 @@ CUresult cuStreamCreate(void **s, unsigned) {
 }
 CUresult cuStreamDestroy_v2(void *s) { return s == &stream_token ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
 CUresult cuStreamSynchronize(void *) { return CUDA_SUCCESS; }
+
+// Events. Work is done when it is queued, so every event is complete;
+// what is checked is that the handles and flags are valid: an event of
+// cuEventCreate not yet destroyed, a stream of cuStreamCreate or null.
+static std::map<void *, std::unique_ptr<int>> events;
+static bool valid_stream(void *s) { return s == nullptr || s == &stream_token; }
+static bool valid_event(void *e) { return events.count(e) != 0; }
+CUresult cuEventCreate(void **e, unsigned flags) {
+	std::lock_guard<std::mutex> l(mu);
+	if ((flags & ~0x7u) != 0) return CUDA_ERROR_INVALID_VALUE;
+	auto token = std::make_unique<int>(0);
+	*e = token.get();
+	events[*e] = std::move(token);
+	return CUDA_SUCCESS;
+}
+CUresult cuEventRecord(void *e, void *s) {
+	std::lock_guard<std::mutex> l(mu);
+	return valid_event(e) && valid_stream(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) {
+	std::lock_guard<std::mutex> l(mu);
+	if (flags != 0) return CUDA_ERROR_INVALID_VALUE;
+	return valid_event(e) && valid_stream(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+CUresult cuEventSynchronize(void *e) {
+	std::lock_guard<std::mutex> l(mu);
+	return valid_event(e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+CUresult cuEventDestroy_v2(void *e) {
+	std::lock_guard<std::mutex> l(mu);
+	return events.erase(e) == 1 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
 
 CUresult cuGetErrorName(CUresult, const char **s) {
 	*s = nullptr;

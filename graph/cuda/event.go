@@ -1,0 +1,47 @@
+package cuda
+
+// Event marks a point in the work queued on a stream, so that other
+// streams, or the host, can wait for the work before it.
+type Event struct {
+	dev *Device
+	h   uintptr // CUevent
+}
+
+// eventDisableTiming is CU_EVENT_DISABLE_TIMING: an event that only
+// orders work records no time, which makes it cheaper.
+const eventDisableTiming = 0x2
+
+// NewEvent creates an event of the device, for ordering work (it records
+// no time). An event never recorded counts as complete.
+func (dev *Device) NewEvent() (*Event, error) {
+	e := &Event{dev: dev}
+	if err := dev.call("cuEventCreate", "", func() Result { return dev.d.cuEventCreate(&e.h, eventDisableTiming) }); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Record marks the end of the work queued so far on s (nil: the legacy
+// default stream): the event completes when that work has finished. A
+// later Record moves the mark.
+func (e *Event) Record(s *Stream) error {
+	return e.dev.call("cuEventRecord", "", func() Result { return e.dev.d.cuEventRecord(e.h, s.handle()) })
+}
+
+// Wait makes the work queued on s (nil: the legacy default stream) after
+// this call wait until the event's last Record completes. The host does
+// not wait.
+func (e *Event) Wait(s *Stream) error {
+	return e.dev.call("cuStreamWaitEvent", "", func() Result { return e.dev.d.cuStreamWaitEvent(s.handle(), e.h, 0) })
+}
+
+// Synchronize waits until the event's last Record completes, and returns
+// the error of the work before it, if any.
+func (e *Event) Synchronize() error {
+	return e.dev.call("cuEventSynchronize", "", func() Result { return e.dev.d.cuEventSynchronize(e.h) })
+}
+
+// Destroy destroys the event; work that waits for it still does.
+func (e *Event) Destroy() error {
+	return e.dev.call("cuEventDestroy_v2", "", func() Result { return e.dev.d.cuEventDestroy_v2(e.h) })
+}
