@@ -40,12 +40,17 @@ type stage struct {
 
 // stagedUpload copies src, page-locked host memory, to device memory at
 // dst through dst's stage, made at the first upload to dst.
-func stagedUpload[T any](e *Engine, dst cuda.Ptr, src []T) error {
+func stagedUpload[T any](e *Engine, dst cuda.Ptr, src []T) (err error) {
 	bytes := uint64(len(src)) * uint64(unsafe.Sizeof(src[0]))
 	st, copies, err := e.stage(dst, bytes)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("gpu: upload of %d bytes: %w", bytes, err)
+		}
+	}()
 	if err := st.free.Wait(copies); err != nil {
 		return err
 	}
