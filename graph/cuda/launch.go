@@ -159,9 +159,10 @@ func packArgs(args []any) (*kernelArgs, error) {
 	return k, nil
 }
 
-// Stream is a queue of device work, run in order. Streams of this package
-// are blocking streams: they synchronise with the legacy default stream,
-// so Download sees the results of kernels queued on any of them.
+// Stream is a queue of device work, run in order. A stream of NewStream
+// is a blocking stream: it synchronises with the legacy default stream, so
+// Download sees the results of the work queued on it. A stream of
+// NewNonBlockingStream does not: Events order its work.
 type Stream struct {
 	dev *Device
 	h   uintptr // CUstream

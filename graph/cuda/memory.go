@@ -100,7 +100,7 @@ func UploadAsync[T any](s *Stream, dev *Device, dst Ptr, src []T) error {
 
 // Download copies len(dst) elements from device memory at src to dst. It
 // waits for the work queued before it on the legacy default stream, and so
-// on every stream of this package, which are all blocking streams.
+// on every blocking stream (NewStream), but not on a non-blocking one.
 func Download[T any](dev *Device, dst []T, src Ptr) error {
 	if len(dst) == 0 {
 		return nil
