@@ -28,7 +28,8 @@
 #     CPU backend (relative error at most 1e-4), a residual network's
 #     training step through a TapeMachine (loss, logits, every gradient,
 #     running statistics) and an evaluation pass against the CPU, device
-#     memory unchanged by further steps;
+#     memory unchanged by further steps; then the kernel benchmarks, and
+#     the upload of a batch behind running kernels, plain and staged;
 #  2. three epochs of training on the 10,000 images (1,000 held out), the
 #     default configuration and seed, once with device: cpu and once with
 #     device: cuda: the final loss and validation accuracy must agree
@@ -129,6 +130,12 @@ run)
 		[ $tests = 0 ] || status=1
 		echo "-- kernel benchmarks"
 		timeout "$(limit 180)" "$work/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x 2>&1 || status=1
+		echo "-- upload benchmark: a batch of 512 images behind four convolutions, plain and staged"
+		timeout "$(limit 60)" "$work/gpu.test" -test.run '^$' -test.bench Upload -test.benchtime 100x >"$res" 2>&1 || status=1
+		cat "$res"
+		for u in plain staged; do
+			result upload_${u}_us "$(awk -v u="BenchmarkUpload/$u" 'index($1, u) == 1 {printf "%.1f", $3 / 1000}' "$res")"
+		done
 
 		echo "== 2. three epochs on 10,000 images, cpu and cuda"
 		for d in cpu cuda; do
@@ -330,6 +337,10 @@ if num("torch_cuda_fp32_train_512") is not None:
 if num("mem10_512") is not None:
     lines.append(f"Device memory in use after 10 and after 200 training steps: {r.get('mem10_128')} and "
                  f"{r.get('mem200_128')} MiB at batch 128, {r.get('mem10_512')} and {r.get('mem200_512')} MiB at batch 512.")
+if num("upload_plain_us") is not None and num("upload_staged_us") is not None:
+    lines.append(f"Uploading a batch of 512 images (6.3 MB) behind four 16-channel convolutions, then waiting for both: "
+                 f"{num('upload_plain_us'):,.0f} µs when the copy waits for the convolutions (a plain upload), "
+                 f"{num('upload_staged_us'):,.0f} µs when it runs beside them (the staged upload every step uses).")
 if num("epochs3_cpu_loss") is not None and num("epochs3_cuda_loss") is not None:
     lines.append(
         f"Three epochs on 9,000 of the training images, same configuration and seed: final loss "

@@ -24,6 +24,7 @@ import (
 
 var (
 	be      *gpu.Backend
+	kind    string // "GPU" or "CPU emulator"
 	openErr error
 )
 
@@ -39,7 +40,8 @@ func TestMain(m *testing.M) {
 		fmt.Println(b.Device())
 		os.Exit(0)
 	}
-	dev, _, err := emu.OpenDevice()
+	dev, k, err := emu.OpenDevice()
+	kind = k
 	if err == nil {
 		be, err = gpu.New(dev)
 	}
@@ -82,9 +84,9 @@ func TestOpenWithoutGPU(t *testing.T) {
 
 // device returns the backend, skipping the test when the machine has
 // neither a GPU nor a compiler for the emulator.
-func device(t *testing.T) *gpu.Backend {
-	t.Helper()
-	emu.Require(t, openErr)
+func device(tb testing.TB) *gpu.Backend {
+	tb.Helper()
+	emu.Require(tb, openErr)
 	return be
 }
 
