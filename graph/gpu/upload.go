@@ -34,15 +34,14 @@ import (
 type stage struct {
 	dev          *cuda.Device
 	buf          cuda.Ptr
-	bytes        uint64
 	staged, free *cuda.Event
 }
 
 // stagedUpload copies src, page-locked host memory, to device memory at
-// dst through dst's stage, made at the first upload to dst.
+// dst, a device allocation of e that src fits, through dst's stage.
 func stagedUpload[T any](e *Engine, dst cuda.Ptr, src []T) (err error) {
 	bytes := uint64(len(src)) * uint64(unsafe.Sizeof(src[0]))
-	st, copies, err := e.stage(dst, bytes)
+	st, copies, err := e.stage(dst)
 	if err != nil {
 		return err
 	}
@@ -84,13 +83,14 @@ func pageLocked[T any](e *Engine, src []T) bool {
 	return ok && uint64(len(src))*uint64(unsafe.Sizeof(src[0])) <= h.bytes
 }
 
-// stage returns the stage of dst, made for bytes bytes at the first call
-// (with the engine's copy stream, at the first call for any), and the copy
-// stream.
-func (e *Engine) stage(dst cuda.Ptr, bytes uint64) (*stage, *cuda.Stream, error) {
+// stage returns the stage of dst, a device allocation of the engine,
+// made at the first call with a buffer of the allocation's size, which
+// every upload to dst fits (upload checks the tensor against the
+// allocation), and the copy stream, made at the first call for any dst.
+func (e *Engine) stage(dst cuda.Ptr) (*stage, *cuda.Stream, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if st, ok := e.stages[dst]; ok && st.bytes >= bytes {
+	if st, ok := e.stages[dst]; ok {
 		return st, e.copies, nil
 	}
 	if e.copies == nil {
@@ -100,16 +100,9 @@ func (e *Engine) stage(dst cuda.Ptr, bytes uint64) (*stage, *cuda.Stream, error)
 		}
 		e.copies = s
 	}
-	if st, ok := e.stages[dst]; ok {
-		// A smaller upload came first; the stage grows.
-		if err := st.release(); err != nil {
-			return nil, nil, err
-		}
-		delete(e.stages, dst)
-	}
-	st := &stage{dev: e.dev, bytes: bytes}
+	st := &stage{dev: e.dev}
 	var err error
-	if st.buf, err = e.dev.Alloc(bytes); err != nil {
+	if st.buf, err = e.dev.Alloc(max(e.alloc[dst], 4)); err != nil {
 		return nil, nil, fmt.Errorf("gpu: staging buffer of an upload: %w", err)
 	}
 	if st.staged, err = e.dev.NewEvent(); err == nil {
