@@ -250,7 +250,9 @@ func (op *bnOp) withMask(ts ...hm.Type) []hm.Type {
 }
 
 // SymDiff builds the backward pass: an operation that computes the sums
-// Σdy and Σdy·x̂ per channel, and three that read them, one per gradient.
+// Σdy and Σdy·x̂ per channel, which are also the gradients of β and γ, and
+// three that read them, one per gradient: the one of x computes from them,
+// those of γ and β return what the sums operation wrote for them.
 func (op *bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if op.batch == nil {
 		return nil, fmt.Errorf("graph: %s: gradients are only defined in training mode", op.name)
@@ -260,7 +262,12 @@ func (op *bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if op.relu {
 		mask = G.Nodes{out} // the output masks the gradient
 	}
-	sums, err := G.ApplyOp(&bnSumsOp{opBase: newBase("%sSums", op.name), fwd: op}, append(G.Nodes{x, grad}, mask...)...)
+	sumsOp := &bnSumsOp{
+		opBase: newBase("%sSums", op.name), fwd: op,
+		gamma: &bnGradParamOp{opBase: newBase("%sGradGamma", op.name), dt: x.Dtype()},
+		beta:  &bnGradParamOp{opBase: newBase("%sGradBeta", op.name), dt: x.Dtype()},
+	}
+	sums, err := G.ApplyOp(sumsOp, append(G.Nodes{x, grad}, mask...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -269,11 +276,11 @@ func (op *bnOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	dgamma, err := G.ApplyOp(&bnGradParamOp{opBase: newBase("%sGradGamma", op.name), gamma: true, dt: x.Dtype()}, sums)
+	dgamma, err := G.ApplyOp(sumsOp.gamma, sums)
 	if err != nil {
 		return nil, err
 	}
-	dbeta, err := G.ApplyOp(&bnGradParamOp{opBase: newBase("%sGradBeta", op.name), dt: x.Dtype()}, sums)
+	dbeta, err := G.ApplyOp(sumsOp.beta, sums)
 	if err != nil {
 		return nil, err
 	}
@@ -288,10 +295,13 @@ var sumsType = G.TensorType{Dims: 2, Of: tensor.Float64}
 // bnSumsOp computes, for a training-mode batch norm, the 2×C float64
 // matrix of Σdy and Σdy·x̂ per channel from (x, dy), or (x, dy, y) when
 // the batch norm includes the ReLU (dy is then masked by y > 0 first),
-// with the batch statistics of its forward pass.
+// with the batch statistics of its forward pass. In the same pass it
+// writes the gradients of γ and β, which are those sums, to the output
+// buffers of the operations gamma and beta that return them.
 type bnSumsOp struct {
 	opBase
-	fwd *bnOp
+	fwd         *bnOp
+	gamma, beta *bnGradParamOp
 }
 
 func (op *bnSumsOp) Arity() int { return len(op.fwd.withMask(nil, nil)) }
@@ -309,7 +319,7 @@ func (op *bnSumsOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 func (op *bnSumsOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
 
 func (op *bnSumsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
-	in, _, err := inputs(op.name, op.Arity(), vs)
+	in, dt, err := inputs(op.name, op.Arity(), vs)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +338,19 @@ func (op *bnSumsOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, err
 	if err != nil {
 		return op.done(nil, err)
 	}
-	return op.done(sums, op.be.BatchNormBackwardSums(in[0], in[1], y, saved, sums))
+	dgamma, err := op.gamma.buffer(dt, s[1])
+	if err != nil {
+		return op.done(nil, err)
+	}
+	dbeta, err := op.beta.buffer(dt, s[1])
+	if err != nil {
+		return op.done(nil, err)
+	}
+	if err := op.be.BatchNormBackwardSums(in[0], in[1], y, saved, sums, dgamma, dbeta); err != nil {
+		return op.done(nil, err)
+	}
+	op.gamma.written, op.beta.written = true, true
+	return op.done(sums, nil)
 }
 
 // sumsInput checks that v is the float64 2×c matrix of a bnSumsOp.
@@ -399,12 +421,17 @@ func (op *bnGradXOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, er
 	return op.done(dx, op.be.BatchNormBackwardData(in[0], in[1], in[2], y, saved, sums, dx))
 }
 
-// bnGradParamOp reads ∂L/∂γ = Σdy·x̂ (gamma set) or ∂L/∂β = Σdy from the
-// sums of a bnSumsOp, in the element type dt of the graph.
+// bnGradParamOp returns ∂L/∂γ = Σdy·x̂ or ∂L/∂β = Σdy of a training-mode
+// batch norm, in the element type dt of the graph. Its input is the sums
+// of the bnSumsOp that computes the gradient into the operation's output
+// buffer along with them (a pass of its own would cost a kernel launch on
+// a GPU for C numbers); the input orders it after them.
 type bnGradParamOp struct {
 	opBase
-	gamma bool
-	dt    tensor.Dtype
+	dt tensor.Dtype
+	// written is set when the sums operation has written the gradient
+	// for the operation's next Do.
+	written bool
 }
 
 func (op *bnGradParamOp) Arity() int    { return 1 }
@@ -416,23 +443,28 @@ func (op *bnGradParamOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[1]}, nil
 }
-func (op *bnGradParamOp) Do(vs ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vs...) }
 
-func (op *bnGradParamOp) UsePreallocDo(prealloc G.Value, vs ...G.Value) (G.Value, error) {
+// buffer returns the operation's output buffer, of c elements of type dt,
+// for the sums operation to write the gradient to.
+func (op *bnGradParamOp) buffer(dt tensor.Dtype, c int) (*tensor.Dense, error) {
+	op.written = false
+	d := op.output(nil, dt, c)
+	if d == nil {
+		err := op.allocErr
+		op.allocErr = nil
+		return nil, fmt.Errorf("%s: %w", op.name, err)
+	}
+	return d, nil
+}
+
+// Do returns the gradient the sums operation wrote.
+func (op *bnGradParamOp) Do(vs ...G.Value) (G.Value, error) {
 	if len(vs) != 1 {
 		return nil, fmt.Errorf("graph: %s: expected 1 input, got %d", op.name, len(vs))
 	}
-	c := vs[0].Shape()
-	if len(c) != 2 {
-		return nil, fmt.Errorf("graph: %s: sums have shape %v, want (2, C)", op.name, c)
+	if !op.written {
+		return nil, fmt.Errorf("graph: %s: the batch norm's sums were not computed before it", op.name)
 	}
-	sums, err := sumsInput(op.name, vs[0], c[1])
-	if err != nil {
-		return nil, err
-	}
-	d := op.output(prealloc, op.dt, c[1])
-	if op.gamma {
-		return op.done(d, op.be.BatchNormBackwardParams(sums, d, nil))
-	}
-	return op.done(d, op.be.BatchNormBackwardParams(sums, nil, d))
+	op.written = false
+	return op.buf, nil
 }

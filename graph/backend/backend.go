@@ -52,7 +52,10 @@ type Backend interface {
 	// respect to the batch norm's output and x̂ = (x - mean)·invstd with
 	// the statistics saved by BatchNormTrain. If y, the output of a batch
 	// norm that included the ReLU, is not nil, dy is taken as 0 where y is.
-	BatchNormBackwardSums(x, dy, y *tensor.Dense, saved BNSaved, sums *tensor.Dense) error
+	// It also sets those of dgamma and dbeta (C, of x's element type) that
+	// are not nil to the gradients with respect to gamma (Σdy·x̂) and beta
+	// (Σdy), so that they take no pass of their own.
+	BatchNormBackwardSums(x, dy, y *tensor.Dense, saved BNSaved, sums, dgamma, dbeta *tensor.Dense) error
 	// BatchNormBackwardData sets dx (N×C×H×W) to the gradient with respect
 	// to x of BatchNormTrain, from the arguments of BatchNormBackwardSums
 	// and the sums it computed:
@@ -61,10 +64,6 @@ type Backend interface {
 	//
 	// with M = N·H·W values per channel.
 	BatchNormBackwardData(x, gamma, dy, y *tensor.Dense, saved BNSaved, sums, dx *tensor.Dense) error
-	// BatchNormBackwardParams sets those of dgamma and dbeta (C) that are
-	// not nil to the gradients with respect to gamma (Σdy·x̂) and beta
-	// (Σdy), read from sums.
-	BatchNormBackwardParams(sums, dgamma, dbeta *tensor.Dense) error
 
 	// AddReLU sets y = max(a + b, 0) elementwise, or max(a, 0) when b is
 	// nil; a, b and y have one shape.

@@ -76,9 +76,8 @@ type typed interface {
 	conv2DBackwardFilter(x, dy, dw *tensor.Dense, g geom)
 	conv2DBNEval(x, w, gamma, beta, skip, y *tensor.Dense, g geom, st bnRunning, relu bool)
 	batchNorm(x, gamma, beta, y *tensor.Dense, st bnRunning, saved *bnSaved, relu bool)
-	batchNormBackwardSums(x, dy, y *tensor.Dense, saved bnSaved, sums bnSums)
+	batchNormBackwardSums(x, dy, y *tensor.Dense, saved bnSaved, sums bnSums, dgamma, dbeta *tensor.Dense)
 	batchNormBackwardData(x, gamma, dy, y *tensor.Dense, saved bnSaved, sums bnSums, dx *tensor.Dense)
-	batchNormBackwardParams(sums bnSums, dgamma, dbeta *tensor.Dense)
 	addReLU(a, b, y *tensor.Dense)
 	reluBackward(y, dy, dx *tensor.Dense)
 	globalAvgPool(x, y *tensor.Dense)
@@ -164,25 +163,13 @@ func (be *Backend) BatchNormEval(x, gamma, beta, y *tensor.Dense, st backend.BNR
 }
 
 // BatchNormBackwardSums implements backend.Backend.
-func (be *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BNSaved, sums *tensor.Dense) error {
-	return be.with(x, func(k typed) { k.batchNormBackwardSums(x, dy, y, savedStats(saved), sumsOf(sums)) })
+func (be *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BNSaved, sums, dgamma, dbeta *tensor.Dense) error {
+	return be.with(x, func(k typed) { k.batchNormBackwardSums(x, dy, y, savedStats(saved), sumsOf(sums), dgamma, dbeta) })
 }
 
 // BatchNormBackwardData implements backend.Backend.
 func (be *Backend) BatchNormBackwardData(x, gamma, dy, y *tensor.Dense, saved backend.BNSaved, sums, dx *tensor.Dense) error {
 	return be.with(x, func(k typed) { k.batchNormBackwardData(x, gamma, dy, y, savedStats(saved), sumsOf(sums), dx) })
-}
-
-// BatchNormBackwardParams implements backend.Backend.
-func (be *Backend) BatchNormBackwardParams(sums, dgamma, dbeta *tensor.Dense) error {
-	out := dgamma
-	if out == nil {
-		out = dbeta
-	}
-	if out == nil {
-		return nil
-	}
-	return be.with(out, func(k typed) { k.batchNormBackwardParams(sumsOf(sums), dgamma, dbeta) })
 }
 
 // AddReLU implements backend.Backend.
@@ -247,16 +234,13 @@ func (k *kernels[T]) batchNorm(x, gamma, beta, y *tensor.Dense, st bnRunning, sa
 	bnForward(x.Shape(), data[T](x), data[T](gamma), data[T](beta), data[T](y), st, saved, relu)
 }
 
-func (k *kernels[T]) batchNormBackwardSums(x, dy, y *tensor.Dense, saved bnSaved, sums bnSums) {
+func (k *kernels[T]) batchNormBackwardSums(x, dy, y *tensor.Dense, saved bnSaved, sums bnSums, dgamma, dbeta *tensor.Dense) {
 	bnBackwardSums(x.Shape(), data[T](x), data[T](dy), data[T](y), saved, sums)
+	bnBackwardParams(sums, data[T](dgamma), data[T](dbeta))
 }
 
 func (k *kernels[T]) batchNormBackwardData(x, gamma, dy, y *tensor.Dense, saved bnSaved, sums bnSums, dx *tensor.Dense) {
 	bnBackwardData(x.Shape(), data[T](x), data[T](gamma), data[T](dy), data[T](y), saved, sums, data[T](dx))
-}
-
-func (k *kernels[T]) batchNormBackwardParams(sums bnSums, dgamma, dbeta *tensor.Dense) {
-	bnBackwardParams(sums, data[T](dgamma), data[T](dbeta))
 }
 
 func (k *kernels[T]) addReLU(a, b, y *tensor.Dense) { addReLU(data[T](a), data[T](b), data[T](y)) }

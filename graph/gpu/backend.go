@@ -314,7 +314,7 @@ func (a *args) sums(sums *tensor.Dense, c int) (cuda.Ptr, cuda.Ptr) {
 }
 
 // BatchNormBackwardSums implements backend.Backend.
-func (b *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BNSaved, sums *tensor.Dense) error {
+func (b *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BNSaved, sums, dgamma, dbeta *tensor.Dense) error {
 	bn, err := bnShape(x, 0, 0)
 	if err != nil {
 		return err
@@ -323,8 +323,14 @@ func (b *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BN
 	px, pdy, py := a.f32(x, "x"), a.f32(dy, "dy"), a.opt(y, "y")
 	sm, si := a.f64(saved.Mean, "saved mean"), a.f64(saved.InvStd, "saved inverse std")
 	s1, s2 := a.sums(sums, bn.C)
+	pg, pb := a.opt(dgamma, "dgamma"), a.opt(dbeta, "dbeta")
 	if a.err != nil {
 		return a.err
+	}
+	for _, d := range []*tensor.Dense{dgamma, dbeta} {
+		if d != nil && d.Shape().TotalSize() != bn.C {
+			return fmt.Errorf("gpu: a batch norm parameter's gradient has shape %v, want (%d)", d.Shape(), bn.C)
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -332,7 +338,7 @@ func (b *Backend) BatchNormBackwardSums(x, dy, y *tensor.Dense, saved backend.BN
 	if err != nil {
 		return err
 	}
-	return b.mod.BNBackwardSums(bn, s1, s2, px, pdy, py, sm, si, work, slices)
+	return b.mod.BNBackwardSums(bn, s1, s2, pg, pb, px, pdy, py, sm, si, work, slices)
 }
 
 // BatchNormBackwardData implements backend.Backend.
@@ -349,21 +355,6 @@ func (b *Backend) BatchNormBackwardData(x, gamma, dy, y *tensor.Dense, saved bac
 		return a.err
 	}
 	return b.mod.BNBackwardData(bn, pdx, px, pdy, py, pg, sm, si, s1, s2)
-}
-
-// BatchNormBackwardParams implements backend.Backend.
-func (b *Backend) BatchNormBackwardParams(sums, dgamma, dbeta *tensor.Dense) error {
-	if dgamma == nil && dbeta == nil {
-		return nil
-	}
-	c := sums.Shape().TotalSize() / 2
-	a := args{e: b.eng}
-	s1, s2 := a.sums(sums, c)
-	pg, pb := a.opt(dgamma, "dgamma"), a.opt(dbeta, "dbeta")
-	if a.err != nil {
-		return a.err
-	}
-	return b.mod.BNBackwardParams(kernels.BN{N: 1, C: c, HW: 1}, pg, pb, s1, s2)
 }
 
 // AddReLU implements backend.Backend.

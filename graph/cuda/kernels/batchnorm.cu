@@ -150,26 +150,18 @@ KERNEL void bn_backward_sums_partial_f32(double *part, const float *x, const flo
 
 // bn_backward_sums_finish_f32 computes per channel sum_dy = Σ dy and
 // sum_dy_xhat = Σ dy·x̂, x̂ = (x - mean)·invstd, from the S partial sums of
-// bn_backward_sums_partial_f32.
-KERNEL void bn_backward_sums_finish_f32(double *sum_dy, double *sum_dy_xhat, const double *part,
-		const double *invstd, int C, int S) {
+// bn_backward_sums_partial_f32, and writes them, rounded to float, to the
+// gradients of β (Σ dy) and γ (Σ dy·x̂), either of which may be null.
+KERNEL void bn_backward_sums_finish_f32(double *sum_dy, double *sum_dy_xhat, float *dgamma, float *dbeta,
+		const double *part, const double *invstd, int C, int S) {
 	GRID_STRIDE(c, C) {
 		double a, b;
 		add_partials(part, c, S, &a, &b);
+		b *= invstd[c];
 		sum_dy[c] = a;
-		sum_dy_xhat[c] = b * invstd[c];
-	}
-}
-
-// bn_backward_params_f32 writes the gradients of γ (Σ dy·x̂) and β (Σ dy)
-// from the sums of bn_backward_sums_finish_f32; either output may be
-// null. One
-// thread per channel: launch Grid1(C).
-KERNEL void bn_backward_params_f32(float *dgamma, float *dbeta, const double *sum_dy,
-		const double *sum_dy_xhat, int C) {
-	GRID_STRIDE(c, C) {
-		if (dgamma) dgamma[c] = (float)sum_dy_xhat[c];
-		if (dbeta) dbeta[c] = (float)sum_dy[c];
+		sum_dy_xhat[c] = b;
+		if (dgamma) dgamma[c] = (float)b;
+		if (dbeta) dbeta[c] = (float)a;
 	}
 }
 

@@ -141,6 +141,7 @@ func BenchmarkBatchNorm(b *testing.B) {
 	n := bn.N * bn.C * bn.HW
 	x, y, dy, dx := bbuf(b, n), bbuf(b, n), bbuf(b, n), bbuf(b, n)
 	gamma, beta, rm, rv := bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C)
+	dgamma, dbeta := bbuf(b, bn.C), bbuf(b, bn.C)
 	stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
 	mean, invstd := stats, stats.Add(uint64(8*bn.C))
 	sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
@@ -156,7 +157,7 @@ func BenchmarkBatchNorm(b *testing.B) {
 	})
 	b.Run("backward", func(b *testing.B) {
 		run(b, func() error {
-			if err := m.BNBackwardSums(bn, sdy, sdxh, x, dy, y, mean, invstd, work, slices); err != nil {
+			if err := m.BNBackwardSums(bn, sdy, sdxh, dgamma, dbeta, x, dy, y, mean, invstd, work, slices); err != nil {
 				return err
 			}
 			return m.BNBackwardData(bn, dx, x, dy, y, gamma, mean, invstd, sdy, sdxh)

@@ -55,7 +55,7 @@ func TestSumsMatchSources(t *testing.T) {
 // wantKernels is every kernel the sources declare.
 var wantKernels = []string{
 	"adam_f32", "add_f32", "add_relu_f32", "bn_apply_f32", "bn_backward_data_f32",
-	"bn_backward_params_f32", "bn_backward_sums_finish_f32", "bn_backward_sums_partial_f32", "bn_eval_stats_f32", "bn_fold_f32",
+	"bn_backward_sums_finish_f32", "bn_backward_sums_partial_f32", "bn_eval_stats_f32", "bn_fold_f32",
 	"bn_stats_finish_f32", "bn_stats_partial_f32", "broadcast_rows_f32", "conv3x3_filter_w16_f32", "conv3x3_filter_w32_f32", "conv3x3_w16_f32", "conv3x3_w32_f32", "conv_backward_data_m16_f32", "conv_backward_data_m32_f32",
 	"conv_backward_data_m64_f32", "conv_backward_filter_m16_f32", "conv_backward_filter_m32_f32", "conv_backward_filter_m64_f32", "conv_forward_m16_f32",
 	"conv_forward_m32_f32", "conv_forward_m64_f32", "fill_f32", "gap_backward_f32", "gap_forward_f32",

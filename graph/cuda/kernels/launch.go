@@ -652,21 +652,14 @@ func (m *Module) BNApply(b BN, y, x, gamma, beta, mean, invstd cuda.Ptr, relu bo
 }
 
 // BNBackwardSums computes per channel Σdy and Σdy·x̂ (C doubles each) for
-// the backward kernels; when y is not 0 (batch norm fused with ReLU, y its
-// output) dy counts only where y > 0. The slices and work are BNStats'.
-func (m *Module) BNBackwardSums(b BN, sumDy, sumDyXhat, x, dy, y, mean, invstd, work cuda.Ptr, slices int) error {
+// the backward kernels, and writes them, as floats, to dbeta and dgamma
+// (C floats each; a zero pointer skips one), the gradients of β and γ;
+// when y is not 0 (batch norm fused with ReLU, y its output) dy counts
+// only where y > 0. The slices and work are BNStats'.
+func (m *Module) BNBackwardSums(b BN, sumDy, sumDyXhat, dgamma, dbeta, x, dy, y, mean, invstd, work cuda.Ptr, slices int) error {
 	return m.bnSums(b, slices, work,
 		"bn_backward_sums_partial_f32", []any{x, dy, y, mean, b.N, b.C, b.HW},
-		"bn_backward_sums_finish_f32", []any{sumDy, sumDyXhat, work, invstd, b.C, slices})
-}
-
-// BNBackwardParams writes the gradients of γ and β (C floats each; a zero
-// pointer skips one) from the sums of BNBackwardSums.
-func (m *Module) BNBackwardParams(b BN, dgamma, dbeta, sumDy, sumDyXhat cuda.Ptr) error {
-	if err := b.check(); err != nil {
-		return err
-	}
-	return m.launch1("bn_backward_params_f32", b.C, dgamma, dbeta, sumDy, sumDyXhat, b.C)
+		"bn_backward_sums_finish_f32", []any{sumDy, sumDyXhat, dgamma, dbeta, work, invstd, b.C, slices})
 }
 
 // BNBackwardData sets dx from dy, x, γ, the saved batch statistics and the
