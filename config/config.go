@@ -28,18 +28,10 @@ type Config struct {
 	// (batch order, augmentation, evaluation subsamples).
 	Seed int64 `yaml:"seed" msgpack:"seed"`
 	// Device is where the network computes: "cpu", or "cuda" for the
-	// first NVIDIA GPU (DeviceNames); empty means "cpu". It does not
-	// change what the run computes beyond rounding, so a run may resume
-	// on the other device.
+	// first NVIDIA GPU, "cuda:N" for GPU N (ParseDevice); empty means
+	// "cpu". It does not change what the run computes beyond rounding, so
+	// a run may resume on another device.
 	Device string `yaml:"device" msgpack:"device"`
-}
-
-// EffectiveDevice returns c.Device, or "cpu" when it is empty.
-func (c *Config) EffectiveDevice() string {
-	if c.Device == "" {
-		return deviceNames[0]
-	}
-	return c.Device
 }
 
 // Data describes where the CIFAR-10 files are and how they are split,

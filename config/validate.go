@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -53,9 +54,37 @@ var (
 	deviceNames = []string{"cpu", "cuda"}
 )
 
-// DeviceNames returns the names device accepts ("cpu" first, the
-// default), in the order error messages list them.
+// DeviceNames returns the kinds of device the device setting names ("cpu"
+// first, the default), in the order error messages list them. A GPU may
+// also be named with its index (ParseDevice).
 func DeviceNames() []string { return append([]string(nil), deviceNames...) }
+
+// DeviceUsage says, for help texts, which device names ParseDevice
+// accepts.
+const DeviceUsage = "cpu, cuda (the first NVIDIA GPU) or cuda:N (GPU N)"
+
+// ParseDevice returns the kind of the device called name, one of
+// DeviceNames ("" is "cpu"), and for "cuda" the index of the GPU: "cuda"
+// is the first GPU, "cuda:N" GPU N, counting from 0 as the NVIDIA driver
+// numbers the GPUs that CUDA_VISIBLE_DEVICES leaves visible. Any other
+// name is an error that lists the accepted ones.
+func ParseDevice(name string) (kind string, index int, err error) {
+	if name == "" {
+		return deviceNames[0], 0, nil
+	}
+	kind, num, indexed := strings.Cut(name, ":")
+	if !slices.Contains(deviceNames, kind) || indexed && kind != "cuda" {
+		return "", 0, fmt.Errorf("unknown device %q (want %s, or cuda:N for GPU N)", name, oneOf(deviceNames))
+	}
+	if indexed {
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || strconv.Itoa(n) != num {
+			return "", 0, fmt.Errorf("%q: the GPU index after cuda: must be a number 0 or more, got %q", name, num)
+		}
+		index = n
+	}
+	return kind, index, nil
+}
 
 // OptimizerNames returns the names solver.optimizer.name accepts, in the
 // order error messages list them.
@@ -82,8 +111,8 @@ func (c *Config) Validate() error {
 	c.Solver.validate(&v, "solver")
 	c.validateBatchValues(&v)
 	c.Output.validate(&v, "output")
-	if c.Device != "" && !slices.Contains(deviceNames, c.Device) {
-		v.addf("device", "unknown device %q (want %s)", c.Device, oneOf(deviceNames))
+	if _, _, err := ParseDevice(c.Device); err != nil {
+		v.addf("device", "%v", err)
 	}
 	if len(v.problems) == 0 {
 		return nil

@@ -106,7 +106,10 @@ func TestValidateRules(t *testing.T) {
 		// device
 		{"device cuda", func(c *Config) { c.Device = "cuda" }, nil},
 		{"device empty (cpu)", func(c *Config) { c.Device = "" }, nil},
-		{"device unknown", func(c *Config) { c.Device = "gpu" }, []string{`device: unknown device "gpu" (want cpu or cuda)`}},
+		{"device unknown", func(c *Config) { c.Device = "gpu" }, []string{`device: unknown device "gpu" (want cpu or cuda, or cuda:N for GPU N)`}},
+		{"device cuda:1", func(c *Config) { c.Device = "cuda:1" }, nil},
+		{"device cuda:x", func(c *Config) { c.Device = "cuda:x" },
+			[]string{`device: "cuda:x": the GPU index after cuda: must be a number 0 or more, got "x"`}},
 
 		// optimizer
 		{"optimizer unknown", func(c *Config) { c.Solver.Optimizer.Name = "sgdd" }, []string{`solver.optimizer.name: unknown optimizer "sgdd" (want sgd, adam or adamw)`}},
@@ -309,5 +312,40 @@ func TestPlotsDirOrDefault(t *testing.T) {
 	o.PlotsDir = "plots"
 	if got := o.PlotsDirOrDefault(); got != "plots" {
 		t.Errorf("PlotsDirOrDefault() = %q, want %q", got, "plots")
+	}
+}
+
+// TestParseDevice checks the device names ParseDevice accepts, the kind
+// and GPU index it reads from them, and its errors.
+func TestParseDevice(t *testing.T) {
+	for _, c := range []struct {
+		name, kind string
+		index      int
+		err        string
+	}{
+		{name: "", kind: "cpu"},
+		{name: "cpu", kind: "cpu"},
+		{name: "cuda", kind: "cuda"},
+		{name: "cuda:0", kind: "cuda"},
+		{name: "cuda:12", kind: "cuda", index: 12},
+		{name: "cuda:", err: `"cuda:": the GPU index after cuda: must be a number 0 or more, got ""`},
+		{name: "cuda:-1", err: `"cuda:-1": the GPU index after cuda: must be a number 0 or more, got "-1"`},
+		{name: "cuda:01", err: `"cuda:01": the GPU index after cuda: must be a number 0 or more, got "01"`},
+		{name: "cuda:+1", err: `"cuda:+1": the GPU index after cuda: must be a number 0 or more, got "+1"`},
+		{name: "cuda:1:2", err: `"cuda:1:2": the GPU index after cuda: must be a number 0 or more, got "1:2"`},
+		{name: "cpu:0", err: `unknown device "cpu:0" (want cpu or cuda, or cuda:N for GPU N)`},
+		{name: "CUDA", err: `unknown device "CUDA" (want cpu or cuda, or cuda:N for GPU N)`},
+		{name: ":0", err: `unknown device ":0" (want cpu or cuda, or cuda:N for GPU N)`},
+	} {
+		kind, index, err := ParseDevice(c.name)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("ParseDevice(%q): error %v, want %s", c.name, err, c.err)
+			}
+			continue
+		}
+		if err != nil || kind != c.kind || index != c.index {
+			t.Errorf("ParseDevice(%q) = %q, %d, %v; want %q, %d", c.name, kind, index, err, c.kind, c.index)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package trainer
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/cifar-resnet/trainer/config"
 	"github.com/cifar-resnet/trainer/graph/backend"
@@ -13,29 +12,31 @@ import (
 
 // Device is where a run computes: the CPU, or a GPU's backend.
 type Device struct {
-	// Name is the configuration's device name, "cpu" or "cuda".
+	// Name is the device's name, as config.ParseDevice reads it: "cpu",
+	// "cuda" or "cuda:N".
 	Name string
 	// GPU is the backend on the GPU for "cuda", nil for "cpu".
 	GPU *gpu.Backend
 }
 
-// OpenDevice opens the device called name (config.DeviceNames; empty
-// means "cpu"). For "cuda" it opens the first GPU and loads the kernels;
-// without an NVIDIA driver or a GPU the error says which is missing, so a
-// command can exit before it trains.
+// OpenDevice opens the device called name (config.ParseDevice: "cpu",
+// "cuda" for the first GPU, "cuda:N" for GPU N; empty means "cpu"). For
+// a GPU it opens the device and loads the kernels; without an NVIDIA
+// driver, without a GPU or without GPU N the error says which is missing,
+// so a command can exit before it trains.
 func OpenDevice(name string) (*Device, error) {
-	c := config.Config{Device: name}
-	switch c.EffectiveDevice() {
-	case "cpu":
-		return &Device{Name: "cpu"}, nil
-	case "cuda":
-		b, err := gpu.Open(0)
-		if err != nil {
-			return nil, err
-		}
-		return &Device{Name: "cuda", GPU: b}, nil
+	kind, index, err := config.ParseDevice(name)
+	if err != nil {
+		return nil, fmt.Errorf("device: %w", err)
 	}
-	return nil, fmt.Errorf("device: unknown device %q (want %s)", name, strings.Join(config.DeviceNames(), " or "))
+	if kind == "cpu" {
+		return &Device{Name: "cpu"}, nil
+	}
+	b, err := gpu.Open(index)
+	if err != nil {
+		return nil, err
+	}
+	return &Device{Name: name, GPU: b}, nil
 }
 
 // Backend returns the backend a model computes with on the device: nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cifar-resnet/trainer/graph/cuda"
 )
 
 // TestOutOfMemoryNamesBatch checks that a device's out-of-memory error,
@@ -41,7 +43,35 @@ func TestOpenDeviceNames(t *testing.T) {
 		}
 	}
 	_, err := OpenDevice("tpu")
-	if err == nil || !strings.Contains(err.Error(), `device: unknown device "tpu" (want cpu or cuda)`) {
+	if err == nil || err.Error() != `device: unknown device "tpu" (want cpu or cuda, or cuda:N for GPU N)` {
 		t.Errorf("OpenDevice(tpu): %v", err)
+	}
+	_, err = OpenDevice("cuda:x")
+	if err == nil || err.Error() != `device: "cuda:x": the GPU index after cuda: must be a number 0 or more, got "x"` {
+		t.Errorf("OpenDevice(cuda:x): %v", err)
+	}
+}
+
+// TestOpenDeviceIndex checks that cuda:N opens GPU N, and that asking for
+// a GPU the machine does not have says how many it has.
+func TestOpenDeviceIndex(t *testing.T) {
+	be := deviceBackend(t) // loads the GPU's driver, or the emulator
+	n := be.Device().Index
+	d, err := OpenDevice(fmt.Sprintf("cuda:%d", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Name != fmt.Sprintf("cuda:%d", n) || d.GPU.Device().Index != n || !strings.HasPrefix(d.String(), fmt.Sprintf("cuda:%d (", n)) {
+		t.Errorf("OpenDevice(cuda:%d): %s named %s", n, d, d.Name)
+	}
+	count, err := cuda.Count()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenDevice(fmt.Sprintf("cuda:%d", count))
+	want := fmt.Sprintf("device cuda: cuda: device %d requested, but this machine has %d (devices 0 to %d)", count, count, count-1)
+	if err == nil || err.Error() != want {
+		t.Errorf("OpenDevice(cuda:%d): %v, want %s", count, err, want)
 	}
 }

@@ -117,7 +117,7 @@ func NewSolver(cfg config.Config, m *model.Model, train, val *dataset.Set) (*Sol
 	}
 	s.device = &Device{Name: "cpu"}
 	if g, ok := m.Backend.(*gpu.Backend); ok {
-		s.device = &Device{Name: "cuda", GPU: g}
+		s.device = &Device{Name: fmt.Sprintf("cuda:%d", g.Device().Index), GPU: g}
 		if s.devOpt, err = NewDeviceOptimizer(cfg.Solver.Optimizer, g); err != nil {
 			return nil, err
 		}

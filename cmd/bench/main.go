@@ -44,7 +44,7 @@ func run(args []string, w io.Writer) error {
 	cfgPath := fs.String("config", "", "take the model from this configuration (default: the reference network)")
 	batch := fs.Int("batch", 128, "images per step")
 	iters := fs.Int("iters", 20, "timed steps")
-	devName := fs.String("device", "cpu", "where to compute: cpu or cuda")
+	devName := fs.String("device", "cpu", "where to compute: "+config.DeviceUsage)
 	profile := fs.Bool("profile", false, "with -device cuda, also time each kernel over 10 training steps, one at a time, and print the times per step")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,14 +59,14 @@ func run(args []string, w io.Writer) error {
 	if *batch <= 0 || *iters <= 0 {
 		return fmt.Errorf("-batch and -iters must be positive")
 	}
-	if *profile && *devName != "cuda" {
-		return fmt.Errorf("-profile times the kernels of -device cuda, not of %s", *devName)
-	}
 	dev, err := trainer.OpenDevice(*devName)
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
+	if *profile && dev.GPU == nil {
+		return fmt.Errorf("-profile times the kernels of -device cuda, not of %s", *devName)
+	}
 	m, err := model.New(cfg.Model, 0)
 	if err != nil {
 		return err

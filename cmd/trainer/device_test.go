@@ -34,7 +34,7 @@ func TestDeviceCudaWithoutGPU(t *testing.T) {
 			t.Errorf("%v: the run folder exists (%v): something ran before the device was opened", args, err)
 		}
 	}
-	if code, _, errOut := runCmd("-config", cfg, "-device", "tpu"); code != exitError || !strings.Contains(errOut, `unknown device "tpu" (want cpu or cuda)`) {
+	if code, _, errOut := runCmd("-config", cfg, "-device", "tpu"); code != exitError || !strings.Contains(errOut, `unknown device "tpu" (want cpu or cuda, or cuda:N for GPU N)`) {
 		t.Errorf("-device tpu: exit %d, stderr %q", code, errOut)
 	}
 }

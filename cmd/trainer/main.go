@@ -198,7 +198,7 @@ func train(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.force, "force", false, "start afresh in a run folder that holds a run, replacing its checkpoints, history and plot")
 	fs.BoolVar(&opts.allowSchedule, "allow-schedule-change", false, "with -resume: accept a configuration whose solver.epochs, learning rate or schedule differ from the checkpoint's, recording each change in the run's checkpoints")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	fs.Func("device", "where to compute: cpu or cuda (the first NVIDIA GPU); the same as -set device=...", func(v string) error {
+	fs.Func("device", "where to compute: "+config.DeviceUsage+"; the same as -set device=...", func(v string) error {
 		opts.sets = append(opts.sets, config.Override{Path: "device", Value: v})
 		return nil
 	})
@@ -462,7 +462,7 @@ func test(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "test", "which images: test (test_batch.bin), val or train (the split of the checkpoint's configuration)")
 	flip := fs.Bool("flip", false, "average each image's logits with those of its mirror image (test-time augmentation); by default on if the checkpoint was trained with horizontal flips")
 	shift := fs.Int("shift", 0, "also average over each image translated by up to this many pixels in each direction, the vacated pixels zero as in training's crops: (2·shift+1)² positions, each also mirrored with -flip; by default 1 if the checkpoint was trained with random crops, else 0. -shift 0 -flip=false for the single view only")
-	devName := fs.String("device", "cpu", "where to compute: cpu or cuda (the first NVIDIA GPU)")
+	devName := fs.String("device", "cpu", "where to compute: "+config.DeviceUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -38,23 +38,38 @@ type Device struct {
 	closed bool
 }
 
+// Count initialises the driver and returns the number of GPUs it sees
+// (those CUDA_VISIBLE_DEVICES leaves visible). Without a driver the error
+// wraps ErrNoDriver and names the missing library.
+func Count() (int, error) {
+	d, err := lib()
+	if err != nil {
+		return 0, err
+	}
+	var count int32
+	if r := d.cuDeviceGetCount(&count); r != Success {
+		return 0, d.error(r, "cuDeviceGetCount", "")
+	}
+	return int(count), nil
+}
+
 // Open initialises the driver, retains the primary context of device
 // index and returns the device. Without a driver the error wraps
 // ErrNoDriver and names the missing library; with a driver but too few
 // devices it says how many there are.
 func Open(index int) (*Device, error) {
+	count, err := Count()
+	if err != nil {
+		return nil, err
+	}
 	d, err := lib()
 	if err != nil {
 		return nil, err
 	}
-	var count int32
-	if r := d.cuDeviceGetCount(&count); r != Success {
-		return nil, d.error(r, "cuDeviceGetCount", "")
-	}
 	if count == 0 {
 		return nil, fmt.Errorf("cuda: the NVIDIA driver sees no GPU on this machine; use device: cpu")
 	}
-	if index < 0 || index >= int(count) {
+	if index < 0 || index >= count {
 		return nil, fmt.Errorf("cuda: device %d requested, but this machine has %d (devices 0 to %d)", index, count, count-1)
 	}
 	dev := &Device{d: d, Index: index}
