@@ -45,7 +45,7 @@ func run(args []string, w io.Writer) error {
 	batch := fs.Int("batch", 128, "images per step")
 	iters := fs.Int("iters", 20, "timed steps")
 	devName := fs.String("device", "cpu", "where to compute: "+config.DeviceUsage)
-	profile := fs.Bool("profile", false, "with -device cuda, also time each kernel over 10 training steps, one at a time, and print the times per step")
+	profile := fs.Bool("profile", false, "with -device cuda, also time each kernel on the GPU over 10 training steps (an event recorded before and after each launch) and print the times per step")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,7 +139,9 @@ func run(args []string, w io.Writer) error {
 				return dev.OutOfMemory(err, *batch, "-batch")
 			}
 		}
-		prof = dev.GPU.Kernels().StopProfile()
+		if prof, err = dev.GPU.Kernels().StopProfile(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(w, "go %s GOMAXPROCS=%d device=%s arch=%s params=%d batch=%d iters=%d\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), dev, model.TorchArch(cfg.Model), m.Capacity(), *batch, *iters)

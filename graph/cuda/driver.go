@@ -62,6 +62,7 @@ type driver struct {
 	cuEventRecord             func(event, stream uintptr) Result
 	cuEventSynchronize        func(event uintptr) Result
 	cuEventDestroy_v2         func(event uintptr) Result
+	cuEventElapsedTime        func(ms *float32, start, end uintptr) Result
 	cuGetErrorName            func(r Result, name **byte) Result
 	cuGetErrorString          func(r Result, desc **byte) Result
 }
@@ -113,6 +114,7 @@ func (d *driver) symbols() []struct {
 		{"cuEventRecord", &d.cuEventRecord},
 		{"cuEventSynchronize", &d.cuEventSynchronize},
 		{"cuEventDestroy_v2", &d.cuEventDestroy_v2},
+		{"cuEventElapsedTime", &d.cuEventElapsedTime},
 		{"cuGetErrorName", &d.cuGetErrorName},
 		{"cuGetErrorString", &d.cuGetErrorString},
 	}

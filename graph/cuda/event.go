@@ -1,5 +1,7 @@
 package cuda
 
+import "time"
+
 // Event marks a point in the work queued on a stream, so that other
 // streams, or the host, can wait for the work before it.
 type Event struct {
@@ -13,12 +15,30 @@ const eventDisableTiming = 0x2
 
 // NewEvent creates an event of the device, for ordering work (it records
 // no time). An event never recorded counts as complete.
-func (dev *Device) NewEvent() (*Event, error) {
+func (dev *Device) NewEvent() (*Event, error) { return dev.newEvent(eventDisableTiming) }
+
+// NewTimingEvent creates an event of the device that also records when
+// the work before it completed, for Elapsed.
+func (dev *Device) NewTimingEvent() (*Event, error) { return dev.newEvent(0) }
+
+func (dev *Device) newEvent(flags uint32) (*Event, error) {
 	e := &Event{dev: dev}
-	if err := dev.call("cuEventCreate", "", func() Result { return dev.d.cuEventCreate(&e.h, eventDisableTiming) }); err != nil {
+	if err := dev.call("cuEventCreate", "", func() Result { return dev.d.cuEventCreate(&e.h, flags) }); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// Elapsed returns the device time from start's last Record to end's, two
+// timing events (NewTimingEvent) of one device whose work has completed
+// (after a Synchronize), to about half a microsecond.
+func Elapsed(start, end *Event) (time.Duration, error) {
+	var ms float32
+	err := end.dev.call("cuEventElapsedTime", "", func() Result { return end.dev.d.cuEventElapsedTime(&ms, start.h, end.h) })
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(float64(ms) * float64(time.Millisecond)), nil
 }
 
 // Record marks the end of the work queued so far on s (nil: the legacy

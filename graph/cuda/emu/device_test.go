@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/cifar-resnet/trainer/graph/cuda"
@@ -267,6 +268,55 @@ func TestEvents(t *testing.T) {
 		want := "cuda: cuEventRecord: CUDA_ERROR_INVALID_HANDLE: invalid resource handle"
 		if err := staged.Record(nil); err == nil || err.Error() != want {
 			t.Errorf("Record of a destroyed event: %v, want %q", err, want)
+		}
+	}
+}
+
+// TestTimingEvents times a fill of 64 MiB between two timing events, and
+// checks that Elapsed refuses an event that records no time and one never
+// recorded, as the driver documents.
+func TestTimingEvents(t *testing.T) {
+	d := device(t)
+	const n = 16 << 20 // floats
+	p, err := d.Alloc(4 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Free(p)
+	var evs [3]*cuda.Event
+	for i := range evs {
+		if evs[i], err = d.NewTimingEvent(); err != nil {
+			t.Fatal(err)
+		}
+		defer evs[i].Destroy()
+	}
+	start, end, unrecorded := evs[0], evs[1], evs[2]
+	untimed, err := d.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untimed.Destroy()
+	if err := start.Record(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Fill32(p, 0x3f800000, n); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*cuda.Event{end, untimed} {
+		if err := e.Record(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if el, err := cuda.Elapsed(start, end); err != nil || el <= 0 || el > 10*time.Second {
+		t.Errorf("Elapsed over a fill of 64 MiB: %v, %v; want a positive time under 10 s", el, err)
+	}
+	want := "cuda: cuEventElapsedTime: CUDA_ERROR_INVALID_HANDLE: invalid resource handle"
+	for name, e := range map[string]*cuda.Event{"an event that records no time": untimed, "an event never recorded": unrecorded} {
+		if _, err := cuda.Elapsed(start, e); err == nil || err.Error() != want {
+			t.Errorf("Elapsed to %s: %v, want %q", name, err, want)
 		}
 	}
 }

@@ -488,7 +488,10 @@ func TestProfile(t *testing.T) {
 	check(t, m.Fill(p, 1, 1000))
 	check(t, m.Fill(p, 2, 1000))
 	check(t, m.Add(p, p, p, 1000))
-	prof := m.StopProfile()
+	prof, err := m.StopProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
 	launches := map[string]int{}
 	for i, k := range prof {
 		launches[k.Name] = k.Launches
@@ -503,7 +506,7 @@ func TestProfile(t *testing.T) {
 		t.Errorf("the profiled kernels computed %v, want 2 + 2", got)
 	}
 	check(t, m.Fill(p, 1, 1000))
-	if prof := m.StopProfile(); len(prof) != 0 {
-		t.Errorf("launches after StopProfile are profiled: %v", prof)
+	if prof, err := m.StopProfile(); err != nil || len(prof) != 0 {
+		t.Errorf("launches after StopProfile are profiled: %v, %v", prof, err)
 	}
 }

@@ -27,49 +27,87 @@ type Module struct {
 	// instead of launching.
 	trace func(name string, grid cuda.Dim3) error
 
-	// profMu guards prof, the kernel times while profiling is on (nil
-	// when it is off).
+	// profMu guards prof, the launches recorded while profiling is on
+	// (nil when it is off).
 	profMu sync.Mutex
-	prof   map[string]*KernelTime
+	prof   []timedLaunch
+}
+
+// timedLaunch is a kernel launched while profiling, between two timing
+// events.
+type timedLaunch struct {
+	name       string
+	start, end *cuda.Event
 }
 
 // KernelTime is the time one kernel of a module took while profiling was
-// on: how many times it was launched, and the wall time from the device
-// being idle before each launch to the device being idle after it.
+// on: how many times it was launched, and the device time between the
+// events recorded on the stream just before and just after each launch,
+// which is the kernel's run on the GPU (launch latency on the host and
+// the gaps between kernels are not counted).
 type KernelTime struct {
 	Name     string
 	Launches int
 	Time     time.Duration
 }
 
-// StartProfile makes every later launch wait for the device to be idle
-// before and after it and records the time in between, until StopProfile;
-// it discards any earlier profile. This serialises the host and the
-// device, so a profiled run is slower, and each kernel's time includes
-// the latency of a launch and a synchronisation (some microseconds).
+// StartProfile makes every later launch record a timing event before and
+// after it, until StopProfile; it discards any earlier profile. Nothing
+// waits, so the kernels run as they do unprofiled, each with two event
+// records in between.
 func (m *Module) StartProfile() {
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
-	m.prof = map[string]*KernelTime{}
+	destroyEvents(m.prof)
+	m.prof = []timedLaunch{}
 }
 
-// StopProfile ends profiling and returns the time of each kernel launched
-// since StartProfile, the longest total first (then by name).
-func (m *Module) StopProfile() []KernelTime {
+// StopProfile ends profiling, waits for the device, and returns the time
+// of each kernel launched since StartProfile, the longest total first
+// (then by name).
+func (m *Module) StopProfile() ([]KernelTime, error) {
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
+	launches := m.prof
+	m.prof = nil
+	defer destroyEvents(launches)
+	if err := m.dev.Synchronize(); err != nil {
+		return nil, fmt.Errorf("kernels: profile: %w", err)
+	}
+	times := map[string]*KernelTime{}
+	for _, l := range launches {
+		d, err := cuda.Elapsed(l.start, l.end)
+		if err != nil {
+			return nil, fmt.Errorf("kernels: profile of %s: %w", l.name, err)
+		}
+		t := times[l.name]
+		if t == nil {
+			t = &KernelTime{Name: l.name}
+			times[l.name] = t
+		}
+		t.Launches++
+		t.Time += d
+	}
 	var ts []KernelTime
-	for _, t := range m.prof {
+	for _, t := range times {
 		ts = append(ts, *t)
 	}
-	m.prof = nil
 	slices.SortFunc(ts, func(a, b KernelTime) int {
 		if c := cmp.Compare(b.Time, a.Time); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return ts
+	return ts, nil
+}
+
+// destroyEvents destroys the events of launches. An error would only say
+// that an event was not one, which cannot happen here.
+func destroyEvents(launches []timedLaunch) {
+	for _, l := range launches {
+		l.start.Destroy()
+		l.end.Destroy()
+	}
 }
 
 // Load loads the embedded fatbin on dev and looks up every kernel.
@@ -110,30 +148,35 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 	}
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
-	profiling := m.prof != nil
-	var start time.Time
-	if profiling {
-		if err := m.dev.Synchronize(); err != nil {
-			return fmt.Errorf("kernels: before %s: %w", name, err)
+	if m.prof == nil {
+		if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
+			return fmt.Errorf("kernels: %w", err)
 		}
-		start = time.Now()
-	}
-	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
-		return fmt.Errorf("kernels: %w", err)
-	}
-	if !profiling {
 		return nil
 	}
-	if err := m.dev.Synchronize(); err != nil {
-		return fmt.Errorf("kernels: %s: %w", name, err)
+	l := timedLaunch{name: name}
+	var err error
+	if l.start, err = m.dev.NewTimingEvent(); err == nil {
+		if l.end, err = m.dev.NewTimingEvent(); err != nil {
+			l.start.Destroy()
+		}
 	}
-	t := m.prof[name]
-	if t == nil {
-		t = &KernelTime{Name: name}
-		m.prof[name] = t
+	if err != nil {
+		return fmt.Errorf("kernels: profile of %s: %w", name, err)
 	}
-	t.Launches++
-	t.Time += time.Since(start)
+	if err := l.start.Record(nil); err != nil {
+		destroyEvents([]timedLaunch{l})
+		return fmt.Errorf("kernels: profile of %s: %w", name, err)
+	}
+	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
+		destroyEvents([]timedLaunch{l})
+		return fmt.Errorf("kernels: %w", err)
+	}
+	if err := l.end.Record(nil); err != nil {
+		destroyEvents([]timedLaunch{l})
+		return fmt.Errorf("kernels: profile of %s: %w", name, err)
+	}
+	m.prof = append(m.prof, l)
 	return nil
 }
 

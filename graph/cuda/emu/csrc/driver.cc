@@ -35,6 +35,7 @@
 //     reading shared memory it did not write): CUDA_ERROR_LAUNCH_FAILED.
 #include "emu.h"
 
+#include <chrono>
 #include <csetjmp>
 #include <cstdint>
 #include <cstdio>
@@ -555,23 +556,33 @@ CUresult cuStreamCreate(void **s, unsigned) {
 CUresult cuStreamDestroy_v2(void *s) { return s == &stream_token ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE; }
 CUresult cuStreamSynchronize(void *) { return CUDA_SUCCESS; }
 
-// Events. Work is done when it is queued, so every event is complete;
-// what is checked is that the handles and flags are valid: an event of
-// cuEventCreate not yet destroyed, a stream of cuStreamCreate or null.
-static std::map<void *, std::unique_ptr<int>> events;
+// Events. Work is done when it is queued, so every event is complete
+// when it is recorded, and a timing event keeps the host's time of its
+// last record; what is checked is that the handles and flags are valid:
+// an event of cuEventCreate not yet destroyed, a stream of cuStreamCreate
+// or null, and for cuEventElapsedTime two timing events, both recorded.
+struct Event {
+	bool timing = false, recorded = false;
+	std::chrono::steady_clock::time_point at;
+};
+static std::map<void *, std::unique_ptr<Event>> events;
 static bool valid_stream(void *s) { return s == nullptr || s == &stream_token; }
 static bool valid_event(void *e) { return events.count(e) != 0; }
 CUresult cuEventCreate(void **e, unsigned flags) {
 	std::lock_guard<std::mutex> l(mu);
 	if ((flags & ~0x7u) != 0) return CUDA_ERROR_INVALID_VALUE;
-	auto token = std::make_unique<int>(0);
-	*e = token.get();
-	events[*e] = std::move(token);
+	auto ev = std::make_unique<Event>();
+	ev->timing = (flags & 0x2u) == 0; // CU_EVENT_DISABLE_TIMING
+	*e = ev.get();
+	events[*e] = std::move(ev);
 	return CUDA_SUCCESS;
 }
 CUresult cuEventRecord(void *e, void *s) {
 	std::lock_guard<std::mutex> l(mu);
-	return valid_event(e) && valid_stream(s) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+	if (!valid_event(e) || !valid_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
+	events[e]->recorded = true;
+	events[e]->at = std::chrono::steady_clock::now();
+	return CUDA_SUCCESS;
 }
 CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) {
 	std::lock_guard<std::mutex> l(mu);
@@ -581,6 +592,14 @@ CUresult cuStreamWaitEvent(void *s, void *e, unsigned flags) {
 CUresult cuEventSynchronize(void *e) {
 	std::lock_guard<std::mutex> l(mu);
 	return valid_event(e) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+CUresult cuEventElapsedTime(float *ms, void *start, void *end) {
+	std::lock_guard<std::mutex> l(mu);
+	if (!valid_event(start) || !valid_event(end)) return CUDA_ERROR_INVALID_HANDLE;
+	Event *a = events[start].get(), *b = events[end].get();
+	if (!a->timing || !b->timing || !a->recorded || !b->recorded) return CUDA_ERROR_INVALID_HANDLE;
+	*ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
+	return CUDA_SUCCESS;
 }
 CUresult cuEventDestroy_v2(void *e) {
 	std::lock_guard<std::mutex> l(mu);
