@@ -42,7 +42,9 @@
 #     here) and to bench -device cpu on two cores
 #     (GOMAXPROCS=2, and taskset where there is one), and the device memory
 #     bench reports after 10 and after 200 training steps, which must be
-#     equal; and each kernel's time in a training step (bench -profile).
+#     equal; and, for tuning, each kernel's GPU time in a training step,
+#     this program's (bench -profile) and at batch 512 PyTorch's
+#     (graph/cuda/torchprofile.py, torch.profiler).
 #
 # readme FILE rewrites the GPU table of README.md (between the gpu:begin
 # and gpu:end markers; $README names another file) from FILE, the
@@ -214,7 +216,7 @@ run)
 		if command -v taskset >/dev/null 2>&1; then pin="taskset -c 0,1"; fi
 		for b in 128 512; do
 			echo "-- batch $b: bench -device cuda"
-			timeout "$(limit 300)" "$work/bench" -device cuda -batch "$b" -iters 200 -profile >"$res" 2>&1 || status=1
+			timeout "$(limit 300)" "$work/bench" -device cuda -batch "$b" -iters 200 >"$res" 2>&1 || status=1
 			cat "$res"
 			result params "$(tr ' ' '\n' <"$res" | sed -n 's/^params=//p' | head -1)"
 			result go "$(awk '$1 == "go" {print $2}' "$res")"
@@ -228,6 +230,11 @@ run)
 				echo "FAIL: device memory after 10 steps '$m10' MiB, after 200 '$m200' MiB"
 				status=1
 			fi
+			# Each kernel's GPU time, for tuning: not a check.
+			echo "-- batch $b: each kernel's time on the GPU in a training step (bench -profile)"
+			timeout "$(limit 120)" "$work/bench" -device cuda -batch "$b" -iters 1 -profile >"$res" 2>&1 || echo "(bench -profile failed)"
+			grep -v '_per_s ' "$res"
+			awk '$1 == "kernel" {n += $3; ms += $5} END {if (n) printf "go_kernel_launches_%s %d\ngo_kernel_ms_%s %.3f\n", b, n, b, ms}' b="$b" "$res" >>"$results"
 			if [ -n "$py" ] && [ -n "$ref" ]; then
 				echo "-- batch $b: $py $ref bench --device cuda"
 				timeout "$(limit 300)" "$py" "$ref" bench --device cuda --arch "$arch" --batch "$b" --iters 200 >"$res" 2>&1 || true
@@ -248,6 +255,11 @@ runpy.run_path(sys.argv[0], run_name="__main__")' "$ref" bench --device cuda --a
 					cat "$res"
 					result torch_cuda_fp32_train_$b "$(value train_img_per_s "$res")"
 					result torch_cuda_fp32_infer_$b "$(value infer_img_per_s "$res")"
+					echo "-- batch $b: PyTorch's kernels in a training step (torch.profiler; not a check)"
+					timeout "$(limit 120)" "$py" graph/cuda/torchprofile.py "$ref" --arch "$arch" --batch "$b" >"$res" 2>&1 || echo "(torchprofile.py failed)"
+					cat "$res"
+					result torch_kernel_launches_$b "$(value torch_kernel_launches_per_step "$res")"
+					result torch_kernel_ms_$b "$(value torch_kernel_ms_per_step "$res")"
 				fi
 			else
 				echo "-- batch $b: no python3 with torch, or no torch_ref.py; PyTorch reference skipped"
@@ -337,6 +349,11 @@ if num("torch_cuda_fp32_train_512") is not None:
 if num("mem10_512") is not None:
     lines.append(f"Device memory in use after 10 and after 200 training steps: {r.get('mem10_128')} and "
                  f"{r.get('mem200_128')} MiB at batch 128, {r.get('mem10_512')} and {r.get('mem200_512')} MiB at batch 512.")
+if num("go_kernel_ms_512") is not None:
+    torch_k = (f"; PyTorch's {int(num('torch_kernel_launches_512') or 0)} kernels {num('torch_kernel_ms_512'):.2f} ms (torch.profiler)"
+               if num("torch_kernel_ms_512") is not None else "")
+    lines.append(f"GPU time of the kernels of a training step at batch 512 (each timed on the GPU): this program's "
+                 f"{int(num('go_kernel_launches_512') or 0)} kernels {num('go_kernel_ms_512'):.2f} ms{torch_k}.")
 if num("upload_plain_us") is not None and num("upload_staged_us") is not None:
     lines.append(f"Uploading a batch of 512 images (6.3 MB) behind four 16-channel convolutions, then waiting for both: "
                  f"{num('upload_plain_us'):,.0f} µs when the copy waits for the convolutions (a plain upload), "
