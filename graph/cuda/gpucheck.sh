@@ -114,7 +114,7 @@ run)
 		# A failing step is recorded in status and the checks go on.
 		set +e
 		result date "$(date -u +%Y-%m-%d)"
-		gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1) || true
+		gpu=$(timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1) || true
 		echo "$gpu"
 		result gpu "$gpu"
 		result cpu_cores "$(nproc)"
@@ -205,7 +205,7 @@ run)
 		done
 		py=
 		for p in python3 /usr/bin/python3; do
-			if [ -z "$py" ] && "$p" -c 'import torch' 2>/dev/null; then py=$p; fi
+			if [ -z "$py" ] && timeout 120 "$p" -c 'import torch' 2>/dev/null; then py=$p; fi
 		done
 		# PyTorch builds the network bench builds (config.yaml's), from the
 		# arch= field bench prints, taken from a short run on the CPU so that
