@@ -164,3 +164,50 @@ func BenchmarkBatchNorm(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkBNSlices times batch norm's per-channel sums (BNStats, and
+// BNBackwardSums masked by a ReLU's output) for the two layer shapes of
+// the network at batch size 512, in half, once, twice and four times the
+// slices BNSlices chooses, to check its choice on one GPU: more slices
+// put more loads in flight, and give the finishing kernel more to add.
+// Each operation runs 10 times between waits, so that the wait's latency
+// counts little.
+func BenchmarkBNSlices(b *testing.B) {
+	m := gpu(b)
+	for _, bn := range []kernels.BN{
+		{N: 512, C: 16, HW: 32 * 32, Momentum: 0.1, Epsilon: 1e-5},
+		{N: 512, C: 32, HW: 16 * 16, Momentum: 0.1, Epsilon: 1e-5},
+	} {
+		n := bn.N * bn.C * bn.HW
+		x, y, dy := bbuf(b, n), bbuf(b, n), bbuf(b, n)
+		rm, rv, dgamma, dbeta := bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C)
+		stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
+		mean, invstd := stats, stats.Add(uint64(8*bn.C))
+		sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
+		chosen := kernels.BNSlices(bn)
+		for _, slices := range []int{max(1, chosen/2), chosen, 2 * chosen, 4 * chosen} {
+			work := bbuf(b, 2*kernels.BNWork(bn, slices)) // doubles
+			name := fmt.Sprintf("%dch_%dx%d/%dslices", bn.C, bn.N, bn.HW, slices)
+			b.Run(name+"/stats", func(b *testing.B) {
+				run(b, func() error {
+					for range 10 {
+						if err := m.BNStats(bn, mean, invstd, rm, rv, x, work, slices); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			})
+			b.Run(name+"/sums", func(b *testing.B) {
+				run(b, func() error {
+					for range 10 {
+						if err := m.BNBackwardSums(bn, sdy, sdxh, dgamma, dbeta, x, dy, y, mean, invstd, work, slices); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			})
+		}
+	}
+}

@@ -639,11 +639,26 @@ func (b BN) planes() cuda.Dim3 {
 }
 
 // BNSlices is the number of slices BNStats and BNBackwardSums split each
-// channel's N·HW values into: enough blocks to occupy a large GPU (about
-// 512 over the C channels), each slice summing at least 4096 values.
+// channel's N·HW values into: about bnBlocks blocks over the C channels,
+// each slice summing at least bnSlice values.
 func BNSlices(b BN) int {
-	return max(1, min(ceilDiv(512, b.C), b.N*b.HW/4096))
+	return max(1, min(ceilDiv(bnBlocks, b.C), b.N*b.HW/bnSlice))
 }
+
+// bnBlocks is the number of blocks of a partial-sum kernel BNSlices aims
+// at, about half of what an H100 or H200 holds at once (132
+// multiprocessors, 8 blocks of Block threads each). More blocks would put
+// more loads in flight, but the finishing kernel's thread per channel
+// adds the slices one after another, and the backward sums load two or
+// three tensors at a time already; BenchmarkBNSlices times half, once,
+// twice and four times this choice on a GPU, which has not yet run it.
+const bnBlocks = 512
+
+// bnSlice is the fewest values a slice of BNSlices sums: 16 per thread of
+// a block, four times the 4 loads the compiled loop makes at a time, so
+// that a block's final sum over its threads stays a small part of its
+// work.
+const bnSlice = 4 * 4 * Block
 
 // BNWork is the number of doubles of the work buffer BNStats and
 // BNBackwardSums need for slices slices: two per channel and slice.
