@@ -46,6 +46,11 @@ func Count() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return d.count()
+}
+
+// count returns the number of GPUs the loaded driver d sees.
+func (d *driver) count() (int, error) {
 	var count int32
 	if r := d.cuDeviceGetCount(&count); r != Success {
 		return 0, d.error(r, "cuDeviceGetCount", "")
@@ -58,11 +63,11 @@ func Count() (int, error) {
 // ErrNoDriver and names the missing library; with a driver but too few
 // devices it says how many there are.
 func Open(index int) (*Device, error) {
-	count, err := Count()
+	d, err := lib()
 	if err != nil {
 		return nil, err
 	}
-	d, err := lib()
+	count, err := d.count()
 	if err != nil {
 		return nil, err
 	}
