@@ -148,11 +148,14 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 	}
 	m.profMu.Lock()
 	defer m.profMu.Unlock()
-	if m.prof == nil {
+	run := func() error {
 		if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
 			return fmt.Errorf("kernels: %w", err)
 		}
 		return nil
+	}
+	if m.prof == nil {
+		return run()
 	}
 	l := timedLaunch{name: name}
 	var err error
@@ -164,17 +167,22 @@ func (m *Module) launch(name string, grid cuda.Dim3, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("kernels: profile of %s: %w", name, err)
 	}
-	if err := l.start.Record(nil); err != nil {
-		destroyEvents([]timedLaunch{l})
-		return fmt.Errorf("kernels: profile of %s: %w", name, err)
+	record := func(e *cuda.Event) error {
+		if err := e.Record(nil); err != nil {
+			return fmt.Errorf("kernels: profile of %s: %w", name, err)
+		}
+		return nil
 	}
-	if err := f.Launch(grid, cuda.Dim3{X: Block, Y: 1, Z: 1}, nil, args...); err != nil {
-		destroyEvents([]timedLaunch{l})
-		return fmt.Errorf("kernels: %w", err)
+	err = record(l.start)
+	if err == nil {
+		err = run()
 	}
-	if err := l.end.Record(nil); err != nil {
+	if err == nil {
+		err = record(l.end)
+	}
+	if err != nil {
 		destroyEvents([]timedLaunch{l})
-		return fmt.Errorf("kernels: profile of %s: %w", name, err)
+		return err
 	}
 	m.prof = append(m.prof, l)
 	return nil
