@@ -135,6 +135,13 @@ func BenchmarkFilterSplits(b *testing.B) {
 	}
 }
 
+// bnStats returns device buffers for a batch norm's per-channel
+// statistics and sums, C doubles each: the mean, invstd, Σdy and Σdy·x̂.
+func bnStats(b *testing.B, c int) (mean, invstd, sdy, sdxh cuda.Ptr) {
+	p := bbuf(b, 8*c)
+	return p, p.Add(uint64(8 * c)), p.Add(uint64(16 * c)), p.Add(uint64(24 * c))
+}
+
 func BenchmarkBatchNorm(b *testing.B) {
 	m := gpu(b)
 	bn := kernels.BN{N: 128, C: 16, HW: 32 * 32, Momentum: 0.1, Epsilon: 1e-5}
@@ -142,9 +149,7 @@ func BenchmarkBatchNorm(b *testing.B) {
 	x, y, dy, dx := bbuf(b, n), bbuf(b, n), bbuf(b, n), bbuf(b, n)
 	gamma, beta, rm, rv := bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C)
 	dgamma, dbeta := bbuf(b, bn.C), bbuf(b, bn.C)
-	stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
-	mean, invstd := stats, stats.Add(uint64(8*bn.C))
-	sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
+	mean, invstd, sdy, sdxh := bnStats(b, bn.C)
 	slices := kernels.BNSlices(bn)
 	work := bbuf(b, 2*kernels.BNWork(bn, slices)) // doubles
 	b.Run("forward", func(b *testing.B) {
@@ -181,9 +186,7 @@ func BenchmarkBNSlices(b *testing.B) {
 		n := bn.N * bn.C * bn.HW
 		x, y, dy := bbuf(b, n), bbuf(b, n), bbuf(b, n)
 		rm, rv, dgamma, dbeta := bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C), bbuf(b, bn.C)
-		stats := bbuf(b, 8*bn.C) // mean, invstd, Σdy, Σdy·x̂: C doubles each
-		mean, invstd := stats, stats.Add(uint64(8*bn.C))
-		sdy, sdxh := stats.Add(uint64(16*bn.C)), stats.Add(uint64(24*bn.C))
+		mean, invstd, sdy, sdxh := bnStats(b, bn.C)
 		chosen := kernels.BNSlices(bn)
 		for _, slices := range []int{max(1, chosen/2), chosen, 2 * chosen, 4 * chosen} {
 			work := bbuf(b, 2*kernels.BNWork(bn, slices)) // doubles
