@@ -69,6 +69,18 @@ func emulatorKernels(t *testing.T, why string) (*cuda.Device, *kernels.Module) {
 	return d, m
 }
 
+// alloc returns bytes of device memory of d, freed at the end of the
+// test.
+func alloc(t *testing.T, d *cuda.Device, bytes uint64) cuda.Ptr {
+	t.Helper()
+	p, err := d.Alloc(bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Free(p) })
+	return p
+}
+
 func TestDeviceInfo(t *testing.T) {
 	d := device(t)
 	free, total, err := d.MemInfo()
@@ -97,16 +109,8 @@ func TestDeviceInfo(t *testing.T) {
 func TestMemoryRoundTrip(t *testing.T) {
 	d := device(t)
 	src := []float32{1, -2.5, 3, float32(math.Inf(1)), 0, 7}
-	a, err := d.Alloc(uint64(4 * len(src)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(a)
-	b, err := d.Alloc(uint64(4 * len(src)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(b)
+	a := alloc(t, d, uint64(4*len(src)))
+	b := alloc(t, d, uint64(4*len(src)))
 	if err := cuda.Upload(d, a, src); err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +169,7 @@ func TestHostMemory(t *testing.T) {
 		t.Errorf("fresh host memory: %v, want %v", h, want)
 	}
 	copy(h, []float32{1, 2, -3, 4.5, 5})
-	a, err := d.Alloc(4 * 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(a)
+	a := alloc(t, d, 4*5)
 	if err := cuda.Upload(d, a, h); err != nil {
 		t.Fatal(err)
 	}
@@ -211,16 +211,8 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cuda.FreeHost(d, h)
-	staging, err := d.Alloc(4 * n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(staging)
-	dst, err := d.Alloc(4 * n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(dst)
+	staging := alloc(t, d, 4*n)
+	dst := alloc(t, d, 4*n)
 	copies, err := d.NewNonBlockingStream()
 	if err != nil {
 		t.Fatal(err)
@@ -278,12 +270,9 @@ func TestEvents(t *testing.T) {
 func TestTimingEvents(t *testing.T) {
 	d := device(t)
 	const n = 16 << 20 // floats
-	p, err := d.Alloc(4 * n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(p)
+	p := alloc(t, d, 4*n)
 	var evs [3]*cuda.Event
+	var err error
 	for i := range evs {
 		if evs[i], err = d.NewTimingEvent(); err != nil {
 			t.Fatal(err)
@@ -358,11 +347,7 @@ func TestDriverErrors(t *testing.T) {
 // writing past its buffer, which the kernel tests rely on.
 func TestEmulatorCatchesStrayWrites(t *testing.T) {
 	d, m := emulatorKernels(t, "a GPU does not detect small out-of-bounds writes")
-	p, err := d.Alloc(4 * 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(p)
+	p := alloc(t, d, 4*10)
 	if err := m.Fill(p, 1, 11); !errors.Is(err, cuda.ErrorIllegalAddress) {
 		t.Errorf("filling 11 floats of a 10-float buffer: got %v, want CUDA_ERROR_ILLEGAL_ADDRESS", err)
 	}
@@ -386,11 +371,7 @@ func TestEmulatorCatchesHostPointers(t *testing.T) {
 	}
 	// Device pointers must be aligned for their type: the batch norm
 	// statistics are doubles.
-	p, err := d.Alloc(4 * 8 * 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(p)
+	p := alloc(t, d, 4*8*4)
 	b := kernels.BN{N: 1, C: 2, HW: 1, Momentum: 0.1, Epsilon: 1e-5}
 	mean, invstd, run := p+8, p+32, p+64
 	if err := m.BNEvalStats(b, mean, invstd, run, run+8); err != nil {
@@ -408,16 +389,8 @@ func TestEmulatorCatchesHostPointers(t *testing.T) {
 func TestEmulatorCatchesRaces(t *testing.T) {
 	d, m := emulatorKernels(t, "a GPU does not detect races")
 	const M, N = 4, 128
-	a, err := d.Alloc(4 * M * N)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(a)
-	b, err := d.Alloc(4 * N * N)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(b)
+	a := alloc(t, d, 4*M*N)
+	b := alloc(t, d, 4*N*N)
 	av := make([]float32, M*N)
 	bv := make([]float32, N*N)
 	for i := range av {
@@ -432,11 +405,7 @@ func TestEmulatorCatchesRaces(t *testing.T) {
 	if err := cuda.Upload(d, b, bv); err != nil {
 		t.Fatal(err)
 	}
-	c, err := d.Alloc(4 * M * N)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(c)
+	c := alloc(t, d, 4*M*N)
 	if err := m.Sgemm(false, false, M, N, N, 1, a, N, b, N, 0, c, N); err != nil {
 		t.Fatalf("C = A·B into a third buffer: %v", err)
 	}
@@ -450,11 +419,7 @@ func TestEmulatorCatchesRaces(t *testing.T) {
 // copies to and from it work.
 func TestEmulatorDeviceMemoryIsNotHostMemory(t *testing.T) {
 	d := emulator(t, "this checks the emulator's protection of device memory")
-	p, err := d.Alloc(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Free(p)
+	p := alloc(t, d, 64)
 	if err := cuda.Upload(d, p, []float32{1.5}); err != nil {
 		t.Fatal(err)
 	}
