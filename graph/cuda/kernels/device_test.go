@@ -427,6 +427,17 @@ func TestConvArguments(t *testing.T) {
 	if err := m.ConvBackwardFilter(g, 1, 1, 1, 0, 2); err == nil || err.Error() != "kernels: conv_backward_filter_m16_f32: 2 slices need a work buffer of 18 floats" {
 		t.Errorf("two slices without a work buffer: %v", err)
 	}
+	if err := m.ConvBackwardFilter(g, 1, 1, 1, 1, 17); err == nil || err.Error() != "kernels: conv_backward_filter_m16_f32: 17 slices for 16 output positions" {
+		t.Errorf("more slices than output positions: %v", err)
+	}
+	// The direct 3×3 kernel's filter gradient takes the same checks.
+	d3 := kernels.Conv{N: 1, C: 8, H: 16, W: 16, K: 8, R: 3, Stride: 1, Pad: 1}
+	if err := m.ConvBackwardFilter(d3, 1, 1, 1, 1, 0); err == nil || err.Error() != "kernels: conv3x3_filter_w16_f32: 0 slices for 256 output positions" {
+		t.Errorf("direct 3×3, no slices: %v", err)
+	}
+	if err := m.ConvBackwardFilter(d3, 1, 1, 1, 0, 2); err == nil || err.Error() != "kernels: conv3x3_filter_w16_f32: 2 slices need a work buffer of 1152 floats" {
+		t.Errorf("direct 3×3, two slices without a work buffer: %v", err)
+	}
 	bad := kernels.Conv{N: 1, C: 1, H: 2, W: 2, K: 1, R: 5, Stride: 1, Pad: 0}
 	if err := m.ConvForward(bad, 1, 1, 1, 0, 0, false); err == nil || err.Error() != "kernels: invalid convolution geometry {N:1 C:1 H:2 W:2 K:1 R:5 Stride:1 Pad:0}" {
 		t.Errorf("a kernel larger than the image: %v", err)

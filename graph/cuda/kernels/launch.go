@@ -556,13 +556,7 @@ func (m *Module) ConvBackwardFilter(g Conv, dw, x, dy, work cuda.Ptr, splits int
 
 // convBackwardFilter is ConvBackwardFilter with tiles of tm rows.
 func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, splits int) error {
-	if err := g.check(); err != nil {
-		return err
-	}
 	name := convKernel("conv_backward_filter", tm)
-	if splits < 1 || splits > g.N*g.OH()*g.OW() {
-		return fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.OH()*g.OW())
-	}
 	out, err := filterOut(name, g, dw, work, splits)
 	if err != nil {
 		return err
@@ -578,9 +572,17 @@ func (m *Module) convBackwardFilter(g Conv, tm int, dw, x, dy, work cuda.Ptr, sp
 	return m.sumFilter(g, dw, work, splits)
 }
 
-// filterOut returns where kernel name writes the filter gradient of g in
-// splits slices: dw itself for one slice, else work, which must be there.
+// filterOut checks g and splits, a number of slices from 1 to g's output
+// positions, for filter gradient kernel name, and returns where the kernel
+// writes the gradient: dw itself for one slice, else work, which must be
+// there.
 func filterOut(name string, g Conv, dw, work cuda.Ptr, splits int) (cuda.Ptr, error) {
+	if err := g.check(); err != nil {
+		return 0, err
+	}
+	if splits < 1 || splits > g.N*g.OH()*g.OW() {
+		return 0, fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.OH()*g.OW())
+	}
 	if splits == 1 {
 		return dw, nil
 	}
@@ -602,13 +604,7 @@ func (m *Module) sumFilter(g Conv, dw, work cuda.Ptr, splits int) error {
 // conv3x3Filter is ConvBackwardFilter with the direct 3×3 kernel, its
 // tiles tw wide.
 func (m *Module) conv3x3Filter(g Conv, tw int, dw, x, dy, work cuda.Ptr, splits int) error {
-	if err := g.check(); err != nil {
-		return err
-	}
 	name := fmt.Sprintf("conv3x3_filter_w%d_f32", tw)
-	if splits < 1 || splits > g.N*g.H*g.W {
-		return fmt.Errorf("kernels: %s: %d slices for %d output positions", name, splits, g.N*g.H*g.W)
-	}
 	out, err := filterOut(name, g, dw, work, splits)
 	if err != nil {
 		return err
