@@ -8,12 +8,13 @@
 # build compiles, with CGO_ENABLED=0 and -ldflags='-s -w', the test
 # binaries of graph/cuda, graph/cuda/emu, graph/cuda/kernels and graph/gpu
 # and the commands trainer and bench, packs them into bin/gpu/bin.tar.gz,
-# and adds bin/gpu/data_batch_1.bin.gz, the first CIFAR-10 training batch
-# file (10,000 images) from $CIFAR (default
+# and adds bin/gpu/data_batch_1.bin.gz, the first $IMAGES (default 6,000)
+# images of the first CIFAR-10 training batch file from $CIFAR (default
 # ../shared/cifar10/cifar-10-binary-train.tar.gz), and the PyTorch twin of
 # the network, $TORCH_REF (default ../shared/bench/torch_ref.py), which the
 # GPU machine does not have otherwise. bin/ is ignored by git: carry bin/gpu
-# to the GPU machine.
+# to the GPU machine. What travels is bin/gpu and every file git tracks,
+# at most 64 MiB together: build stops if they are more.
 #
 # run unpacks them into a temporary directory and, within
 # $GPUCHECK_SECONDS (default 540; a step still running then is stopped and
@@ -30,7 +31,7 @@
 #     running statistics) and an evaluation pass against the CPU, device
 #     memory unchanged by further steps; then the kernel benchmarks, and
 #     the upload of a batch behind running kernels, plain and staged;
-#  2. three epochs of training on the 10,000 images (1,000 held out), the
+#  2. three epochs of training on those images (1,000 held out), the
 #     default configuration and seed, once with device: cpu and once with
 #     device: cuda: the final loss and validation accuracy must agree
 #     within noise (loss within 5%, accuracy within 3 points); trainer
@@ -48,7 +49,9 @@
 #
 # readme FILE rewrites the GPU table of README.md (between the gpu:begin
 # and gpu:end markers; $README names another file) from FILE, the
-# gpucheck.results of a run: the date, the device, every measurement and
+# gpucheck.results of a run (kept in bench/gpu/ with its log, named by
+# date and device; a relative FILE is named in the table): the date, the
+# device, every measurement and
 # whether the issue's goals were reached (training at batch 512 at least
 # 20 times the two-core CPU's and at least PyTorch's, inference at least
 # 100,000 images/s).
@@ -72,13 +75,14 @@ build)
 	tar -C "$dir/pack" -czf "$dir/bin.tar.gz" .
 	rm -rf "$dir/pack"
 	tar -xzOf "${CIFAR:-../shared/cifar10/cifar-10-binary-train.tar.gz}" cifar-10-batches-bin/data_batch_1.bin |
-		gzip -c >"$dir/data_batch_1.bin.gz"
+		head -c $((${IMAGES:-6000} * 3073)) | gzip -c >"$dir/data_batch_1.bin.gz"
 	cp "${TORCH_REF:-../shared/bench/torch_ref.py}" "$dir/torch_ref.py"
 	ls -l "$dir"
 	size=$(cat "$dir"/* | wc -c)
-	echo "total $size bytes"
-	if [ "$size" -gt "$limit" ]; then
-		echo "over the 64 MiB a device session carries" >&2
+	tracked=$(git ls-files -z | xargs -0 cat | wc -c)
+	echo "$dir: $size bytes; with the $tracked bytes of the files git tracks, $((size + tracked)) bytes"
+	if [ $((size + tracked)) -gt "$limit" ]; then
+		echo "over the 64 MiB ($limit bytes) a device session carries" >&2
 		exit 1
 	fi
 	;;
@@ -88,14 +92,16 @@ run)
 	results=$out/gpucheck.results
 	work=$(mktemp -d)
 	tar -C "$work" -xzf "$dir/bin.tar.gz"
-	# The training set is data_batch_1.bin to data_batch_5.bin: the first
-	# file's 10,000 records (3,073 bytes each) are cut into five of 2,000.
+	# The training set is data_batch_1.bin to data_batch_5.bin: the
+	# records (3,073 bytes each) build packed are cut into five equal files.
 	mkdir -p "$work/data"
 	gzip -dc "$dir/data_batch_1.bin.gz" >"$work/batch.bin"
+	images=$(($(wc -c <"$work/batch.bin") / 3073))
 	for i in 1 2 3 4 5; do
-		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * 2000)) count=2000 2>/dev/null
+		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * images / 5)) count=$((images / 5)) 2>/dev/null
 	done
 	: >"$results"
+	echo "train_images $((images / 5 * 5 - 1000))" >>"$results"
 	# Every step gets at most its own limit and what is left of
 	# $GPUCHECK_SECONDS (default 540, under the 600 a device command may
 	# run), so that a step that hangs costs the steps after it but not
@@ -139,7 +145,7 @@ run)
 			result upload_${u}_us "$(awk -v u="BenchmarkUpload/$u" 'index($1, u) == 1 {printf "%.1f", $3 / 1000}' "$res")"
 		done
 
-		echo "== 2. three epochs on 10,000 images, cpu and cuda"
+		echo "== 2. three epochs on $((images / 5 * 5)) images (1,000 held out), cpu and cuda"
 		for d in cpu cuda; do
 			echo "-- device $d"
 			timeout "$(limit 600)" "$work/trainer" -config config.yaml -force \
@@ -318,7 +324,8 @@ lines = [
     f"({int(num('params') or 0):,} parameters), float32, 200 timed steps after 3 warm-up steps "
     f"(10 on the CPU); the two-core CPU column is this program with `-device cpu` and "
     f"GOMAXPROCS=2 on the same machine. "
-    + ("Every check of the script passed." if r["status"] == "0" else "**Some checks of the script failed** (see its log)."),
+    + ("Every check of the script passed." if r["status"] == "0" else "**Some checks of the script failed** (see its log).")
+    + ("" if os.path.isabs(path) else f" Results: `{path}`."),
     "",
     "| images/s | batch | Go, GPU | PyTorch eager, GPU | Go ÷ PyTorch | Go, 2 CPU cores | GPU ÷ CPU |",
     "|---|---:|---:|---:|---:|---:|---:|",
@@ -360,7 +367,7 @@ if num("upload_plain_us") is not None and num("upload_staged_us") is not None:
                  f"{num('upload_staged_us'):,.0f} µs when it runs beside them (the staged upload every step uses).")
 if num("epochs3_cpu_loss") is not None and num("epochs3_cuda_loss") is not None:
     lines.append(
-        f"Three epochs on 9,000 of the training images, same configuration and seed: final loss "
+        f"Three epochs on {int(num('train_images') or 0):,} of the training images, same configuration and seed: final loss "
         f"{num('epochs3_cpu_loss'):.4f} on the CPU ({r.get('cpu_cores')} cores, {r.get('epochs3_cpu_seconds')} s) and "
         f"{num('epochs3_cuda_loss'):.4f} on the GPU ({r.get('epochs3_cuda_seconds')} s); validation accuracy "
         f"{100 * num('epochs3_cpu_val_acc'):.1f} % and {100 * num('epochs3_cuda_val_acc'):.1f} %.")

@@ -654,8 +654,11 @@ func BNSlices(b BN) int {
 // multiprocessors, 8 blocks of Block threads each). More blocks would put
 // more loads in flight, but the finishing kernel's thread per channel
 // adds the slices one after another, and the backward sums load two or
-// three tensors at a time already; BenchmarkBNSlices times half, once,
-// twice and four times this choice on a GPU, which has not yet run it.
+// three tensors at a time already. BenchmarkBNSlices times half, once,
+// twice and four times this choice; on an H200
+// (bench/gpu/2026-11-30-h200.log) this choice was the fastest of the four
+// or within 5 % of it, and twice and four times as many blocks were
+// slower.
 const bnBlocks = 512
 
 // bnSlice is the fewest values a slice of BNSlices sums: 16 per thread of
