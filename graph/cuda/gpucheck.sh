@@ -45,7 +45,10 @@
 #     bench reports after 10 and after 200 training steps, which must be
 #     equal; and, for tuning, each kernel's GPU time in a training step,
 #     this program's (bench -profile) and at batch 512 PyTorch's
-#     (graph/cuda/torchprofile.py, torch.profiler).
+#     (graph/cuda/torchprofile.py, torch.profiler);
+#  4. the errors of a GPU index the machine does not have and of a batch
+#     (60,000 images, about 200 GB) that does not fit in the GPU's memory:
+#     each a message and exit status 1.
 #
 # readme FILE rewrites the GPU table of README.md (between the gpu:begin
 # and gpu:end markers; $README names another file) from FILE, the
@@ -276,6 +279,22 @@ runpy.run_path(sys.argv[0], run_name="__main__")' "$ref" bench --device cuda --a
 			result go_cpu2_train_$b "$(value train_img_per_s "$res")"
 			result go_cpu2_infer_$b "$(value infer_img_per_s "$res")"
 		done
+		echo "== 4. errors: a GPU the machine does not have, a batch that does not fit"
+		# Each must end with its message and exit status 1, not a panic
+		# (status 2) or a hang.
+		expect() { # expect PATTERN COMMAND...: COMMAND fails with status 1 and prints PATTERN
+			pattern=$1
+			shift
+			timeout "$(limit 120)" "$@" >"$res" 2>&1
+			rc=$?
+			cat "$res"
+			if [ $rc != 1 ] || ! grep -q "$pattern" "$res"; then
+				echo "FAIL: exit status $rc, want 1 and a line matching '$pattern'"
+				status=1
+			fi
+		}
+		expect 'device 99 requested, but this machine has' "$work/bench" -device cuda:99 -batch 2 -iters 1
+		expect 'out of device memory on cuda:0 .* at batch size 60000; lower -batch' "$work/bench" -device cuda -batch 60000 -iters 1
 		result status $status
 		echo "== results"
 		cat "$results"
