@@ -96,15 +96,17 @@ run)
 	work=$(mktemp -d)
 	tar -C "$work" -xzf "$dir/bin.tar.gz"
 	# The training set is data_batch_1.bin to data_batch_5.bin: the
-	# records (3,073 bytes each) build packed are cut into five equal files.
+	# records (3,073 bytes each) build packed are cut into five equal files,
+	# of which part 2 holds $val images out for validation.
 	mkdir -p "$work/data"
 	gzip -dc "$dir/data_batch_1.bin.gz" >"$work/batch.bin"
-	images=$(($(wc -c <"$work/batch.bin") / 3073))
+	per=$(($(wc -c <"$work/batch.bin") / 3073 / 5))
 	for i in 1 2 3 4 5; do
-		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * images / 5)) count=$((images / 5)) 2>/dev/null
+		dd if="$work/batch.bin" of="$work/data/data_batch_$i.bin" bs=3073 skip=$(((i - 1) * per)) count=$per 2>/dev/null
 	done
+	val=1000
 	: >"$results"
-	echo "train_images $((images / 5 * 5 - 1000))" >>"$results"
+	echo "train_images $((5 * per - val))" >>"$results"
 	# Every step gets at most its own limit and what is left of
 	# $GPUCHECK_SECONDS (default 540, under the 600 a device command may
 	# run), so that a step that hangs costs the steps after it but not
@@ -148,12 +150,12 @@ run)
 			result upload_${u}_us "$(awk -v u="BenchmarkUpload/$u" 'index($1, u) == 1 {printf "%.1f", $3 / 1000}' "$res")"
 		done
 
-		echo "== 2. three epochs on $((images / 5 * 5)) images (1,000 held out), cpu and cuda"
+		echo "== 2. three epochs on $((5 * per)) images ($val held out), cpu and cuda"
 		for d in cpu cuda; do
 			echo "-- device $d"
 			timeout "$(limit 600)" "$work/trainer" -config config.yaml -force \
 				-set device=$d -set seed=0 -set solver.epochs=3 \
-				-set data.dir="$work/data" -set data.download=false -set data.val_size=1000 \
+				-set data.dir="$work/data" -set data.download=false -set data.val_size=$val \
 				-set output.name=gpucheck-$d -set output.checkpoint_dir="$work/run-$d" \
 				-set output.models_dir="$work/models-$d" >"$res" 2>&1 || status=1
 			tail -n 20 "$res"
@@ -197,7 +199,7 @@ run)
 		echo "-- the cuda run resumed on cpu for a fourth epoch"
 		timeout "$(limit 300)" "$work/trainer" -config config.yaml -resume "$work/run-cuda/last.ckpt" -allow-schedule-change \
 			-set device=cpu -set seed=0 -set solver.epochs=4 \
-			-set data.dir="$work/data" -set data.download=false -set data.val_size=1000 \
+			-set data.dir="$work/data" -set data.download=false -set data.val_size=$val \
 			-set output.name=gpucheck-cuda -set output.checkpoint_dir="$work/run-cuda" \
 			-set output.models_dir="$work/models-cuda" >"$res" 2>&1 || status=1
 		tail -n 5 "$res"
